@@ -1,0 +1,1 @@
+"""Training, fine-tuning, generation and the checkpoint store (torch + transformers)."""

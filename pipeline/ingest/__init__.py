@@ -1,0 +1,1 @@
+"""Ingestion: source files (WARC, Gutenberg, MediaWiki dumps, JSONL/Parquet datasets) to documents."""

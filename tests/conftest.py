@@ -1,0 +1,57 @@
+"""Shared test set-up: an isolated workspace and Prefect home, the real-format fixtures,
+and one session-scoped Prefect test harness (its API server costs seconds to start)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Before anything imports Prefect: keep the suite out of ~/.prefect and offline.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="corpusforge-tests-"))
+os.environ["CORPUSFORGE_WORKSPACE"] = str(_SESSION_DIR / "workspace")
+os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.pop("CORPUSFORGE_AUDIT_URL", None)
+
+from corpusforge.workspace import configure_offline_environment  # noqa: E402
+
+configure_offline_environment()
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES_DIR = Path(os.environ.get("CORPUSFORGE_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """The real-world sample files in ../shared/fixtures (not part of the project)."""
+    if not FIXTURES_DIR.is_dir():
+        pytest.skip(
+            f"real-format fixtures not found at {FIXTURES_DIR} (they live in ../shared/fixtures "
+            "beside the checkout; set CORPUSFORGE_FIXTURES to point elsewhere)"
+        )
+    return FIXTURES_DIR
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect API server + database for every flow test in the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A fresh workspace (audit log, store, runs) for one test."""
+    from corpusforge.workspace import Workspace
+
+    root = tmp_path / "ws"
+    monkeypatch.setenv("CORPUSFORGE_WORKSPACE", str(root))
+    ws = Workspace.resolve(root)
+    for d in (ws.root, ws.runs_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    return ws
