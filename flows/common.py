@@ -1,0 +1,78 @@
+"""Helpers every flow uses: the task runner, artifacts, progress and audit entries."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+
+from corpusforge.audit import open_audit_log
+
+
+def task_runner_for(address: str | None = None, workers: int | None = None) -> TaskRunner:
+    """Local worker processes by default; `dask://HOST:PORT` runs tasks on a Dask cluster."""
+    if address and address.startswith(("dask://", "tcp://")):
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=address.replace("dask://", "tcp://", 1))
+    if address == "threads":
+        return ThreadPoolTaskRunner(max_workers=workers or os.cpu_count() or 1)
+    return ProcessPoolTaskRunner(max_workers=workers or os.cpu_count() or 1)
+
+
+def artifact_key(name: str) -> str:
+    """Prefect artifact keys: lower-case letters, digits and dashes."""
+    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:100]
+
+
+def publish_table(key: str, rows: Sequence[Mapping[str, Any]], description: str) -> None:
+    create_table_artifact(
+        key=artifact_key(key), table=[dict(r) for r in rows], description=description
+    )
+
+
+def publish_markdown(key: str, markdown: str, description: str) -> None:
+    create_markdown_artifact(key=artifact_key(key), markdown=markdown, description=description)
+
+
+class Progress:
+    """A progress artifact the UI shows while a stage runs."""
+
+    def __init__(self, total: int, description: str):
+        self.total = max(total, 1)
+        self.done = 0
+        self.id = create_progress_artifact(progress=0.0, description=description)
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        update_progress_artifact(self.id, progress=min(100.0, 100.0 * self.done / self.total))
+
+
+def audit(
+    action: str,
+    obj: str,
+    *,
+    counts: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
+    decision: str = "ok",
+) -> None:
+    """Append one audit entry (ids, hashes, counts; never text or PII)."""
+    open_audit_log().append(action, obj, counts=counts, details=details, decision=decision)
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return "_none_"
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)

@@ -1,0 +1,28 @@
+"""The one interface through which training writes and reads checkpoints.
+
+`model.store` (encrypted, access-controlled) implements it; training code never writes
+checkpoint files anywhere else. A checkpoint is a directory (Hugging Face files plus the
+resumable training state) stored and fetched as a whole under a name such as
+`runs/tiny-demo/step-000100`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class CheckpointStorage(Protocol):
+    def put_checkpoint(self, name: str, local_dir: Path, metadata: dict[str, Any]) -> str:
+        """Store every file of `local_dir` under `name` atomically; return the stored name."""
+        ...
+
+    def get_checkpoint(self, name: str, dest_dir: Path) -> Path:
+        """Fetch (decrypt, verify) checkpoint `name` into `dest_dir`; return that directory."""
+        ...
+
+    def list_checkpoints(self, prefix: str = "") -> list[dict[str, Any]]:
+        """Names and metadata of stored checkpoints under `prefix`, oldest first."""
+        ...
+
+    def exists(self, name: str) -> bool: ...

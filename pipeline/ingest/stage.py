@@ -1,0 +1,249 @@
+"""The ingest stage: source files to normalised document shards.
+
+Work is per input file (`ingest_file`), so files run in parallel and a rerun skips files whose
+result already exists: each file's shards live in a cache directory keyed by the file's sha256,
+the config and the code version. `assemble` then links the per-file shards, in input order,
+into the output directory as `part-NNNNN.parquet` with one manifest and one rejects file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from corpusforge.errors import InputError
+from corpusforge.hashing import sha256_file, sha256_json
+from corpusforge.version import code_version
+from pipeline.documents import ShardWriter, shard_name
+from pipeline.ingest.config import IngestConfig
+from pipeline.ingest.records import RawDocument, RecordError
+from pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
+from pipeline.text import normalize_text
+
+DONE_NAME = "_DONE.json"
+HUB_PREFIX = "hf://"
+_WRITE_BATCH = 256
+
+
+def document_id(source: str, key: str) -> str:
+    """Stable id from the record's identity in its source (same record, same id, every run)."""
+    return f"{source}-{hashlib.blake2b(key.encode(), digest_size=10).hexdigest()}"
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> list[str]:
+    """Files of the inputs (directories walked in sorted order), duplicates removed."""
+    files: list[str] = []
+    for item in inputs:
+        item = str(item)
+        if item.startswith(HUB_PREFIX):
+            files.append(item)
+            continue
+        p = Path(item)
+        if p.is_dir():
+            files.extend(
+                str(f)
+                for f in sorted(p.rglob("*"))
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+        elif p.exists():
+            files.append(str(p))
+        else:
+            raise InputError(f"{p}: no such file or directory")
+    seen: set[str] = set()
+    return [f for f in files if not (f in seen or seen.add(f))]
+
+
+def file_cache_key(file_sha256: str, config: IngestConfig) -> str:
+    return sha256_json(
+        {"file": file_sha256, "config": config.model_dump(mode="json"), "code": code_version()}
+    )[:32]
+
+
+def _read_records(path: str, config: IngestConfig) -> Iterator[RawDocument | RecordError]:
+    from pipeline.ingest.readers import open_reader  # readers import heavy libraries
+
+    if path.startswith(HUB_PREFIX):
+        from pipeline.ingest.datasets import read_hub_dataset
+
+        yield from read_hub_dataset(path[len(HUB_PREFIX) :], config)
+        return
+    yield from open_reader(Path(path), config)
+
+
+def ingest_file(path: str, cache_root: str | Path, config: IngestConfig) -> dict[str, Any]:
+    """Ingest one source file into its cache directory; return its result record.
+
+    Bad records are quarantined (rejects.jsonl) and counted; a file that cannot be read at all
+    becomes one reject. Nothing here raises for bad input.
+    """
+    t0 = time.perf_counter()
+    is_hub = path.startswith(HUB_PREFIX)
+    file_sha = hashlib.sha256(path.encode()).hexdigest() if is_hub else sha256_file(path)
+    key = file_cache_key(file_sha, config)
+    final_dir = Path(cache_root) / key
+    done = final_dir / DONE_NAME
+    if done.exists():
+        result = json.loads(done.read_text())
+        result["path"] = path
+        return {**result, "cached": True}
+
+    work = Path(cache_root) / f"{key}.tmp-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    counts: Counter[str] = Counter()
+    by_source: Counter[str] = Counter()
+    licenses: set[str] = set()
+    fmt = "hub-dataset" if is_hub else None
+    rejects = open(work / REJECTS_NAME, "w", encoding="utf-8")
+
+    def reject(position: Any, reason: str, source: str | None = None) -> None:
+        r = Reject(file=path, position=position, reason=reason, source=source)
+        rejects.write(r.model_dump_json(exclude_none=True) + "\n")
+        counts["rejected"] += 1
+
+    writer = ShardWriter(work, rows_per_shard=config.rows_per_shard)
+    batch: list[dict[str, Any]] = []
+    position: Any = 0
+    try:
+        if not is_hub:
+            from pipeline.ingest.detect import detect_format
+
+            fmt = detect_format(Path(path))
+        for item in _read_records(path, config):
+            if isinstance(item, RecordError):
+                reject(item.position, item.reason)
+                continue
+            position = item.position
+            counts["records"] += 1
+            if len(item.text) > config.max_doc_chars:
+                reject(
+                    item.position,
+                    f"document too large ({len(item.text)} chars > max_doc_chars "
+                    f"{config.max_doc_chars})",
+                    item.source,
+                )
+                continue
+            text = normalize_text(item.text)
+            if len(text) < config.min_chars:
+                counts["dropped_short"] += 1
+                continue
+            if lic := item.meta.get("license"):
+                licenses.add(str(lic))
+            batch.append(
+                {
+                    "id": document_id(item.source, item.key),
+                    "text": text,
+                    "source": item.source,
+                    "uri": path,
+                    "locator": item.locator,
+                    "meta": json.dumps(item.meta, ensure_ascii=False, sort_keys=True, default=str),
+                }
+            )
+            by_source[item.source] += 1
+            if len(batch) >= _WRITE_BATCH:
+                writer.write_rows(batch)
+                batch = []
+    except InputError as exc:
+        reject(position, str(exc))
+    except Exception as exc:  # a reader bug or unforeseen corruption: quarantine, keep the rest
+        reject(position, f"unreadable after this position: {type(exc).__name__}")
+    writer.write_rows(batch)
+    outputs = writer.close()
+    rejects.close()
+
+    result = {
+        "path": path,
+        "sha256": file_sha,
+        "format": fmt or "unknown",
+        "bytes": 0 if is_hub else Path(path).stat().st_size,
+        "cache_key": key,
+        "documents": sum(o["rows"] for o in outputs),
+        "by_source": dict(by_source),
+        "records": counts["records"],
+        "rejected": counts["rejected"],
+        "dropped_short": counts["dropped_short"],
+        "licenses": sorted(licenses),
+        "outputs": outputs,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    write_json_atomic(work / DONE_NAME, result)
+    shutil.rmtree(final_dir, ignore_errors=True)
+    work.replace(final_dir)
+    return {**result, "cached": False}
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def assemble(
+    results: list[dict[str, Any]],
+    cache_root: str | Path,
+    out_dir: str | Path,
+    config: IngestConfig,
+    inputs: list[str],
+) -> dict[str, Any]:
+    """Link each file's shards into `out_dir` in input order; write manifest and rejects."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("part-*.parquet"):
+        stale.unlink()
+    run = StageRun("ingest", out, config, inputs=[], hash_inputs=False)
+    run.inputs = [
+        {
+            "path": r["path"],
+            "sha256": r["sha256"],
+            "format": r["format"],
+            "bytes": r["bytes"],
+            "documents": r["documents"],
+            "rejected": r["rejected"],
+            "licenses": r["licenses"],
+        }
+        for r in results
+    ]
+    index = 0
+    by_source: Counter[str] = Counter()
+    for r in results:
+        src_dir = Path(cache_root) / r["cache_key"]
+        for shard in r["outputs"]:
+            name = shard_name(index)
+            _link_or_copy(src_dir / shard["path"], out / name)
+            run.add_outputs([{**shard, "path": name, "from": r["path"]}])
+            index += 1
+        rejects_path = src_dir / REJECTS_NAME
+        if rejects_path.exists():
+            for line in rejects_path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    run.reject(json.loads(line))
+        by_source.update(r["by_source"])
+        run.counts["in"] += r["records"]
+        run.counts["dropped_short"] += r["dropped_short"]
+        run.counts["files"] += 1
+        run.counts["files_cached"] += int(r.get("cached", False))
+    run.extra["by_source"] = dict(by_source)
+    return run.finish()
+
+
+def ingest(
+    inputs: Iterable[str | Path],
+    out_dir: str | Path,
+    config: IngestConfig | None = None,
+    cache_root: str | Path | None = None,
+) -> dict[str, Any]:
+    """Plain (sequential) ingest of every input: what the flow does, without Prefect."""
+    config = config or IngestConfig()
+    files = expand_inputs(inputs)
+    cache = Path(cache_root) if cache_root else Path(out_dir) / ".cache"
+    results = [ingest_file(f, cache, config) for f in files]
+    return assemble(results, cache, out_dir, config, files)
