@@ -172,10 +172,12 @@ class AuditLog:
             digest = entry_hash(event.body())
             event = AuditEvent(**{**event.__dict__, "entry_hash": digest})
             conn.execute(
-                events_table.insert().values(
+                events_table.insert()
+                .values(
                     **event.body(),
                     entry_hash=digest,
-                ).values(counts=canonical_json(counts), details=canonical_json(details))
+                )
+                .values(counts=canonical_json(counts), details=canonical_json(details))
             )
             if head:
                 conn.execute(

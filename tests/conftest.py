@@ -21,7 +21,9 @@ from corpusforge.workspace import configure_offline_environment  # noqa: E402
 configure_offline_environment()
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-FIXTURES_DIR = Path(os.environ.get("CORPUSFORGE_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
+FIXTURES_DIR = Path(
+    os.environ.get("CORPUSFORGE_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures")
+)
 
 
 @pytest.fixture(scope="session")

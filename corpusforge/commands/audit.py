@@ -8,7 +8,9 @@ import typer
 
 from corpusforge.commands._common import WorkspaceOption, use_workspace
 
-audit_app = typer.Typer(help="Audit log: verify the hash chain, list entries.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="Audit log: verify the hash chain, list entries.", no_args_is_help=True
+)
 
 
 @audit_app.command("verify")

@@ -101,62 +101,43 @@ def ingest_file(path: str, cache_root: str | Path, config: IngestConfig) -> dict
     by_source: Counter[str] = Counter()
     licenses: set[str] = set()
     fmt = "hub-dataset" if is_hub else None
-    rejects = open(work / REJECTS_NAME, "w", encoding="utf-8")
-
-    def reject(position: Any, reason: str, source: str | None = None) -> None:
-        r = Reject(file=path, position=position, reason=reason, source=source)
-        rejects.write(r.model_dump_json(exclude_none=True) + "\n")
-        counts["rejected"] += 1
-
     writer = ShardWriter(work, rows_per_shard=config.rows_per_shard)
-    batch: list[dict[str, Any]] = []
-    position: Any = 0
-    try:
-        if not is_hub:
-            from pipeline.ingest.detect import detect_format
+    with open(work / REJECTS_NAME, "w", encoding="utf-8") as rejects:
 
-            fmt = detect_format(Path(path))
-        for item in _read_records(path, config):
-            if isinstance(item, RecordError):
-                reject(item.position, item.reason)
-                continue
-            position = item.position
-            counts["records"] += 1
-            if len(item.text) > config.max_doc_chars:
-                reject(
-                    item.position,
-                    f"document too large ({len(item.text)} chars > max_doc_chars "
-                    f"{config.max_doc_chars})",
-                    item.source,
-                )
-                continue
-            text = normalize_text(item.text)
-            if len(text) < config.min_chars:
-                counts["dropped_short"] += 1
-                continue
-            if lic := item.meta.get("license"):
-                licenses.add(str(lic))
-            batch.append(
-                {
-                    "id": document_id(item.source, item.key),
-                    "text": text,
-                    "source": item.source,
-                    "uri": path,
-                    "locator": item.locator,
-                    "meta": json.dumps(item.meta, ensure_ascii=False, sort_keys=True, default=str),
-                }
-            )
-            by_source[item.source] += 1
-            if len(batch) >= _WRITE_BATCH:
-                writer.write_rows(batch)
-                batch = []
-    except InputError as exc:
-        reject(position, str(exc))
-    except Exception as exc:  # a reader bug or unforeseen corruption: quarantine, keep the rest
-        reject(position, f"unreadable after this position: {type(exc).__name__}")
-    writer.write_rows(batch)
+        def reject(position: Any, reason: str, source: str | None = None) -> None:
+            r = Reject(file=path, position=position, reason=reason, source=source)
+            rejects.write(r.model_dump_json(exclude_none=True) + "\n")
+            counts["rejected"] += 1
+
+        position: Any = 0
+        batch: list[dict[str, Any]] = []
+        try:
+            if not is_hub:
+                from pipeline.ingest.detect import detect_format
+
+                fmt = detect_format(Path(path))
+            for item in _read_records(path, config):
+                if isinstance(item, RecordError):
+                    reject(item.position, item.reason)
+                    continue
+                position = item.position
+                counts["records"] += 1
+                row = _to_row(item, path, config, reject, counts)
+                if row is None:
+                    continue
+                if lic := item.meta.get("license"):
+                    licenses.add(str(lic))
+                batch.append(row)
+                by_source[item.source] += 1
+                if len(batch) >= _WRITE_BATCH:
+                    writer.write_rows(batch)
+                    batch = []
+        except InputError as exc:
+            reject(position, str(exc))
+        except Exception as exc:  # a reader bug or unforeseen corruption: quarantine, keep rest
+            reject(position, f"unreadable after this position: {type(exc).__name__}")
+        writer.write_rows(batch)
     outputs = writer.close()
-    rejects.close()
 
     result = {
         "path": path,
@@ -177,6 +158,29 @@ def ingest_file(path: str, cache_root: str | Path, config: IngestConfig) -> dict
     shutil.rmtree(final_dir, ignore_errors=True)
     work.replace(final_dir)
     return {**result, "cached": False}
+
+
+def _to_row(item: RawDocument, path: str, config: IngestConfig, reject, counts) -> dict | None:
+    """Normalise one record; quarantine it if too large, count it if too short."""
+    if len(item.text) > config.max_doc_chars:
+        reject(
+            item.position,
+            f"document too large ({len(item.text)} chars > max_doc_chars {config.max_doc_chars})",
+            item.source,
+        )
+        return None
+    text = normalize_text(item.text)
+    if len(text) < config.min_chars:
+        counts["dropped_short"] += 1
+        return None
+    return {
+        "id": document_id(item.source, item.key),
+        "text": text,
+        "source": item.source,
+        "uri": path,
+        "locator": item.locator,
+        "meta": json.dumps(item.meta, ensure_ascii=False, sort_keys=True, default=str),
+    }
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

@@ -1,0 +1,66 @@
+"""`corpusforge ingest INPUT... -o OUT`: source files to normalised document shards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+
+
+def ingest(
+    inputs: list[str] = typer.Argument(
+        ...,
+        help="WARC(.gz), Gutenberg .txt/.txt.gz/.zip, MediaWiki .xml/.bz2, .jsonl/.parquet "
+        "files, directories of them, or hf://owner/name hub datasets",
+    ),
+    output: Path = typer.Option(..., "-o", "--output", help="output directory for shards"),
+    min_chars: int = typer.Option(100, help="drop documents shorter than this (counted)"),
+    max_doc_chars: int = typer.Option(16_000_000, help="quarantine documents longer than this"),
+    extractor: str = typer.Option("resiliparse", help="HTML extractor: resiliparse|trafilatura"),
+    text_field: str = typer.Option("text", help="text column of JSONL/Parquet datasets"),
+    task_runner: str | None = typer.Option(
+        None, help="where tasks run: local processes (default), 'threads', or dask://HOST:PORT"
+    ),
+    strict: bool = typer.Option(False, "--strict", help="exit non-zero if anything was rejected"),
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Ingest web, book, wiki and dataset files into Parquet document shards."""
+    from pydantic import ValidationError
+
+    use_workspace(workspace)
+    from flows.ingest import IngestParams, run_ingest
+    from pipeline.ingest.config import IngestConfig
+
+    try:
+        config = IngestConfig(
+            min_chars=min_chars,
+            max_doc_chars=max_doc_chars,
+            web_extractor=extractor,
+            text_field=text_field,
+        )
+    except ValidationError as exc:
+        fail(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+    manifest = run_ingest(
+        IngestParams(inputs=inputs, output=str(output), config=config, task_runner=task_runner)
+    )
+    counts = manifest["counts"]
+    typer.echo(
+        f"ingested {counts['out']} documents from {counts.get('files', 0)} files into {output} "
+        f"({counts['rejected']} rejected, {counts.get('dropped_short', 0)} too short)"
+    )
+    for r in _rejects(output):
+        typer.echo(f"rejected: {r['file']} @ {r.get('position')}: {r['reason']}", err=True)
+    if strict and counts["rejected"]:
+        fail(f"{counts['rejected']} inputs rejected (--strict); see {output}/rejects.jsonl", 1)
+
+
+def _rejects(output: Path) -> list[dict]:
+    from pipeline.manifest import read_rejects
+
+    return read_rejects(output)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)
