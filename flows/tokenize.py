@@ -1,0 +1,159 @@
+"""Tokenize flow: train the tokenizer (one task), encode input shards (mapped, cached), assemble.
+
+Resumable: the trained tokenizer and every encoded input shard live in the workspace cache,
+keyed by input sha256, tokenizer hash, settings and code version; a rerun reuses them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task, unmapped
+from prefect.futures import as_completed
+from pydantic import BaseModel, Field
+
+from corpusforge.workspace import Workspace
+from flows.common import (
+    Progress,
+    audit,
+    markdown_table,
+    publish_markdown,
+    publish_table,
+    task_runner_for,
+)
+from pipeline.tokenize.config import TokenizeConfig
+from pipeline.tokenize.encode import EncodePlan
+from pipeline.tokenize.stage import (
+    assemble,
+    encode_or_reject,
+    make_plan,
+    plan_inputs,
+    prepare_tokenizer,
+)
+
+
+class TokenizeParams(BaseModel):
+    input: str = Field(..., description="document shards: a directory, .parquet or .jsonl")
+    output: str = Field(..., description="output directory: tokenizer/, train/, val/, manifest")
+    config: TokenizeConfig = Field(default_factory=TokenizeConfig)
+    task_runner: str | None = Field(None, description="dask://HOST:PORT, threads, or processes")
+
+
+def _cache_root() -> Path:
+    return Workspace.resolve().root / "cache" / "tokenize"
+
+
+@task(task_run_name="train-tokenizer")
+def tokenizer_task(shards: list[str], output: str, config: TokenizeConfig) -> dict[str, Any]:
+    return prepare_tokenizer([Path(s) for s in shards], output, config, _cache_root())
+
+
+@task(retries=2, retry_delay_seconds=2, task_run_name="encode-{shard}")
+def encode_task(shard: str, chunk_root: str, plan: EncodePlan) -> dict[str, Any]:
+    return encode_or_reject(shard, chunk_root, plan)
+
+
+@flow(name="tokenize", log_prints=True)
+def tokenize_flow(params: TokenizeParams) -> dict[str, Any]:
+    shards = [str(s) for s in plan_inputs(params.input)]
+    Path(params.output).mkdir(parents=True, exist_ok=True)
+    tokenizer = tokenizer_task(shards, params.output, params.config)
+    plan, mixture = make_plan([Path(s) for s in shards], params.output, params.config, tokenizer)
+    progress = Progress(len(shards), f"tokenize: {len(shards)} input shards")
+    futures = encode_task.map(
+        shards, chunk_root=unmapped(str(_cache_root() / "chunks")), plan=unmapped(plan)
+    )
+    results: dict[str, dict[str, Any]] = {}
+    for fut in as_completed(futures):
+        r = fut.result()
+        results[r["path"]] = r
+        progress.advance()
+    chunks = [results[s] for s in shards]
+    manifest = assemble(chunks, params.output, params.config, tokenizer, mixture)
+    _record(manifest, params.output)
+    return manifest
+
+
+def run_tokenize(params: TokenizeParams) -> dict[str, Any]:
+    """Run the flow on local worker processes (up to the cores) or on Dask."""
+    n = len(plan_inputs(params.input))
+    workers = min(n, params.config.workers or os.cpu_count() or 1)
+    return tokenize_flow.with_options(task_runner=task_runner_for(params.task_runner, workers))(
+        params
+    )
+
+
+def lineage_summary(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per shard: split, hash, documents, tokens, sources, and the hash of its document table."""
+    return [
+        {
+            "shard": o["path"],
+            "split": o["split"],
+            "sha256": o["sha256"],
+            "documents": o["rows"],
+            "tokens": o["tokens"],
+            "sources": {s: v["documents"] for s, v in o["sources"].items()},
+            "doc_table_sha256": o["doc_table"]["sha256"],
+        }
+        for o in manifest["outputs"]
+    ]
+
+
+def _record(manifest: dict[str, Any], output: str) -> None:
+    tok = manifest["tokenizer"]
+    out = Path(output).resolve()
+    audit(
+        "tokenize.tokenizer",
+        f"sha256:{tok['sha256']}",
+        counts={"vocab_size": tok["vocab_size"]},
+        details={
+            "trained": tok.get("trained", False),
+            "reused": tok.get("reused", False),
+            "sample_documents": tok.get("sample_documents"),
+            "eot_id": tok["eot_id"],
+            "pad_id": tok["pad_id"],
+        },
+    )
+    audit(
+        "tokenize.run",
+        f"dir:{out}",
+        counts={
+            **manifest["counts"],
+            **{f"{k}_tokens": v["tokens"] for k, v in manifest["splits"].items()},
+        },
+        details={
+            "tokenizer_sha256": tok["sha256"],
+            "inputs": [i.get("sha256") for i in manifest["inputs"]],
+            "shards": lineage_summary(manifest),
+            "mixture": (manifest.get("mixture") or {}).get("multipliers"),
+        },
+    )
+    by_source = manifest["by_source"]
+    rows = [
+        {
+            "source": s,
+            "documents": v.get("documents", 0),
+            "copies": v.get("copies", 0),
+            "tokens": v.get("tokens_out", 0),
+            "bytes_per_token": round(v["text_bytes"] / v["text_tokens"], 3)
+            if v.get("text_tokens")
+            else None,
+        }
+        for s, v in by_source.items()
+    ]
+    publish_table("tokenize-sources", rows, "Tokens per source (after mixture sampling)")
+    splits = manifest["splits"]
+    publish_markdown(
+        "tokenize-summary",
+        "## Tokenize\n\n"
+        f"- tokenizer: `{tok['sha256'][:16]}` vocab {tok['vocab_size']} ({tok['dtype']})\n"
+        f"- shards: {len(manifest['outputs'])} "
+        f"(train {splits['train']['shards']}, val {splits['val']['shards']})\n"
+        f"- tokens: train {splits['train']['tokens']:,}, val {splits['val']['tokens']:,}\n"
+        f"- bytes per token: {manifest['bytes_per_token']}\n"
+        f"- skipped blank: {manifest['counts'].get('skipped_blank', 0)}, "
+        f"rejected inputs: {manifest['counts']['rejected']}\n\n" + markdown_table(rows),
+        "Tokenize summary",
+    )

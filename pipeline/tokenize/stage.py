@@ -1,0 +1,286 @@
+"""The tokenize stage: tokenizer, encoded chunks per input shard, token shards, manifest.
+
+    plan_inputs ─► prepare_tokenizer (train on a deterministic sample, or adopt a local dir)
+                ─► encode_input_shard × input shards (parallel, cached per shard)
+                ─► assemble (cut train/val shards, document tables, manifest.json)
+
+`tokenize_corpus` runs it without Prefect on a process pool; `flows/tokenize.py` runs the same
+functions as Prefect tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from corpusforge.errors import InputError
+from corpusforge.hashing import sha256_file, sha256_json
+from corpusforge.version import code_version
+from pipeline.documents import iter_shard_batches, list_shards
+from pipeline.manifest import Reject, StageRun
+from pipeline.tokenize.config import TokenizeConfig
+from pipeline.tokenize.encode import SPLITS, EncodePlan, encode_input_shard, is_blank
+from pipeline.tokenize.sampling import doc_columns, mixture_multipliers, source_bytes, unit_hash
+from pipeline.tokenize.shard_format import HEADER_SIZE, MAGIC, VERSION, token_dtype
+from pipeline.tokenize.shards import SplitShardWriter
+from pipeline.tokenize.tokenizer import (
+    adopt_tokenizer,
+    iter_texts_capped,
+    save_hf_tokenizer,
+    special_ids,
+    tokenizer_sha256,
+    train_tokenizer,
+)
+
+TOKENIZER_DIRNAME = "tokenizer"
+
+
+def plan_inputs(input_path: str | Path) -> list[Path]:
+    return list_shards(input_path)
+
+
+def _readable_batches(shards: list[Path]) -> Iterator[tuple[Path, Any]]:
+    """Batches of every readable shard; unreadable ones are skipped (encode rejects them)."""
+    for shard in shards:
+        try:
+            for table in iter_shard_batches(shard, batch_size=2048, columns=doc_columns(shard)):
+                yield shard, table
+        except (InputError, OSError, ValueError):
+            continue
+
+
+def sample_texts(shards: list[Path], config: TokenizeConfig) -> Iterator[str]:
+    """The training sample: documents picked by id hash at the rate that fits the byte budget."""
+    total = sum(_safe_source_bytes(shards).values())
+    rate = min(1.0, config.train_sample_bytes / total) if total else 1.0
+    for _shard, table in _readable_batches(shards):
+        for doc_id, text in zip(table["id"].to_pylist(), table["text"].to_pylist(), strict=True):
+            if text and not is_blank(text) and unit_hash(config.seed, "sample", str(doc_id)) < rate:
+                yield text
+
+
+def _safe_source_bytes(shards: list[Path]) -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for shard in shards:
+        try:
+            totals.update(source_bytes([shard]))
+        except (InputError, OSError, ValueError):
+            continue
+    return dict(sorted(totals.items()))
+
+
+def input_fingerprint(shards: list[Path]) -> list[dict[str, Any]]:
+    return [{"path": str(s), "sha256": sha256_file(s)} for s in shards]
+
+
+def prepare_tokenizer(
+    shards: list[Path], out_dir: str | Path, config: TokenizeConfig, cache_root: str | Path
+) -> dict[str, Any]:
+    """Train (or adopt) the tokenizer into `out_dir/tokenizer`; reuse a cached training run."""
+    target = Path(out_dir) / TOKENIZER_DIRNAME
+    if config.tokenizer_dir:
+        info = adopt_tokenizer(config.tokenizer_dir, target)
+        return _describe_tokenizer(target, trained=False, **info)
+    key = sha256_json(
+        {
+            "inputs": [f["sha256"] for f in input_fingerprint(shards)],
+            "vocab_size": config.vocab_size,
+            "train_sample_bytes": config.train_sample_bytes,
+            "min_frequency": config.min_frequency,
+            "seed": config.seed,
+            "code": code_version(),
+        }
+    )[:32]
+    cached = Path(cache_root) / "tokenizer" / key
+    reused = cached.is_dir()
+    if not reused:
+        texts = iter_texts_capped(sample_texts(shards, config), config.train_sample_bytes)
+        counter = _CountingIter(texts)
+        tok = train_tokenizer(counter, config.vocab_size, config.min_frequency)
+        if not counter.documents:
+            raise InputError("no documents with text to train the tokenizer on")
+        tmp = cached.with_name(cached.name + f".tmp-{os.getpid()}")
+        save_hf_tokenizer(tok, tmp)
+        (tmp.parent / f"{key}.sample.json").write_text(
+            json.dumps({"documents": counter.documents, "bytes": counter.bytes})
+        )
+        shutil.rmtree(cached, ignore_errors=True)
+        tmp.replace(cached)
+    sample = json.loads((cached.parent / f"{key}.sample.json").read_text())
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(cached, target)
+    return _describe_tokenizer(
+        target,
+        trained=True,
+        reused=reused,
+        sample_documents=sample["documents"],
+        sample_bytes=sample["bytes"],
+    )
+
+
+class _CountingIter:
+    def __init__(self, texts: Iterator[str]):
+        self._texts = texts
+        self.documents = 0
+        self.bytes = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for text in self._texts:
+            self.documents += 1
+            self.bytes += len(text.encode("utf-8", "surrogatepass"))
+            yield text
+
+
+def _describe_tokenizer(target: Path, **extra: Any) -> dict[str, Any]:
+    ids = special_ids(target)
+    return {
+        "dir": TOKENIZER_DIRNAME,
+        "sha256": tokenizer_sha256(target),
+        **ids,
+        "dtype": token_dtype(ids["vocab_size"]).name,
+        **extra,
+    }
+
+
+def make_plan(
+    shards: list[Path], out_dir: str | Path, config: TokenizeConfig, tokenizer: dict[str, Any]
+) -> tuple[EncodePlan, dict[str, Any] | None]:
+    """The encode plan, with mixture multipliers computed from the input's bytes per source."""
+    mixture = None
+    multipliers = None
+    if config.mixture:
+        by_source = _safe_source_bytes(shards)
+        multipliers = mixture_multipliers(config.mixture, by_source)
+        mixture = {"weights": config.mixture, "input_bytes": by_source, "multipliers": multipliers}
+    plan = EncodePlan(
+        tokenizer_dir=str(Path(out_dir) / TOKENIZER_DIRNAME),
+        tokenizer_sha256=tokenizer["sha256"],
+        val_fraction=config.val_fraction,
+        seed=config.seed,
+        batch_bytes=config.batch_bytes,
+        multipliers=multipliers,
+    )
+    return plan, mixture
+
+
+def encode_or_reject(shard: str, cache_root: str, plan: EncodePlan) -> dict[str, Any]:
+    """encode_input_shard, with an unreadable input shard turned into a reject record."""
+    try:
+        return encode_input_shard(shard, cache_root, plan)
+    except InputError as exc:
+        return {"path": shard, "rejected": str(exc)}
+
+
+def assemble(
+    chunks: list[dict[str, Any]],
+    out_dir: str | Path,
+    config: TokenizeConfig,
+    tokenizer: dict[str, Any],
+    mixture: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Cut shards from the chunks (in input order) and write manifest.json and rejects.jsonl."""
+    out = Path(out_dir)
+    for split in SPLITS:
+        shutil.rmtree(out / split, ignore_errors=True)
+    run = StageRun("tokenize", out, config, inputs=[], hash_inputs=False)
+    dtype = token_dtype(tokenizer["vocab_size"])
+    by_source: dict[str, Counter[str]] = {}
+    good = [c for c in chunks if "rejected" not in c]
+    for c in chunks:
+        if "rejected" in c:
+            run.reject(Reject(file=c["path"], reason=c["rejected"]))
+    for split in SPLITS:
+        writer = SplitShardWriter(out, split, dtype, config.shard_tokens)
+        try:
+            for c in good:
+                chunk_dir = Path(c["chunk_dir"])
+                docs = pq.read_table(chunk_dir / f"{split}.docs.parquet")
+                if not len(docs):
+                    continue
+                tokens = np.fromfile(chunk_dir / f"{split}.tokens", dtype=dtype)
+                writer.add(tokens, docs)
+        except BaseException:
+            writer.abort()
+            raise
+        run.add_outputs(writer.close())
+    for c in good:
+        run.counts["in"] += c["counts"].get("documents_in", 0)
+        for k, v in c["counts"].items():
+            if k != "documents_in":
+                run.counts[k] += v
+        run.counts["inputs_cached"] += int(c.get("cached", False))
+        for src, stats in c["by_source"].items():
+            by_source.setdefault(src, Counter()).update(stats)
+    run.counts["in"] += 0
+    run.inputs = [
+        {
+            "path": c["path"],
+            "sha256": c.get("sha256"),
+            "documents": c.get("counts", {}).get("documents_in", 0),
+            **({"rejected": True} if "rejected" in c else {}),
+        }
+        for c in chunks
+    ]
+    text_bytes = sum(s["text_bytes"] for s in by_source.values())
+    text_tokens = sum(s["text_tokens"] for s in by_source.values())
+    run.extra.update(
+        {
+            "format": {"magic": MAGIC.decode(), "version": VERSION, "header_bytes": HEADER_SIZE},
+            "tokenizer": tokenizer,
+            "splits": {
+                split: {
+                    "shards": sum(1 for o in run.outputs if o["split"] == split),
+                    "tokens": sum(o["tokens"] for o in run.outputs if o["split"] == split),
+                    "documents": sum(o["rows"] for o in run.outputs if o["split"] == split),
+                }
+                for split in SPLITS
+            },
+            "mixture": mixture,
+            "by_source": {s: dict(c) for s, c in sorted(by_source.items())},
+            "bytes_per_token": round(text_bytes / text_tokens, 4) if text_tokens else None,
+        }
+    )
+    return run.finish()
+
+
+def tokenize_corpus(
+    input_path: str | Path,
+    out_dir: str | Path,
+    config: TokenizeConfig | None = None,
+    cache_root: str | Path | None = None,
+) -> dict[str, Any]:
+    """The whole stage without Prefect: encoding runs on `config.workers` processes."""
+    config = config or TokenizeConfig()
+    shards = plan_inputs(input_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(cache_root) if cache_root else out / ".cache"
+    tokenizer = prepare_tokenizer(shards, out, config, cache)
+    plan, mixture = make_plan(shards, out, config, tokenizer)
+    chunk_root = str(cache / "chunks")
+    workers = min(len(shards), config.workers or os.cpu_count() or 1)
+    if workers <= 1:
+        chunks = [encode_or_reject(str(s), chunk_root, plan) for s in shards]
+    else:
+        # spawn: the parent may hold tokenizers' thread pool, which does not survive fork.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            chunks = list(
+                pool.map(
+                    encode_or_reject,
+                    [str(s) for s in shards],
+                    [chunk_root] * len(shards),
+                    [plan] * len(shards),
+                )
+            )
+    return assemble(chunks, out, config, tokenizer, mixture)
