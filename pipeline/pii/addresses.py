@@ -1,0 +1,77 @@
+"""Street addresses as one span: number, street, unit, city, region and postcode together.
+
+spaCy's small English model tags at best pieces of an address (a FAC, a GPE); these patterns
+take the whole postal address so the city and postcode do not survive next to a placeholder.
+"""
+
+from __future__ import annotations
+
+import regex as re
+from presidio_analyzer import Pattern, PatternRecognizer
+
+_SUFFIX = (
+    r"(?:Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|"
+    r"Terrace|Ter|Way|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Crescent|Cres|"
+    r"Close|Row|Alley|Plaza|Loop|Pike|Grove|Gardens|Mews|Walk|Hill|Park|Point|Pt|Run|Path|"
+    r"Commons|Heights|Expressway|Expy|Freeway|Fwy|Causeway|Quay|Wharf|Green|Rise|View|Vale)\.?"
+)
+_WORD = r"(?:[A-Z][A-Za-z'’.-]*|\d{1,3}(?:st|nd|rd|th)|[NSEW]\.?|Mc[A-Z][a-z]+|O'[A-Z][a-z]+)"
+_UNIT = (
+    r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Rm|Room|Bldg|#)\.?\s*#?[A-Za-z0-9-]{1,6})"
+)
+_CITY = r"(?:[A-Z][A-Za-z'’.-]+(?:[ -][A-Z][A-Za-z'’.-]+){0,3})"
+_STATE = r"(?:[A-Z]{2}|[A-Z][a-z]+(?: [A-Z][a-z]+)?)"
+_US_ZIP = r"\d{5}(?:-\d{4})?"
+_UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}"
+_CA_POSTCODE = r"[A-Z]\d[A-Z]\s?\d[A-Z]\d"
+_TAIL = (
+    rf"(?:,?\s+{_CITY})?"
+    rf"(?:,\s*{_STATE})?"
+    rf"(?:,?\s+(?:{_US_ZIP}|{_UK_POSTCODE}|{_CA_POSTCODE}))?"
+    r"(?:,\s*(?:USA|U\.S\.A\.|US|United States|UK|United Kingdom|Canada|Australia))?"
+)
+
+_US_STYLE = (
+    rf"(?<![\w.,-])\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:{_WORD}\s+){{0,4}}"
+    rf"(?-i:[A-Z][a-z]*|[a-z]+)?\s*{_SUFFIX}(?:\s+[NSEW][EW]?\.?)?(?!\w){_UNIT}?{_TAIL}"
+)
+# "221b baker street, london nw1 6xe" in lower case: needs a postcode to be sure.
+_LOWER = (
+    r"(?i)(?<![\w.,-])\d{1,6}[a-z]?\s+(?:[a-z'’.-]+\s+){1,4}"
+    + _SUFFIX
+    + r",?\s+(?:[a-z'’.-]+\s+){0,3}[a-z'’.-]*,?\s*(?:[a-z]{2}\s+)?"
+    r"(?:\d{5}(?:-\d{4})?|[a-z]{1,2}\d[a-z\d]?\s?\d[a-z]{2})(?!\w)"
+)
+# Continental style: "Hauptstraße 5, 10115 Berlin", "12 rue de la Paix, 75002 Paris".
+_EU_STREET = (
+    r"(?<![\w-])[A-ZÄÖÜ][\wäöüß.-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|"
+    r"ufer|gracht|laan|straat|vej|gatan|gata|veien)\s+\d{1,4}[a-z]?"
+    r"(?:,?\s+\d{4,5}\s+[A-ZÄÖÜ][\wäöüß-]+(?:\s[A-ZÄÖÜ][\wäöüß-]+)?)?"
+)
+_FR_STREET = (
+    r"(?<![\w-])\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|"
+    r"impasse|quai|route|calle|via|viale|piazza|avenida|rua|plaza)\s+(?:[\w'’-]+\s){0,4}?"
+    r"[\w'’-]+(?:,\s*\d{4,5}\s+[A-Z][\w-]+(?:\s[A-Z][\w-]+)?)?"
+)
+_PO_BOX = r"(?i)\bP\.?\s?O\.?\s?Box\s+\d{1,6}" + _TAIL
+
+
+class StreetAddressRecognizer(PatternRecognizer):
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="STREET_ADDRESS",
+            name="CorpusforgeStreetAddress",
+            patterns=[
+                Pattern("us-uk-address", _US_STYLE, 0.7),
+                Pattern("lower-case-address", _LOWER, 0.7),
+                Pattern("eu-address", _EU_STREET, 0.7),
+                Pattern("romance-address", _FR_STREET, 0.6),
+                Pattern("po-box", _PO_BOX, 0.7),
+            ],
+            global_regex_flags=re.MULTILINE,
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        # "3 Dr." or "10 St" alone are references, not addresses: need a street name word.
+        words = pattern_text.split()
+        return False if len(words) < 3 else None

@@ -1,0 +1,183 @@
+"""Detection: pattern recognizers on the whole text, NER on chunks, then one clean span set.
+
+After the recognizers run, names found once are found everywhere in the document (a full name,
+its surname, a name spelled out in an e-mail address), and overlapping detections are resolved
+so that each character belongs to at most one entity, the larger span winning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import regex as re
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from pipeline.pii.addresses import StreetAddressRecognizer
+from pipeline.pii.config import NER_ENTITIES, PiiConfig
+from pipeline.pii.people import ContextualNameRecognizer
+from pipeline.pii.secrets import secret_recognizers
+from pipeline.pii.structured import structured_recognizers
+
+PROPAGATED_SCORE = 0.6
+_LATIN = re.compile(r"[A-Za-zÀ-ɏ]")
+_LETTER = re.compile(r"\p{L}")
+
+
+def pattern_recognizers() -> list[EntityRecognizer]:
+    return [
+        *structured_recognizers(),
+        *secret_recognizers(),
+        StreetAddressRecognizer(),
+        ContextualNameRecognizer(),
+    ]
+
+
+def script_of(text: str, sample: int = 4000) -> str:
+    """'latin', 'other' (another script: English NER is useless there) or 'none' (no letters)."""
+    head = text[:sample]
+    letters = len(_LETTER.findall(head))
+    if letters < max(8, len(head) // 10):
+        return "none"
+    return "latin" if len(_LATIN.findall(head)) >= 0.6 * letters else "other"
+
+
+class PiiDetector:
+    def __init__(self, config: PiiConfig):
+        self.config = config
+        self.entities = set(config.active_entities)
+        self.recognizers = [
+            r for r in pattern_recognizers() if self.entities & set(r.supported_entities)
+        ]
+        ner_entities = [e for e in NER_ENTITIES if e in self.entities]
+        self.ner = None
+        if config.mode == "full" and ner_entities:
+            from pipeline.pii.ner import NerDetector
+
+            self.ner = {
+                lang: NerDetector(
+                    model,
+                    ner_entities,
+                    language=lang,
+                    batch_size=config.nlp_batch_size,
+                    max_chunk_chars=config.max_chunk_chars,
+                    overlap=config.chunk_overlap_chars,
+                )
+                for lang, model in {
+                    config.default_language: config.spacy_model,
+                    **config.language_models,
+                }.items()
+            }
+
+    def ner_language(self, text: str, language: str | None) -> str | None:
+        """Which NER model reads this text, or None (patterns only): counted by the caller."""
+        if self.ner is None:
+            return None
+        lang = (language or self.config.default_language).split("-")[0].lower()
+        if lang not in self.ner:
+            return None
+        if lang == self.config.default_language and script_of(text) != "latin":
+            return None
+        return lang
+
+    def analyze_batch(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> tuple[list[list[RecognizerResult]], list[str | None]]:
+        """Entities per text, and the NER language used per text (None: NER skipped)."""
+        languages = languages or [None] * len(texts)
+        found = [self._patterns(t) for t in texts]
+        used = [self.ner_language(t, lang) for t, lang in zip(texts, languages, strict=True)]
+        for lang, detector in (self.ner or {}).items():
+            idx = [i for i, u in enumerate(used) if u == lang]
+            for i, results in zip(
+                idx, detector.analyze_batch([texts[i] for i in idx]), strict=True
+            ):
+                found[i].extend(results)
+        final = []
+        for text, results in zip(texts, found, strict=True):
+            results = [
+                r
+                for r in results
+                if r.entity_type in self.entities and r.score >= self.config.min_score
+            ]
+            if "PERSON" in self.entities:
+                results += propagate_names(text, results)
+            final.append(resolve_overlaps(results))
+        return final, used
+
+    def _patterns(self, text: str) -> list[RecognizerResult]:
+        out: list[RecognizerResult] = []
+        for rec in self.recognizers:
+            out.extend(rec.analyze(text, rec.supported_entities, None))
+        return out
+
+
+_NAME_PART = re.compile(r"[^\W\d_]{2,}")
+
+
+def propagate_names(text: str, results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
+    """Other mentions of names already found: whole names, surnames, names in e-mail ids."""
+    names: set[str] = set()
+    surnames: set[str] = set()
+    for r in results:
+        if r.entity_type == "PERSON":
+            value = text[r.start : r.end].strip()
+            parts = _NAME_PART.findall(value)
+            if len(value) >= 4 and parts:
+                names.add(value)
+            if len(parts) >= 2 and len(parts[-1]) >= 3 and parts[-1][0].isupper():
+                surnames.add(parts[-1])
+        elif r.entity_type == "EMAIL_ADDRESS":
+            local = text[r.start : r.end].split("@", 1)[0]
+            parts = [p for p in re.split(r"[._-]", local) if p.isalpha() and len(p) >= 2]
+            if len(parts) == 2:
+                names.add(f"{parts[0]} {parts[1]}")
+    out: list[RecognizerResult] = []
+    for name in names:
+        pattern = r"(?<![\w@.])" + r"\s+".join(map(re.escape, name.split())) + r"(?![\w@])"
+        for m in re.finditer(pattern, text, re.IGNORECASE):
+            out.append(RecognizerResult("PERSON", m.start(), m.end(), PROPAGATED_SCORE))
+    for surname in surnames:  # case-sensitive: "Baker" the person, not "baker" the job
+        for m in re.finditer(r"(?<![\w@.])" + re.escape(surname) + r"(?![\w@])", text):
+            out.append(RecognizerResult("PERSON", m.start(), m.end(), PROPAGATED_SCORE))
+    return out
+
+
+def resolve_overlaps(results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
+    """One entity per character: containing spans beat contained ones; among partial overlaps
+    of the same type the union is kept, otherwise the higher score (then the longer span)."""
+    ordered = sorted(results, key=lambda r: (-(r.end - r.start), -r.score, r.start))
+    kept: list[RecognizerResult] = []
+    for r in ordered:
+        if r.end <= r.start:
+            continue
+        clash = [k for k in kept if k.start < r.end and r.start < k.end]
+        if not clash:
+            kept.append(r)
+            continue
+        if all(k.start <= r.start and r.end <= k.end for k in clash):
+            continue  # inside a larger span
+        if all(k.entity_type == r.entity_type for k in clash):
+            for k in clash:
+                kept.remove(k)
+            start = min([r.start, *(k.start for k in clash)])
+            end = max([r.end, *(k.end for k in clash)])
+            kept.append(
+                RecognizerResult(r.entity_type, start, end, max(r.score, *(k.score for k in clash)))
+            )
+        elif r.score > max(k.score for k in clash) + 0.1:
+            for k in clash:
+                kept.remove(k)
+            kept.append(r)
+    return sorted(kept, key=lambda r: r.start)
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> tuple[str, bool]:
+    """Lone surrogates (malformed Unicode) become U+FFFD; the flag says it happened."""
+    try:
+        text.encode("utf-8")
+        return text, False
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text), True

@@ -1,0 +1,146 @@
+"""spaCy NER through presidio's NLP engine, loading only what NER needs.
+
+The pipeline is loaded with every component except `ner` excluded (en_core_web_sm's NER has
+its own tok2vec, so tagger, parser, lemmatizer and the shared tok2vec are dead weight: half
+the time). Documents are cut into chunks (pipeline.pii.chunking), run through `nlp.pipe` in
+batches, and entity offsets are mapped back to the document. Runs of ALL-CAPS words are
+title-cased (same length, so offsets hold) before NER, which otherwise misses shouted names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import regex as re
+import spacy
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+from corpusforge.errors import ConfigError
+from pipeline.pii.chunking import chunk_text
+
+_IGNORED_LABELS = (
+    "CARDINAL ORDINAL QUANTITY MONEY PERCENT WORK_OF_ART LAW LANGUAGE EVENT PRODUCT NORP NRP"
+).split()
+_CAPS_RUN = re.compile(r"\b\p{Lu}{2,}(?:[ \t]+(?:\p{Lu}\.|\p{Lu}{2,}))+\b")
+
+
+class NerOnlySpacyNlpEngine(SpacyNlpEngine):
+    """presidio's spaCy engine with only the NER component and no download at run time."""
+
+    def load(self) -> None:
+        self.nlp = {}
+        for model in self.models:
+            self.nlp[model["lang_code"]] = load_ner_pipeline(model["model_name"])
+
+
+def load_ner_pipeline(model_name: str) -> spacy.Language:
+    if not (spacy.util.is_package(model_name) or _is_model_dir(model_name)):
+        raise ConfigError(
+            f"spaCy model {model_name!r} is not installed; install its package (e.g. "
+            f"`pip install {model_name}`) or set spacy_model to an installed model or path, "
+            "or use mode 'fast' (patterns only)"
+        )
+    nlp = spacy.load(model_name, exclude=_not_needed_for_ner(model_name))
+    if "ner" not in nlp.pipe_names:
+        raise ConfigError(f"spaCy model {model_name!r} has no 'ner' component")
+    return nlp
+
+
+def _is_model_dir(name: str) -> bool:
+    from pathlib import Path
+
+    return (Path(name) / "config.cfg").is_file()
+
+
+def _not_needed_for_ner(model_name: str) -> list[str]:
+    """Components NER does not listen to (keep a shared tok2vec only if NER uses it)."""
+    from pathlib import Path
+
+    path = (
+        Path(model_name) if _is_model_dir(model_name) else spacy.util.get_package_path(model_name)
+    )
+    model_dir = path if (path / "config.cfg").is_file() else _find_model_dir(path)
+    config = spacy.util.load_config(model_dir / "config.cfg", interpolate=False)
+    pipeline = list(config["nlp"]["pipeline"])
+    ner_model = str(config["components"].get("ner", {}).get("model", {}))
+    keep = {"ner"}
+    if "listener" in ner_model.lower():  # NER reads a shared embedding component
+        keep.update(n for n in pipeline if n in ("tok2vec", "transformer"))
+    return [name for name in pipeline if name not in keep]
+
+
+def _find_model_dir(package_path):
+    for child in sorted(package_path.iterdir()):
+        if (child / "config.cfg").is_file():
+            return child
+    raise ConfigError(f"spaCy model at {package_path} has no config.cfg")
+
+
+def titlecase_caps_runs(text: str) -> str:
+    """'JOHN SMITH' -> 'John Smith' where the length stays the same (offsets must hold)."""
+
+    def fix(m: re.Match) -> str:
+        titled = m.group().title()
+        return titled if len(titled) == len(m.group()) else m.group()
+
+    return _CAPS_RUN.sub(fix, text)
+
+
+_NOT_IN_NAMES = re.compile(r"[\d@/\\_=(){}\[\]<>|#$%^*+]")
+
+
+def plausible_name(span: str) -> bool:
+    """NER tags hex digests, paths and code as PERSON; names have none of those characters."""
+    return len(span) <= 60 and len(span.split()) <= 5 and not _NOT_IN_NAMES.search(span)
+
+
+class NerDetector:
+    """Names (and optionally places, organisations, dates) from a spaCy NER model."""
+
+    def __init__(
+        self,
+        model_name: str,
+        entities: Sequence[str],
+        language: str = "en",
+        batch_size: int = 64,
+        max_chunk_chars: int = 4000,
+        overlap: int = 200,
+    ):
+        logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+        self.language = language
+        self.entities = list(entities)
+        self.batch_size = batch_size
+        self.max_chunk_chars = max_chunk_chars
+        self.overlap = overlap
+        config = NerModelConfiguration(labels_to_ignore=_IGNORED_LABELS)
+        self.engine = NerOnlySpacyNlpEngine(
+            models=[{"lang_code": language, "model_name": model_name}],
+            ner_model_configuration=config,
+        )
+        self.engine.load()
+        self.recognizer = SpacyRecognizer(
+            supported_language=language, supported_entities=self.entities
+        )
+
+    def analyze_batch(self, texts: Sequence[str]) -> list[list[RecognizerResult]]:
+        """Entities of each text, offsets in the text's own coordinates."""
+        results: list[list[RecognizerResult]] = [[] for _ in texts]
+        chunks = [
+            (titlecase_caps_runs(chunk.text), (i, chunk.start))
+            for i, text in enumerate(texts)
+            for chunk in chunk_text(text, self.max_chunk_chars, self.overlap)
+        ]
+        outputs = self.engine.process_batch(
+            chunks, self.language, batch_size=self.batch_size, as_tuples=True
+        )
+        for chunk_text_, artifacts, (doc_index, offset) in outputs:
+            for r in self.recognizer.analyze(chunk_text_, self.entities, artifacts):
+                if r.entity_type == "PERSON" and not plausible_name(chunk_text_[r.start : r.end]):
+                    continue
+                results[doc_index].append(
+                    RecognizerResult(r.entity_type, r.start + offset, r.end + offset, r.score)
+                )
+        return results

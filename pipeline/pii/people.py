@@ -1,0 +1,99 @@
+"""Person names that NER misses: names signalled by their place in the text.
+
+Headers and trailers (`From:`, `Signed-off-by:`, `-- Name <email>`, `Name <email>`),
+greetings and sign-offs, bylines, titles (Dr., Ms.) and "my name is ...". These work in any
+letter case, which is where a statistical model is weakest.
+"""
+
+from __future__ import annotations
+
+import regex as re
+from presidio_analyzer import Pattern, PatternRecognizer
+
+# One name token: a word of letters (any case, with ' or -), or an initial like "J.".
+_TOK = r"(?:[^\W\d_]\.|[^\W\d_][^\W\d_]*(?:['’-][^\W\d_]+)*)"
+_NAME = rf"{_TOK}(?:[ \t]+{_TOK}){{0,3}}"
+_NOT_A_NAME = (
+    "the a an and or of to in for on at is was not this that it all any team support admin "
+    "everyone there guys folks sir madam customer user users you your me we us our all hi hello "
+    "dear thanks thank regards best cheers sincerely from to re fw fwd subject date sent cc bcc "
+    "reply no yes none null unknown anonymous undisclosed recipients list mailing noreply "
+    "sales info help service desk bot automated system root"
+).split()
+_STOP = r"(?!(?i:" + "|".join(_NOT_A_NAME) + r")\b)"
+
+_PATTERNS = [
+    # Mail and git headers; the value up to an address, bracket or end of line.
+    Pattern(
+        "header",
+        r"(?im)(?<=^[ \t>]*(?:from|to|cc|bcc|reply-to|author|committer|signed-off-by|"
+        r"co-authored-by|acked-by|reviewed-by|tested-by|reported-by|suggested-by|"
+        r"helped-by|cc-by|contact|name|full name|assignee|reporter|owner|maintainer|"
+        r"submitted by|posted by|written by)[ \t]*:[ \t]*(?:\"|')?)"
+        + _STOP
+        + _NAME
+        + r"(?=[ \t]*(?:\"|')?[ \t]*(?:<|\(|\[|,|;|$|\n))",
+        0.85,
+    ),
+    # "Jane Doe <jane@example.org>" and the Debian-style "-- Jane Doe <jane@...>" trailer.
+    Pattern(
+        "name-before-email",
+        r"(?<![\w@])"
+        + _STOP
+        + _NAME
+        + r"(?=[ \t]*[<(\[][ \t]*[\w.+-]+@[\w-]+\.[\w.-]+[ \t]*[>)\]])",
+        0.85,
+    ),
+    # Bylines and introductions.
+    Pattern(
+        "byline",
+        r"(?i:(?<=\b(?:my name is|my name's|i am called|name:|named|call me|written by|"
+        r"posted by|authored by|reported by|edited by|photo by|by:|contact person:?|attn:?|"
+        r"c/o|courtesy of|interviewed|signed,?)[ \t]+))" + _STOP + _NAME + r"(?![^\W\d_])",
+        0.7,
+    ),
+    # Greetings: "Hi John,", "Dear Ms. Smith", "hello maria".
+    Pattern(
+        "greeting",
+        r"(?im:(?<=^[ \t]*(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening)|"
+        r"thanks|thank you|thx)[ \t]+(?:(?:mr|mrs|ms|miss|dr|prof)\.?[ \t]+)?))"
+        + _STOP
+        + _NAME
+        + r"(?=[ \t]*[,!:\n]|[ \t]*$)",
+        0.8,
+    ),
+    # Titles: "Dr. Jane Doe", "mrs smith".
+    Pattern(
+        "title",
+        r"(?i:(?<=\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|sir|dame|rev|judge|officer|"
+        r"sgt|capt|det)\.?[ \t]+))" + _STOP + _NAME + r"(?![^\W\d_])",
+        0.75,
+    ),
+    # Sign-off line followed by a short line that is only a name.
+    Pattern(
+        "signature",
+        r"(?im:(?<=^[ \t]*(?:regards|best regards|kind regards|warm regards|best wishes|best|"
+        r"cheers|thanks|thank you|many thanks|sincerely|yours sincerely|yours truly|"
+        r"respectfully|cordially|love|--|—|-)[ \t]*[,.!]?[ \t]*\n[ \t]*))"
+        + _STOP
+        + _NAME
+        + r"(?=[ \t]*$)",
+        0.85,
+    ),
+]
+
+
+class ContextualNameRecognizer(PatternRecognizer):
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="PERSON",
+            name="CorpusforgeContextualName",
+            patterns=_PATTERNS,
+            global_regex_flags=re.MULTILINE,
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        words = pattern_text.split()
+        if not words or len(pattern_text) > 60:
+            return False
+        return None

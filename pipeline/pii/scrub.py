@@ -1,0 +1,64 @@
+"""Scrub a batch of texts: detect, apply the density policy, replace, count by type."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pipeline.pii.config import PiiConfig
+from pipeline.pii.detector import PiiDetector, clean_text, script_of
+from pipeline.pii.redact import Redactor
+
+
+@dataclass
+class Scrubbed:
+    text: str
+    counts: Counter[str] = field(default_factory=Counter)  # entities by type
+    dropped: bool = False  # above the PII density threshold
+    ner: str | None = None  # NER language used, None when skipped
+    flags: tuple[str, ...] = ()  # malformed_unicode, empty, no_letters, ner_skipped_language
+
+
+def language_of(meta: str | None) -> str | None:
+    if not meta:
+        return None
+    try:
+        value = json.loads(meta)
+    except (TypeError, ValueError):
+        return None
+    lang = value.get("language") or value.get("lang") if isinstance(value, dict) else None
+    return str(lang) if lang else None
+
+
+class Scrubber:
+    def __init__(self, config: PiiConfig):
+        self.config = config
+        self.detector = PiiDetector(config)
+        self.redactor = Redactor(config)
+
+    def scrub(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> list[Scrubbed]:
+        cleaned = [clean_text(t or "") for t in texts]
+        plain = [t for t, _ in cleaned]
+        detections, used = self.detector.analyze_batch(plain, languages)
+        out = []
+        for (text, malformed), results, ner in zip(cleaned, detections, used, strict=True):
+            flags = ["malformed_unicode"] if malformed else []
+            if not text.strip():
+                flags.append("empty")
+            elif self.detector.ner is not None and ner is None:
+                flags.append("no_letters" if script_of(text) == "none" else "ner_skipped_language")
+            counts = Counter(r.entity_type for r in results)
+            n = sum(counts.values())
+            limit = self.config.drop_entities_per_1000_chars
+            dropped = (
+                limit is not None
+                and n >= self.config.drop_min_entities
+                and n * 1000 / max(len(text), 1) > limit
+            )
+            scrubbed = "" if dropped else self.redactor.redact(text, results)
+            out.append(Scrubbed(scrubbed, counts, dropped, ner, tuple(flags)))
+        return out

@@ -1,0 +1,106 @@
+"""Pattern recognizers for credentials: cloud keys, tokens, private keys, passwords.
+
+Only the secret value is replaced (lookbehinds keep `password=` or `https://user:` as context),
+so the surrounding code or config still reads naturally after scrubbing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import regex as re
+from presidio_analyzer import Pattern, PatternRecognizer
+
+CASE_SENSITIVE = re.MULTILINE | re.DOTALL
+
+_TOKENS = [
+    Pattern(
+        "aws-access-key-id",
+        r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}(?![A-Z0-9])",
+        0.9,
+    ),
+    Pattern(
+        "aws-secret-key",
+        r"(?i:(?<=aws.{0,20}?(?:secret|key).{0,20}?[=:]\s*[\"']?))[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
+        0.9,
+    ),
+    Pattern(
+        "github-token",
+        r"(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255})(?!\w)",
+        0.95,
+    ),
+    Pattern(
+        "openai-style-key", r"(?<![\w-])sk-(?:[A-Za-z0-9]+-){0,3}[A-Za-z0-9_\-]{20,}(?![\w-])", 0.9
+    ),
+    Pattern("stripe-key", r"(?<!\w)(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}(?!\w)", 0.9),
+    Pattern("slack-token", r"(?<!\w)xox[abposr]-[A-Za-z0-9-]{10,}(?!\w)", 0.95),
+    Pattern("slack-webhook", r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}", 0.95),
+    Pattern("google-api-key", r"(?<!\w)AIza[0-9A-Za-z_\-]{35}(?![\w-])", 0.9),
+    Pattern(
+        "jwt",
+        r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?![\w-])",
+        0.95,
+    ),
+    Pattern(
+        "private-key-block",
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?"
+        r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+        1.0,
+    ),
+    # scheme://user:password@host: the password only.
+    Pattern(
+        "url-password",
+        r"(?<=\b[a-z][a-z0-9+.-]{1,15}://[^\s:/@]{1,64}:)[^\s@/]{1,128}(?=@[\w.-])",
+        0.9,
+    ),
+]
+
+# key = value / key: value / "key": "value" for password-like keys.
+_ASSIGNMENT = Pattern(
+    "password-assignment",
+    r"(?i:(?<=\b(?:[a-z_]*pass(?:word|wd|phrase)?|pwd|secret(?:_key)?|api[_-]?key|apikey|"
+    r"access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key)"
+    r"[\"']?\s{0,3}(?:=|:|=>|:=)\s{0,3}[\"']?))"
+    r"(?![\"'<{$%]|\s|none\b|null\b|true\b|false\b|xxx|\*\*\*|changeme\b|<)[^\s\"',;`)}\]]{4,200}",
+    0.8,
+)
+
+_PLACEHOLDER_VALUE = re.compile(
+    r"^(?:[<{$%].*|.*\$\{.*|\*+|x+|\.+|your[_-].*|example.*|placeholder.*|password|secret|"
+    r"os\.environ.*|getenv.*|env\[.*|process\.env.*|self\..*|none|null|required|optional|str|"
+    r"string|input\(.*|settings\..*|config\..*|args\..*)$",
+    re.IGNORECASE,
+)
+
+
+def shannon_entropy(value: str) -> float:
+    counts = Counter(value)
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+class SecretRecognizer(PatternRecognizer):
+    """Vendor token formats (fixed prefixes) and generic password assignments."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="SECRET",
+            name="CorpusforgeSecret",
+            patterns=[*_TOKENS, _ASSIGNMENT],
+            global_regex_flags=CASE_SENSITIVE,
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        if pattern_text.startswith(("-----BEGIN", "eyJ", "https://hooks")):
+            return True
+        if _PLACEHOLDER_VALUE.match(pattern_text):
+            return False
+        # Identifiers in code (password = get_password()) are not secrets.
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*\(.*", pattern_text):
+            return False
+        return None
+
+
+def secret_recognizers() -> list[PatternRecognizer]:
+    return [SecretRecognizer()]

@@ -1,0 +1,238 @@
+"""Pattern recognizers for structured PII, each with a validator that removes look-alikes.
+
+Candidates are found with regular expressions (the `regex` module, as presidio uses) and kept
+only when they validate: a public suffix for e-mail domains, `ipaddress` for IPs, Luhn for
+cards, the mod-97 checksum for IBANs, `phonenumbers` for phones, SSA rules for SSNs.
+Lookbehinds drop the hard negatives a checksum cannot (versions, ISBNs, DOIs, case numbers).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import phonenumbers
+import regex as re
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+
+from pipeline.pii.offline import has_public_suffix
+
+CASE_SENSITIVE = re.MULTILINE | re.DOTALL
+# Words that make a number a version, a reference or an identifier rather than PII.
+_NOT_PII_BEFORE = (
+    r"(?<!(?i:\b(?:v|ver|version|release|build|isbn(?:-1[03])?|doi|issn|case|ticket|order|"
+    r"invoice|sku|part|model|serial|ref|no|patent|arxiv|pmid|id)[\s.:#-]{0,3}))"
+)
+
+
+class EmailRecognizer(PatternRecognizer):
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="EMAIL_ADDRESS",
+            name="CorpusforgeEmail",
+            patterns=[
+                Pattern(
+                    "email",
+                    r"(?<![\w.+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63})@"
+                    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])",
+                    0.6,
+                )
+            ],
+            global_regex_flags=CASE_SENSITIVE,
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return has_public_suffix(pattern_text.rsplit("@", 1)[1])
+
+
+class IpRecognizer(PatternRecognizer):
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="IP_ADDRESS",
+            name="CorpusforgeIp",
+            patterns=[
+                Pattern(
+                    "ipv4",
+                    _NOT_PII_BEFORE
+                    + r"(?<![\w.-])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w-]|\.\d)",
+                    0.6,
+                ),
+                Pattern(
+                    "ipv6",
+                    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|"
+                    r"(?:\d{1,3}\.){3}\d{1,3})?(?:/\d{1,3})?(?![\w:])",
+                    0.6,
+                ),
+            ],
+            global_regex_flags=CASE_SENSITIVE,
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        address = pattern_text.split("/", 1)[0]
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if ip.version == 6:
+            # Clock times and C++ scopes (a::b) parse as IPv6; real ones have 3+ groups.
+            return len([g for g in address.split(":") if g]) >= 3
+        return not ip.is_unspecified
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+class CreditCardRecognizer(PatternRecognizer):
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="CREDIT_CARD",
+            name="CorpusforgeCreditCard",
+            patterns=[
+                Pattern(
+                    "card",
+                    _NOT_PII_BEFORE
+                    + r"(?<![\w.-])(?:[3-6]\d{3})(?:[ -]?\d{3,4}){2,3}(?:[ -]?\d{1,4})?"
+                    + r"(?![\w-]|\.\d)",
+                    0.5,
+                )
+            ],
+            global_regex_flags=CASE_SENSITIVE,
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        digits = re.sub(r"\D", "", pattern_text)
+        if not 13 <= len(digits) <= 19 or len(set(digits)) < 2:
+            return False
+        groups = re.split(r"[ -]", pattern_text)
+        if len(groups) > 1 and len({len(g) for g in groups[:-1]}) > 2:
+            return False
+        return luhn_ok(digits)
+
+
+class SsnRecognizer(PatternRecognizer):
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="US_SSN",
+            name="CorpusforgeSsn",
+            patterns=[
+                Pattern(
+                    "ssn-dashed",
+                    _NOT_PII_BEFORE + r"(?<![\w.-])\d{3}([- ])\d{2}\1\d{4}(?![\w-]|\.\d)",
+                    0.5,
+                ),
+                Pattern(
+                    "ssn-plain",
+                    r"(?i:(?<=\b(?:ssn|social security(?: number| no\.?)?|ss#)[\s:#]{1,4}))"
+                    r"\d{9}(?!\d)",
+                    0.5,
+                ),
+            ],
+            global_regex_flags=CASE_SENSITIVE,
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        digits = re.sub(r"\D", "", pattern_text)
+        area, group, serial = digits[:3], digits[3:5], digits[5:]
+        if area in ("000", "666") or area.startswith("9") or group == "00" or serial == "0000":
+            return False
+        return len(set(digits)) > 2 and digits not in ("123456789", "987654321")
+
+
+def iban_ok(candidate: str) -> bool:
+    iban = re.sub(r"[\s-]", "", candidate).upper()
+    if not 15 <= len(iban) <= 34:
+        return False
+    rearranged = iban[4:] + iban[:4]
+    number = "".join(str(int(c, 36)) for c in rearranged)
+    return int(number) % 97 == 1
+
+
+class IbanRecognizer(PatternRecognizer):
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="IBAN_CODE",
+            name="CorpusforgeIban",
+            patterns=[
+                Pattern(
+                    "iban",
+                    r"(?<![\w])[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,4})?(?!\w)",
+                    0.5,
+                )
+            ],
+            global_regex_flags=CASE_SENSITIVE,
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return iban_ok(pattern_text)
+
+
+# A run of digits with phone punctuation; phonenumbers decides what is a real number.
+_PHONE_CANDIDATE = re.compile(
+    r"(?<![\w.+/-])(?:\+|00)?\(?\d[\d\s().\-/]{5,20}\d(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?"
+    r"(?![\w/-]|\.\d)",
+    re.IGNORECASE,
+)
+_PHONE_NEGATIVE_BEFORE = re.compile(_NOT_PII_BEFORE[4:-1] + r"$")
+_DATE_LIKE = re.compile(
+    r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?:\s+\d{1,2}:\d{2}.*)?$"
+)
+
+
+_NOT_A_PHONE = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3}){3}|\d{3}-\d{2}-\d{4})$")
+
+
+class PhoneRecognizer(EntityRecognizer):
+    """Phone numbers in US and international formats, validated by `phonenumbers`."""
+
+    def __init__(self, regions: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN")) -> None:
+        self.regions = regions
+        super().__init__(supported_entities=["PHONE_NUMBER"], name="CorpusforgePhone")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text, entities, nlp_artifacts=None) -> list[RecognizerResult]:
+        results = []
+        for m in _PHONE_CANDIDATE.finditer(text):
+            candidate = m.group().strip()
+            start = m.start() + (len(m.group()) - len(m.group().lstrip()))
+            digits = sum(c.isdigit() for c in candidate)
+            if digits < 7 or digits > 15 or _DATE_LIKE.match(candidate):
+                continue
+            if _NOT_A_PHONE.match(candidate):  # IPv4 address or SSN shape
+                continue
+            if _PHONE_NEGATIVE_BEFORE.search(text, max(0, start - 16), start):
+                continue
+            if self._valid(candidate):
+                results.append(
+                    RecognizerResult("PHONE_NUMBER", start, start + len(candidate), 0.75)
+                )
+        return results
+
+    def _valid(self, candidate: str) -> bool:
+        international = candidate.startswith(("+", "00"))
+        for region in (None,) if international else self.regions:
+            try:
+                number = phonenumbers.parse(candidate, region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(number):
+                return True
+        return False
+
+
+def structured_recognizers() -> list[EntityRecognizer]:
+    return [
+        EmailRecognizer(),
+        IpRecognizer(),
+        CreditCardRecognizer(),
+        SsnRecognizer(),
+        IbanRecognizer(),
+        PhoneRecognizer(),
+    ]
