@@ -163,7 +163,7 @@ class Registry:
             "principal": principal,
             "hash": _HASHER.hash(secret),
             "created": now.isoformat(timespec="seconds"),
-            "expires": (now + ttl).isoformat(timespec="seconds") if ttl else None,
+            "expires": (now + ttl).isoformat() if ttl else None,
             "revoked": None,
         }
         with self.update() as body:

@@ -360,7 +360,7 @@ class SecureCheckpointStore:
             "token.issue",
             f"principal:{name}",
             "role permits token.issue",
-            token_id=token_id,
+            issued_token_id=token_id,
             ttl_seconds=int(ttl.total_seconds()) if ttl else None,
         )
         return token
@@ -373,7 +373,7 @@ class SecureCheckpointStore:
             "token.revoke",
             f"principal:{owner}",
             "role permits token.revoke",
-            token_id=self.registry_token_id(token_id),
+            revoked_token_id=self.registry_token_id(token_id),
         )
 
     @staticmethod
