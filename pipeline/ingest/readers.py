@@ -1,0 +1,43 @@
+"""One entry point over the source readers: detect the format, return the record stream."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from pipeline.ingest.config import IngestConfig
+from pipeline.ingest.datasets import HUB_PREFIX, read_dataset, read_hub_dataset
+from pipeline.ingest.detect import detect_format
+from pipeline.ingest.gutenberg import read_gutenberg
+from pipeline.ingest.mediawiki import read_mediawiki
+from pipeline.ingest.records import RawDocument, RecordError
+from pipeline.ingest.warc import read_warc
+
+Reader = Callable[..., Iterator[RawDocument | RecordError]]
+
+# format name -> reader(path, config, stats=None)
+READERS: dict[str, Reader] = {
+    "warc": read_warc,
+    "gutenberg": read_gutenberg,
+    "mediawiki": read_mediawiki,
+    "dataset": read_dataset,
+}
+
+# format name -> DESIGN.md document `source`
+SOURCES = {"warc": "web", "gutenberg": "books", "mediawiki": "wiki", "dataset": "dataset"}
+
+
+def is_hub_spec(spec: str | Path) -> bool:
+    return isinstance(spec, str) and spec.startswith(HUB_PREFIX)
+
+
+def open_reader(
+    path: str | Path, config: IngestConfig | None = None, stats: Counter | None = None
+) -> Iterator[RawDocument | RecordError]:
+    """Detect the format of `path` (or take an `hf://owner/name` hub spec) and return its
+    record stream. Raises InputError for a missing, empty or unrecognised input."""
+    config = config or IngestConfig()
+    if is_hub_spec(path):
+        return read_hub_dataset(str(path), config, stats)
+    return READERS[detect_format(path)](path, config, stats)
