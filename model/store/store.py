@@ -180,6 +180,7 @@ class SecureCheckpointStore:
             classification=classification,
             files=len(files),
             bytes=sum(p.stat().st_size for _, p in files),
+            **_lineage_facts(metadata),
         )
         self.fs.makedirs(f"{self.root}/{name}", exist_ok=True)  # local folders; no-op on S3
         entries = [self._encrypt_file(name, rel, path) for rel, path in files]
@@ -425,6 +426,18 @@ class SecureCheckpointStore:
             "checkpoints": len(names),
             "data_keys": rewrapped,
         }
+
+
+def _lineage_facts(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Ids and hashes from checkpoint metadata worth keeping in the audit trail for lineage."""
+    facts = {
+        "trained_on": metadata.get("token_manifest_sha256"),
+        "run": metadata.get("run"),
+        "kind": metadata.get("kind"),
+        "parent": metadata.get("parent_checkpoint"),
+        "pii_scrubbed": metadata.get("pii_scrubbed"),
+    }
+    return {k: v for k, v in facts.items() if isinstance(v, str | bool | int)}
 
 
 def _summary(body: dict[str, Any], flags: list[dict[str, Any]]) -> dict[str, Any]:
