@@ -20,9 +20,9 @@ MARKUP_LEFT = ("{{", "}}", "[[", "]]", "<ref", "{|", "|}", "__TOC__", "'''", "<!
 
 def run(path):
     stats = Counter()
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: the wall clock on a shared CI box is noise
     items = list(read_mediawiki(path, IngestConfig(), stats))
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     docs = [x for x in items if isinstance(x, RawDocument)]
     errors = [x for x in items if isinstance(x, RecordError)]
     return docs, errors, stats, elapsed
@@ -45,7 +45,7 @@ def test_enwiki_counts_and_speed(enwiki):
     assert stats["pages"] == 206
     assert stats["redirects"] == 99 and stats["non_article"] == 1
     assert stats["articles"] == len(docs) == 106
-    assert elapsed < 15, f"6 MB of wikitext took {elapsed:.1f}s"
+    assert elapsed < 10, f"6 MB of wikitext took {elapsed:.1f} CPU seconds"  # ~2.3 s here
 
 
 def test_enwiki_documents(enwiki):

@@ -45,6 +45,8 @@ _TABLE = re.compile(r"^[ \t:]*\{\|(?:(?!\{\|).)*?^[ \t]*\|\}", re.S | re.M)
 # [[...]] with no nested [[ ]] inside; single brackets (external links) allowed, also a
 # caption's closing "]" right before the link's own "]]".
 _LINK = re.compile(r"\[\[((?:[^\[\]]++|\[(?!\[)|\](?!\])|\](?=\]\](?!\])))*+)\]\]")
+_SIMPLE_LABELED_LINK = re.compile(r"\[\[([^\[\]:|{}]*)\|([^\[\]{}]*)\]\]")
+_SIMPLE_LINK = re.compile(r"\[\[()([^\[\]:|{}]+)\]\]")
 _MAGIC_WORD = re.compile(r"__[A-Z]+__")
 _QUOTES = re.compile(r"'{2,}")
 _HTML_TAG = re.compile(
@@ -110,6 +112,8 @@ def wikitext_to_text(wikitext: str, drop_namespaces: frozenset[str] = _DROP_NAME
         if new == text:
             break
         text = new
+    # Plain article links (no namespace prefix) are most links: template substitution in C.
+    text = _SIMPLE_LINK.sub(r"\2", _SIMPLE_LABELED_LINK.sub(r"\2", text))
     text = _repeat(_LINK, text, lambda m: _link_text(m, drop_namespaces))
     # The parser can give up on pathological markup: then the regex pass is what we keep.
     with contextlib.suppress(Exception):
