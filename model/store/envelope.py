@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -23,6 +26,34 @@ VERSION = 1
 HEADER = struct.Struct(">6sHQ")  # magic, version, chunk size
 TAG_BYTES = 16
 DEFAULT_CHUNK_BYTES = 4 << 20
+
+
+class _Sidecar:
+    """Hash and write on one background thread while the caller reads and en/decrypts.
+
+    hashlib and file I/O release the GIL, so this overlaps sha256 with AES-GCM on two cores.
+    One worker keeps the order; at most `depth` chunks are in flight (bounded memory).
+    """
+
+    def __init__(self, depth: int = 2):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cf-envelope")
+        self._pending: deque[Future] = deque()
+        self._depth = depth
+
+    def submit(self, fn: Callable[[], object]) -> None:
+        while len(self._pending) >= self._depth:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(fn))
+
+    def __enter__(self) -> _Sidecar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def _aad(header: bytes, file_id: bytes, index: int, final: bool) -> bytes:
@@ -47,16 +78,17 @@ def encrypt_stream(
     digest = hashlib.sha256()
     size = index = 0
     chunk = src.read(chunk_bytes)
-    while True:
-        following = src.read(chunk_bytes) if len(chunk) == chunk_bytes else b""
-        final = not following
-        digest.update(chunk)
-        dst.write(aead.encrypt(_nonce(index), chunk, _aad(header, file_id, index, final)))
-        size += len(chunk)
-        index += 1
-        if final:
-            break
-        chunk = following
+    with _Sidecar() as sidecar:
+        while True:
+            following = src.read(chunk_bytes) if len(chunk) == chunk_bytes else b""
+            final = not following
+            sealed = aead.encrypt(_nonce(index), chunk, _aad(header, file_id, index, final))
+            sidecar.submit(lambda c=chunk, s=sealed: (digest.update(c), dst.write(s)))
+            size += len(chunk)
+            index += 1
+            if final:
+                break
+            chunk = following
     return {"size": size, "sha256": digest.hexdigest(), "chunks": index}
 
 
@@ -76,23 +108,23 @@ def decrypt_stream(
     digest = hashlib.sha256()
     size = index = 0
     block = src.read(stored)
-    while True:
-        if len(block) < TAG_BYTES:
-            raise IntegrityError(f"{label}: truncated (ends before its final chunk)")
-        following = src.read(stored) if len(block) == stored else b""
-        final = not following
-        try:
-            plain = aead.decrypt(_nonce(index), block, _aad(header, file_id, index, final))
-        except InvalidTag:
-            raise IntegrityError(
-                f"{label}: chunk {index} failed authentication (tampered, truncated, "
-                "reordered or from another file)"
-            ) from None
-        digest.update(plain)
-        dst.write(plain)
-        size += len(plain)
-        index += 1
-        if final:
-            break
-        block = following
+    with _Sidecar() as sidecar:
+        while True:
+            if len(block) < TAG_BYTES:
+                raise IntegrityError(f"{label}: truncated (ends before its final chunk)")
+            following = src.read(stored) if len(block) == stored else b""
+            final = not following
+            try:
+                plain = aead.decrypt(_nonce(index), block, _aad(header, file_id, index, final))
+            except InvalidTag:
+                raise IntegrityError(
+                    f"{label}: chunk {index} failed authentication (tampered, truncated, "
+                    "reordered or from another file)"
+                ) from None
+            sidecar.submit(lambda p=plain: (digest.update(p), dst.write(p)))
+            size += len(plain)
+            index += 1
+            if final:
+                break
+            block = following
     return {"size": size, "sha256": digest.hexdigest(), "chunks": index}
