@@ -1,0 +1,90 @@
+"""`corpusforge pii IN -o OUT [--mode fast|full]` and `corpusforge pii review IN --sample 20`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+
+
+class _PiiGroup(typer.core.TyperGroup):
+    """`pii IN -o OUT` runs the stage; `pii review IN` is a subcommand."""
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.commands:
+            args = ["run", *args]
+        return super().resolve_command(ctx, args)
+
+
+pii_app = typer.Typer(
+    cls=_PiiGroup,
+    help="Remove PII: presidio recognizers, typed placeholders, audit.",
+    no_args_is_help=True,
+)
+
+
+@pii_app.command("run")
+def run(
+    input: Annotated[Path, typer.Argument(help="document shards (dir, .parquet or .jsonl)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="output directory")],
+    mode: Annotated[str, typer.Option(help="fast (patterns) or full (patterns + NER)")] = "full",
+    spacy_model: Annotated[str | None, typer.Option(help="spaCy model for NER")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes")] = None,
+    sft: Annotated[
+        bool, typer.Option("--sft", help="input is instruction JSONL (prompt/response, messages)")
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Scrub PII from document shards (or instruction data with --sft)."""
+    from pydantic import ValidationError
+
+    use_workspace(workspace)
+    from pipeline.pii.config import PiiConfig
+
+    try:
+        config = PiiConfig(mode=mode, **({"spacy_model": spacy_model} if spacy_model else {}))
+    except ValidationError as exc:
+        fail(f"invalid PII option: {exc.errors()[0]['msg']}")
+    if sft:
+        from flows.common import audit
+        from pipeline.pii.stage import scrub_sft_jsonl
+
+        stats = scrub_sft_jsonl(input, output, config)
+        audit("pii.sft", f"file:{Path(output).resolve()}", counts=stats["counts"])
+        typer.echo(json.dumps(stats, sort_keys=True))
+        return
+    from flows.pii import PiiParams, run_pii
+
+    manifest = run_pii(
+        PiiParams(input=str(input), output=str(output), config=config, workers=workers)
+    )
+    c = manifest["counts"]
+    typer.echo(
+        f"pii: {c['in']} documents in, {c['out']} out, {c.get('dropped_pii_density', 0)} dropped "
+        f"(PII density), {c['rejected']} rejected -> {output}"
+    )
+    for t, n in sorted(manifest.get("entities_by_type", {}).items()):
+        typer.echo(f"  {t}: {n}")
+
+
+@pii_app.command("review")
+def review(
+    input: Annotated[Path, typer.Argument(help="scrubbed shards")],
+    sample: Annotated[int, typer.Option(help="how many placeholder contexts")] = 20,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Print placeholders with 60 characters either side (after redaction) for spot checks."""
+    use_workspace(workspace)
+    from pipeline.pii.review import review_contexts
+
+    for doc_id, placeholder, context in review_contexts(input, sample=sample, seed=seed):
+        typer.echo(f"{doc_id}\t{placeholder}\t{context}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(pii_app, name="pii")

@@ -1,0 +1,118 @@
+"""PII flow: one task per input shard (mapped on worker processes), then assemble, audit,
+artifacts. A rerun reuses every shard whose result is cached (same shard, config, code)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task, unmapped
+from prefect.futures import as_completed
+from pydantic import BaseModel, Field
+
+from corpusforge.workspace import Workspace
+from flows.common import (
+    Progress,
+    audit,
+    markdown_table,
+    publish_markdown,
+    publish_table,
+    task_runner_for,
+)
+from pipeline.documents import list_shards
+from pipeline.pii.config import PiiConfig
+from pipeline.pii.stage import assemble, scrub_shard
+
+
+class PiiParams(BaseModel):
+    input: str = Field(..., description="document shards: directory, .parquet or .jsonl")
+    output: str = Field(..., description="output directory for scrubbed shards")
+    config: PiiConfig = Field(default_factory=PiiConfig)
+    task_runner: str | None = Field(None, description="dask://HOST:PORT, threads, or processes")
+    workers: int | None = Field(None, ge=1, description="worker processes (default: cores)")
+
+
+def _transient(task, task_run, state) -> bool:
+    """Retry only I/O trouble, not bad data or bugs."""
+    try:
+        state.result()
+    except (OSError, TimeoutError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(retries=2, retry_delay_seconds=2, retry_condition_fn=_transient, task_run_name="pii-{shard}")
+def scrub_shard_task(shard: str, cache_root: str, config: PiiConfig) -> dict[str, Any]:
+    return scrub_shard(shard, cache_root, config)
+
+
+@flow(name="pii", log_prints=True)
+def pii_flow(params: PiiParams) -> dict[str, Any]:
+    shards = [str(s) for s in list_shards(params.input)]
+    cache_root = str(Workspace.resolve().root / "cache" / "pii")
+    progress = Progress(len(shards), f"pii: {len(shards)} shards")
+    futures = scrub_shard_task.map(
+        shards, cache_root=unmapped(cache_root), config=unmapped(params.config)
+    )
+    results: dict[str, dict[str, Any]] = {}
+    for fut in as_completed(futures):
+        r = fut.result()
+        results[r["path"]] = r
+        progress.advance()
+    ordered = [results[s] for s in shards]
+    manifest = assemble(ordered, cache_root, params.output, params.config)
+    _record(ordered, manifest, params.output)
+    return manifest
+
+
+def run_pii(params: PiiParams) -> dict[str, Any]:
+    """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
+    shards = list_shards(params.input)
+    workers = params.workers or min(len(shards), os.cpu_count() or 1)
+    runner = task_runner_for(params.task_runner, workers=workers)
+    return pii_flow.with_options(task_runner=runner)(params)
+
+
+def _record(results: list[dict[str, Any]], manifest: dict[str, Any], output: str) -> None:
+    """Audit entries and artifacts: ids, hashes and counts only."""
+    for r in results:
+        audit(
+            "pii.shard",
+            f"sha256:{r['sha256']}",
+            counts={**r["counts"], **{f"type.{k}": v for k, v in r["by_type"].items()}},
+            details={"path": r["path"], "cached": r.get("cached", False)},
+        )
+    counts = manifest["counts"]
+    by_type = manifest.get("entities_by_type", {})
+    audit(
+        "pii.run",
+        f"dir:{Path(output).resolve()}",
+        counts={**counts, **{f"type.{k}": v for k, v in by_type.items()}},
+        details={
+            "shards": [o["sha256"] for o in manifest["outputs"]],
+            "mode": manifest["config"].get("mode"),
+            "entities_by_source": manifest.get("entities_by_source", {}),
+        },
+    )
+    publish_table(
+        "pii-entities",
+        [
+            {"source": s, **{t: c.get(t, 0) for t in sorted(by_type)}}
+            for s, c in sorted(manifest.get("entities_by_source", {}).items())
+        ],
+        "PII entities removed, by source and type",
+    )
+    publish_markdown(
+        "pii-summary",
+        "## PII\n\n"
+        f"- mode: {manifest['config'].get('mode')}\n"
+        f"- documents in: {counts['in']}, out: {counts['out']}\n"
+        f"- dropped by the density policy: {counts.get('dropped_pii_density', 0)}\n"
+        f"- rejected: {counts['rejected']}\n"
+        f"- shards: {counts.get('shards', 0)} ({counts.get('shards_cached', 0)} reused)\n\n"
+        + markdown_table([{"type": t, "entities": n} for t, n in sorted(by_type.items())]),
+        "PII summary (counts only)",
+    )
