@@ -47,5 +47,14 @@ def log(
             typer.echo(f"{e.seq:>6} {e.ts} {e.actor} {e.action} {e.object} {e.decision} {counts}")
 
 
+def _add_compliance_commands() -> None:
+    from corpusforge.commands._audit_compliance import add_commands
+
+    add_commands(audit_app)  # lineage, erase, report
+
+
+_add_compliance_commands()
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")

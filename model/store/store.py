@@ -322,7 +322,7 @@ class SecureCheckpointStore:
             "mark",
             obj,
             "role permits mark",
-            **{k: v for k, v in flag.items() if isinstance(v, str | int | float | bool)},
+            notice={k: v for k, v in flag.items() if isinstance(v, str | int | float | bool)},
         )
         self.registry.flag_checkpoint(name, flag)
 
