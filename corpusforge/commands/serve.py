@@ -1,0 +1,123 @@
+"""`corpusforge serve CONFIG.yaml`: the scheduled and ad-hoc deployments of corpus-to-model.
+
+Without `--work-pool` the deployments are served by this process (Prefect `serve()`): it polls
+the Prefect API and runs triggered and scheduled runs until stopped. With `--work-pool` they are
+registered with that process work pool and a `prefect worker` runs them (docker-compose setup).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import typer
+
+from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+
+
+def serve(
+    config: Path = typer.Argument(
+        ..., help="pipeline YAML: output root and stage settings (examples/pipeline.yaml)"
+    ),
+    drop_folder: Path | None = typer.Option(
+        None,
+        "--drop-folder",
+        help="folder of new crawl files for the nightly deployment (default: the file's inputs)",
+    ),
+    cron: str = typer.Option(
+        "0 2 * * *", help="schedule of nightly-prepare, a cron expression (5 fields)"
+    ),
+    timezone: str = typer.Option("UTC", help="time zone of the cron schedule (IANA name)"),
+    work_pool: str | None = typer.Option(
+        None,
+        "--work-pool",
+        help="register the deployments with this process work pool (created if missing) "
+        "for a `prefect worker` to run, instead of serving them from this process",
+    ),
+    check: bool = typer.Option(
+        False, "--check", help="validate the config and print the deployments, then exit"
+    ),
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Start nightly-prepare (scheduled), retrain (one at a time) and full-pipeline (ad hoc)."""
+    _check_cron(cron)
+    _check_timezone(timezone)
+    if drop_folder is not None and not drop_folder.is_dir():
+        fail(f"--drop-folder {drop_folder}: not a directory")
+    use_workspace(workspace)
+    from flows.pipeline import load_config
+    from flows.pipeline_deployments import build_deployments
+
+    cfg = load_config(config)
+    deployments = build_deployments(
+        cfg,
+        drop_folder=str(drop_folder.resolve()) if drop_folder else None,
+        cron=cron,
+        timezone=timezone,
+    )
+    for d in deployments:
+        stages = d.parameters["config"]["stages"] or "all"
+        sched = f"cron '{cron}' {timezone}" if d.schedules else "on demand"
+        limit = d.concurrency_limit.limit if d.concurrency_limit else "none"
+        typer.echo(f"corpus-to-model/{d.name}: stages {stages}; {sched}; concurrency limit {limit}")
+    if check:
+        return
+    if not os.environ.get("PREFECT_API_URL"):
+        typer.echo(
+            "note: PREFECT_API_URL is not set, so runs go to a temporary local API; start a "
+            "server (`prefect server start`) and export PREFECT_API_URL to see them in the UI",
+            err=True,
+        )
+    if work_pool:
+        _register(deployments, work_pool)
+        return
+    from prefect import serve as prefect_serve
+
+    typer.echo("serving; trigger with: prefect deployment run 'corpus-to-model/full-pipeline'")
+    prefect_serve(*deployments, print_starting_message=False)
+
+
+def _register(deployments, pool: str) -> None:
+    from prefect import deploy
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    # A pool that already exists is reused as it is.
+    with get_client(sync_client=True) as client, contextlib.suppress(ObjectAlreadyExists):
+        client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+    deploy(
+        *deployments,
+        work_pool_name=pool,
+        build=False,
+        push=False,
+        print_next_steps_message=False,
+        ignore_warnings=True,
+    )
+    typer.echo(f"registered {len(deployments)} deployments with work pool {pool!r}")
+
+
+def _check_cron(expr: str) -> None:
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    try:
+        valid = len(expr.split()) == 5 and CronSchedule(cron=expr) is not None
+    except ValidationError:
+        valid = False
+    if not valid:
+        fail(f"--cron {expr!r}: expected a 5-field cron expression such as '0 2 * * *'")
+
+
+def _check_timezone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--timezone {name!r}: not an IANA time zone name (e.g. UTC, Europe/Berlin)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

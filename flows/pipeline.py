@@ -1,0 +1,160 @@
+"""The end-to-end flow `corpus-to-model`: ingest → dedup → PII → tokenize → pretrain → fine-tune.
+
+Each stage is a small step (flows/pipeline_steps.py) that calls that stage's own `run_<stage>`
+flow, so every stage is a subflow of one parent run in the UI. A stage is skipped when its
+output for the same inputs + config + code version already exists: the step's fingerprint is
+stored beside its manifest (`_FINGERPRINT.json`) and compared before the stage runs. A stage
+interrupted half-way has no fingerprint, so it reruns, and its own per-shard resume decides
+what is redone.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+
+from corpusforge.errors import ConfigError
+from flows.common import audit, markdown_table, publish_markdown, publish_table
+from flows.pipeline_config import STAGES, PipelineConfig, load_config
+from flows.pipeline_fingerprint import (
+    invalidate,
+    is_complete,
+    read_fingerprint,
+    source_version,
+    stage_fingerprint,
+    write_fingerprint,
+)
+from flows.pipeline_steps import STEPS, StepContext, available_stages
+
+__all__ = [
+    "STAGES",
+    "PipelineConfig",
+    "available_stages",
+    "corpus_to_model",
+    "load_config",
+    "run_pipeline",
+]
+
+Reporter = Callable[[str, str, dict[str, Any]], None]
+"""(stage, event, info): event is 'start', 'ran' or 'skipped'; for progress displays."""
+
+_reporter: contextvars.ContextVar[Reporter | None] = contextvars.ContextVar(
+    "corpusforge_pipeline_reporter", default=None
+)
+
+
+def _report(stage: str, event: str, info: dict[str, Any]) -> None:
+    if (reporter := _reporter.get()) is not None:
+        reporter(stage, event, info)
+
+
+def _run_stage(name: str, config: PipelineConfig, force: bool) -> dict[str, Any]:
+    step = STEPS[name]
+    ctx = StepContext(config=config, root=config.output_root())
+    out_dir = ctx.stage_dir(name)
+    code = source_version(step.code_paths)
+    fingerprint = stage_fingerprint(name, step.input_identity(ctx), step.stage_config(ctx), code)
+    if not force and is_complete(out_dir, fingerprint):
+        manifest = step.read_result(ctx)
+        info = {"status": "skipped", "fingerprint": fingerprint, "manifest": manifest}
+        _report(name, "skipped", info)
+        audit(
+            "pipeline.stage",
+            f"dir:{out_dir}",
+            counts=manifest.get("counts", {}),
+            details={"stage": name, "fingerprint": fingerprint},
+            decision="skipped",
+        )
+        return info
+    _report(name, "start", {"fingerprint": fingerprint})
+    invalidate(out_dir)  # a crash from here on must not leave an older fingerprint valid
+    t0 = time.perf_counter()
+    manifest = step.run(ctx)
+    write_fingerprint(out_dir, name, fingerprint, code)
+    seconds = round(time.perf_counter() - t0, 3)
+    info = {"status": "ran", "fingerprint": fingerprint, "manifest": manifest, "seconds": seconds}
+    _report(name, "ran", info)
+    audit(
+        "pipeline.stage",
+        f"dir:{out_dir}",
+        counts=manifest.get("counts", {}),
+        details={"stage": name, "fingerprint": fingerprint, "seconds": seconds},
+        decision="ran",
+    )
+    return info
+
+
+@flow(name="corpus-to-model", log_prints=True)
+def corpus_to_model(config: PipelineConfig, force: bool = False) -> dict[str, Any]:
+    """Run the configured stages in order; each is a subflow, skipped when already done."""
+    stages = config.selected_stages()
+    results: dict[str, Any] = {}
+    for name in stages:
+        results[name] = _run_stage(name, config, force)
+    _publish(config, results)
+    audit(
+        "pipeline.run",
+        f"pipeline:{config.name}",
+        counts={
+            "ran": sum(r["status"] == "ran" for r in results.values()),
+            "skipped": sum(r["status"] == "skipped" for r in results.values()),
+        },
+        details={"stages": stages, "output": str(config.output_root())},
+    )
+    return {"name": config.name, "output": str(config.output_root()), "stages": results}
+
+
+def run_pipeline(
+    config: PipelineConfig, *, force: bool = False, reporter: Reporter | None = None
+) -> dict[str, Any]:
+    """Run `corpus-to-model`; `reporter(stage, event, info)` hears about each stage."""
+    token = _reporter.set(reporter)
+    try:
+        return corpus_to_model(config, force=force)
+    finally:
+        _reporter.reset(token)
+
+
+def _publish(config: PipelineConfig, results: dict[str, Any]) -> None:
+    rows = []
+    for name, r in results.items():
+        counts = r["manifest"].get("counts", {})
+        rows.append(
+            {
+                "stage": name,
+                "status": r["status"],
+                "in": counts.get("in", ""),
+                "out": counts.get("out", ""),
+                "rejected": counts.get("rejected", ""),
+                "seconds": r.get("seconds", 0.0),
+                "fingerprint": r["fingerprint"][:16],
+                "output": str(config.output_root() / STEPS[name].dirname),
+            }
+        )
+    publish_table("pipeline-stages", rows, "Stages of corpus-to-model: ran or skipped (cached)")
+    from corpusforge.workspace import Workspace
+
+    ws = Workspace.resolve()
+    publish_markdown(
+        "pipeline-summary",
+        f"## corpus-to-model: {config.name}\n\n"
+        + markdown_table([{k: v for k, v in r.items() if k != "output"} for r in rows])
+        + f"\n\nOutputs under `{config.output_root()}`. A stage is skipped when its fingerprint "
+        "(inputs + config + code version) matches `_FINGERPRINT.json` beside its manifest.\n\n"
+        f"Audit log: `{ws.audit_url}` — verify with `corpusforge audit verify "
+        f"--workspace {ws.root}`, read with `corpusforge audit log --workspace {ws.root}`.",
+        "What the pipeline did and where the audit report is",
+    )
+
+
+def previous_fingerprint(config: PipelineConfig, stage: str) -> str | None:
+    """The fingerprint recorded for `stage`'s output, if any (for status displays)."""
+    if stage not in STEPS:
+        raise ConfigError(f"unknown stage {stage!r}")
+    record = read_fingerprint(Path(config.output_root()) / STEPS[stage].dirname)
+    return record.get("fingerprint") if record else None

@@ -1,0 +1,75 @@
+"""The deployments `corpusforge serve` offers, all of the one flow `corpus-to-model`.
+
+- `nightly-prepare`: on a cron schedule, the data stages over a drop folder. Ingest caches each
+  source file by content hash, so files already done are not processed again, and an unchanged
+  folder skips every stage by fingerprint.
+- `retrain`: pretrain + fine-tune on the prepared tokens; concurrency limit one (a second
+  trigger waits in the queue instead of fighting for the GPUs).
+- `full-pipeline`: every stage, ad hoc (`prefect deployment run corpus-to-model/full-pipeline`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
+from prefect.schedules import Cron
+
+from flows.pipeline import corpus_to_model
+from flows.pipeline_config import PipelineConfig
+from flows.pipeline_steps import available_stages
+
+DATA_STAGES = ("ingest", "dedup", "pii", "tokenize")
+TRAIN_STAGES = ("pretrain", "finetune")
+DEFAULT_CRON = "0 2 * * *"
+
+
+def _params(config: PipelineConfig, **changes: Any) -> dict[str, Any]:
+    cfg = config.model_copy(update=changes)
+    return {"config": PipelineConfig.model_validate(cfg.model_dump()).model_dump(mode="json")}
+
+
+def build_deployments(
+    config: PipelineConfig,
+    *,
+    drop_folder: str | None = None,
+    cron: str = DEFAULT_CRON,
+    timezone: str = "UTC",
+) -> list[RunnerDeployment]:
+    """The three deployments for `config` (the drop folder replaces its inputs when given)."""
+    have = available_stages()
+    data = [s for s in DATA_STAGES if s in have]
+    train = [s for s in TRAIN_STAGES if s in have]
+    common = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": ["corpusforge"]}
+    nightly = corpus_to_model.to_deployment(
+        name="nightly-prepare",
+        description="Ingest new files of the drop folder, then dedup, PII and tokenize.",
+        schedule=Cron(cron, timezone=timezone),
+        parameters=_params(
+            config, inputs=[drop_folder] if drop_folder else config.inputs, stages=data
+        ),
+        **common,
+    )
+    deployments = [nightly]
+    if train:
+        deployments.append(
+            corpus_to_model.to_deployment(
+                name="retrain",
+                description="Pretrain and fine-tune on the prepared token shards (one at a time).",
+                parameters=_params(config, stages=train),
+                concurrency_limit=ConcurrencyLimitConfig(
+                    limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
+                ),
+                **common,
+            )
+        )
+    deployments.append(
+        corpus_to_model.to_deployment(
+            name="full-pipeline",
+            description="Every stage, corpus to model, on demand.",
+            parameters=_params(config, stages=None),
+            **common,
+        )
+    )
+    return deployments
