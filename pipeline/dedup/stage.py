@@ -5,6 +5,7 @@ per-shard functions as Prefect tasks.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from pipeline.dedup.index import DedupIndex
 from pipeline.dedup.parts import Part, SignatureStore
 from pipeline.dedup.signatures import NO_SIGNATURE, compute_shard
 from pipeline.documents import ShardWriter, iter_shard_batches, list_shards, shard_name
-from pipeline.manifest import Reject, StageRun
+from pipeline.manifest import Reject, StageRun, write_json_atomic
 
 CLUSTERS_NAME = "clusters.parquet"
 CLUSTERS_SCHEMA = pa.schema(
@@ -42,10 +43,12 @@ _HISTOGRAM_BINS = ((1, 1), (2, 2), (3, 5), (6, 10), (11, 100), (101, None))
 @dataclass
 class ClusterResult:
     keep_rows: list[np.ndarray]  # per shard: sorted row numbers to keep
+    index_rows: list[tuple[np.ndarray, np.ndarray]]  # per shard: (signature rows, rows) kept
     clusters: pa.Table
     rejects: list[Reject]
     counts: Counter = field(default_factory=Counter)
     report: dict[str, Any] = field(default_factory=dict)
+    index_committed: bool = False
 
 
 def _load_shard_docs(summaries: list[dict[str, Any]]) -> pa.Table:
@@ -217,17 +220,12 @@ def cluster_shards(
     counts["near_duplicates"] = int((reason == "near_duplicate").sum())
     keep_rows = [np.sort(row[kept & (shard == i)]) for i in range(len(summaries))]
 
-    if index is not None:
-        new_kept = [
-            u for u in range(n_fixed, universe_size) if decisions.similar_to[u] == NOT_REMOVED
-        ]
-        new_kept_docs = reps[np.asarray(new_kept, dtype=np.int64) - n_fixed]
-        for i, part in enumerate(shard_parts):
-            mine = new_kept_docs[shard[new_kept_docs] == i]
-            if mine.size:
-                index.add_part(part, sig_row[mine], docs.take(pa.array(mine)))
-        index.commit()
-        counts["index_documents"] = index.size
+    new_kept = np.flatnonzero(decisions.similar_to[n_fixed:] == NOT_REMOVED)
+    new_kept_docs = reps[new_kept]
+    index_rows = [
+        (sig_row[new_kept_docs[m]], row[new_kept_docs[m]])
+        for m in (shard[new_kept_docs] == i for i in range(len(summaries)))
+    ]
 
     titles = docs["title"].to_numpy(zero_copy_only=False)
     title_of = {str(ids[d]): titles[d] for d in np.flatnonzero(kept).tolist()}
@@ -240,7 +238,7 @@ def cluster_shards(
             }
         )
     report = _report(docs, valid, removed, reason, kept, ids, cluster_size, similar_to, title_of)
-    return ClusterResult(keep_rows, clusters, rejects, counts, report)
+    return ClusterResult(keep_rows, index_rows, clusters, rejects, counts, report)
 
 
 def _report(docs, valid, removed, reason, kept, ids, cluster_size, similar_to, title_of) -> dict:
@@ -280,6 +278,17 @@ def _report(docs, valid, removed, reason, kept, ids, cluster_size, similar_to, t
     return {"by_source": by_source, "cluster_sizes": histogram, "largest_clusters": largest}
 
 
+def update_index(index: DedupIndex, summaries: list[dict[str, Any]], result: ClusterResult) -> int:
+    """Add this batch's kept documents to the index; returns the index size."""
+    for summary, (sig_rows, rows) in zip(summaries, result.index_rows, strict=True):
+        if rows.size:
+            part = Part(summary["work_dir"])
+            docs = part.docs(["id", "content", "title"]).take(pa.array(rows))
+            index.add_part(part, sig_rows, docs)
+    index.commit()
+    return index.size
+
+
 def filter_shard(shard: str | Path, index: int, keep_rows: np.ndarray, out_dir: str | Path):
     """Write the kept rows of one shard (all columns) as `part-<index>.parquet`."""
     keep_rows = np.asarray(keep_rows, dtype=np.int64)
@@ -292,6 +301,60 @@ def filter_shard(shard: str | Path, index: int, keep_rows: np.ndarray, out_dir: 
                 writer.write_table(table.take(pa.array(local)))
             start += table.num_rows
     return writer.outputs
+
+
+STATE_FILE = "cluster.json"
+
+
+def save_state(result: ClusterResult, state_dir: str | Path, key: str) -> None:
+    """Persist the cluster decisions so a rerun resumes after this step."""
+    state = Path(state_dir)
+    state.mkdir(parents=True, exist_ok=True)
+    for i, (keep, (sig_rows, rows)) in enumerate(
+        zip(result.keep_rows, result.index_rows, strict=True)
+    ):
+        np.save(state / f"keep-{i:05d}.npy", keep)
+        np.save(state / f"index-{i:05d}.npy", np.stack([sig_rows, rows]))
+    value = {
+        "key": key,
+        "shards": len(result.keep_rows),
+        "counts": dict(result.counts),
+        "report": result.report,
+        "rejects": [r.model_dump(exclude_none=True) for r in result.rejects],
+        "index_committed": False,
+    }
+    write_json_atomic(state / STATE_FILE, value)
+
+
+def load_state(state_dir: str | Path, key: str, out_dir: str | Path) -> ClusterResult | None:
+    """The saved decisions of an earlier run with the same key, if complete."""
+    state = Path(state_dir)
+    path = state / STATE_FILE
+    if not path.exists() or not (Path(out_dir) / CLUSTERS_NAME).exists():
+        return None
+    value = json.loads(path.read_text())
+    if value.get("key") != key:
+        return None
+    n = value["shards"]
+    keep = [np.load(state / f"keep-{i:05d}.npy") for i in range(n)]
+    index_rows = [tuple(np.load(state / f"index-{i:05d}.npy")) for i in range(n)]
+    return ClusterResult(
+        keep,
+        index_rows,
+        pq.read_table(Path(out_dir) / CLUSTERS_NAME),
+        [Reject(**r) for r in value["rejects"]],
+        Counter(value["counts"]),
+        value["report"],
+        index_committed=value["index_committed"],
+    )
+
+
+def mark_index_committed(state_dir: str | Path, index_size: int) -> None:
+    path = Path(state_dir) / STATE_FILE
+    value = json.loads(path.read_text())
+    value["index_committed"] = True
+    value["counts"]["index_documents"] = index_size
+    write_json_atomic(path, value)
 
 
 def write_clusters(result: ClusterResult, out_dir: str | Path) -> None:
@@ -340,6 +403,8 @@ def run_dedup_local(
         )
         result = cluster_shards(summaries, config, index)
         write_clusters(result, out)
+        if index is not None:
+            result.counts["index_documents"] = update_index(index, summaries, result)
         outputs = [
             o
             for outs in pool.map(

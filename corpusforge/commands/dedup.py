@@ -1,0 +1,70 @@
+"""`corpusforge dedup IN -o OUT`: exact and near-duplicate removal (MinHash LSH)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+
+
+def dedup(
+    input_path: Path = typer.Argument(..., help="directory of shards, .parquet or .jsonl file"),
+    output: Path = typer.Option(..., "-o", "--output", help="output directory for kept shards"),
+    threshold: float = typer.Option(0.8, help="Jaccard similarity at which a document is removed"),
+    ngram: int = typer.Option(5, help="words per shingle"),
+    num_perm: int = typer.Option(64, help="MinHash permutations"),
+    bands: int | None = typer.Option(None, help="LSH bands (default: chosen from threshold)"),
+    rows: int | None = typer.Option(None, help="rows per band (with --bands)"),
+    keep: str = typer.Option("earliest", help="which duplicate is kept: earliest|longest"),
+    prefer_source: list[str] = typer.Option(
+        [], "--prefer-source", help="keep documents of this source first (repeatable, in order)"
+    ),
+    index: Path | None = typer.Option(
+        None, "--index", help="persistent index: dedup against earlier batches and extend it"
+    ),
+    task_runner: str | None = typer.Option(
+        None, help="where tasks run: local processes (default), 'threads', or dask://HOST:PORT"
+    ),
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Remove exact and near duplicates; write kept shards, clusters.parquet and a manifest."""
+    from pydantic import ValidationError
+
+    use_workspace(workspace)
+    from flows.dedup import DedupParams, run_dedup
+    from pipeline.dedup.config import DedupConfig
+
+    try:
+        config = DedupConfig(
+            threshold=threshold,
+            ngram=ngram,
+            num_perm=num_perm,
+            bands=bands,
+            rows=rows,
+            keep=keep,
+            prefer_sources=prefer_source,
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        fail(f"invalid option: {err['loc'][0] if err['loc'] else ''}: {err['msg']}")
+    manifest = run_dedup(
+        DedupParams(
+            input=str(input_path),
+            output=str(output),
+            config=config,
+            index=str(index) if index else None,
+            task_runner=task_runner,
+        )
+    )
+    c = manifest["counts"]
+    typer.echo(
+        f"kept {c['out']} of {c['in']} documents in {output}: {c.get('exact_duplicates', 0)} exact "
+        f"and {c.get('near_duplicates', 0)} near duplicates removed, {c['rejected']} rejected "
+        f"(see {output}/clusters.parquet, rejects.jsonl)"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dedup")(dedup)

@@ -1,0 +1,188 @@
+"""Dedup flow: signatures per shard (mapped, cached) -> cluster -> filter per shard (mapped).
+
+Each step resumes: shard signatures are cached in the workspace by shard sha256 + parameters,
+the cluster decisions are saved under the output's `_state/` with a key of the inputs and
+config, and the index is only extended once per decision.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.compute as pc
+from prefect import flow, task, unmapped
+from prefect.futures import as_completed
+from pydantic import BaseModel, Field
+
+from corpusforge.errors import InputError
+from corpusforge.hashing import sha256_file, sha256_json
+from corpusforge.workspace import Workspace
+from flows.common import (
+    Progress,
+    audit,
+    markdown_table,
+    publish_markdown,
+    publish_table,
+    task_runner_for,
+)
+from pipeline.dedup.config import DedupConfig
+from pipeline.dedup.index import DedupIndex
+from pipeline.dedup.signatures import compute_shard
+from pipeline.dedup.stage import (
+    CLUSTERS_NAME,
+    cluster_shards,
+    filter_shard,
+    finish_run,
+    load_state,
+    mark_index_committed,
+    save_state,
+    update_index,
+    write_clusters,
+)
+from pipeline.documents import list_shards
+from pipeline.manifest import StageRun
+
+STATE_DIR = "_state"
+_AUDIT_IDS_PER_ENTRY = 500
+
+
+class DedupParams(BaseModel):
+    input: str = Field(..., description="directory of shards, .parquet or .jsonl file")
+    output: str = Field(..., description="output directory for the kept documents")
+    config: DedupConfig = Field(default_factory=DedupConfig)
+    index: str | None = Field(None, description="persistent index directory (incremental dedup)")
+    task_runner: str | None = Field(None, description="dask://HOST:PORT, threads, or processes")
+
+
+@task(task_run_name="dedup-signatures-{shard}")
+def signatures_task(shard: str, work_root: str, config: DedupConfig) -> dict[str, Any]:
+    return compute_shard(shard, work_root, config)
+
+
+@task(task_run_name="dedup-cluster")
+def cluster_task(
+    summaries: list[dict[str, Any]], config: DedupConfig, index_dir: str | None, output: str
+) -> dict[str, Any]:
+    """Decide kept/removed for every document (resumes from saved decisions)."""
+    state_dir = Path(output) / STATE_DIR
+    key = sha256_json(
+        {
+            "shards": [s["work_dir"] for s in summaries],
+            "config": config.model_dump(mode="json"),
+            "index": str(Path(index_dir).resolve()) if index_dir else None,
+        }
+    )
+    result = load_state(state_dir, key, output)
+    resumed = result is not None
+    if result is None:
+        index = DedupIndex(index_dir, config) if index_dir else None
+        result = cluster_shards(summaries, config, index)
+        write_clusters(result, output)
+        save_state(result, state_dir, key)
+    if index_dir and not result.index_committed:
+        size = update_index(DedupIndex(index_dir, config), summaries, result)
+        mark_index_committed(state_dir, size)
+    return {"state_dir": str(state_dir), "key": key, "resumed": resumed}
+
+
+@task(task_run_name="dedup-filter-{index}")
+def filter_task(shard: str, index: int, state_dir: str, output: str) -> list[dict[str, Any]]:
+    keep = np.load(Path(state_dir) / f"keep-{index:05d}.npy")
+    return filter_shard(shard, index, keep, output)
+
+
+@flow(name="dedup", log_prints=True)
+def dedup_flow(params: DedupParams) -> dict[str, Any]:
+    shards = [str(s) for s in list_shards(params.input)]
+    out = Path(params.output)
+    if out.resolve() in {Path(s).resolve().parent for s in shards}:
+        raise InputError(f"{out}: output directory must differ from the input directory")
+    run = StageRun("dedup", out, params.config, [params.input])
+    work_root = str(Workspace.resolve().root / "cache" / "dedup")
+    progress = Progress(2 * len(shards) + 1, f"dedup: {len(shards)} shards")
+    futures = signatures_task.map(
+        shards, work_root=unmapped(work_root), config=unmapped(params.config)
+    )
+    by_shard: dict[str, dict[str, Any]] = {}
+    for fut in as_completed(futures):
+        r = fut.result()
+        by_shard[r["shard"]] = r
+        progress.advance()
+    summaries = [by_shard[s] for s in shards]
+    state = cluster_task.submit(summaries, params.config, params.index, str(out)).result()
+    progress.advance()
+    outputs: list[dict[str, Any]] = []
+    filters = filter_task.map(
+        shards,
+        range(len(shards)),
+        state_dir=unmapped(state["state_dir"]),
+        output=unmapped(str(out)),
+    )
+    for fut in as_completed(filters):
+        outputs.extend(fut.result())
+        progress.advance()
+    result = load_state(state["state_dir"], state["key"], out)
+    assert result is not None
+    manifest = finish_run(run, summaries, result, outputs)
+    manifest["resumed_cluster"] = state["resumed"]
+    _record(manifest, result, out, params)
+    return manifest
+
+
+def run_dedup(params: DedupParams) -> dict[str, Any]:
+    """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
+    shards = list_shards(params.input)
+    runner = task_runner_for(params.task_runner, workers=min(len(shards), os.cpu_count() or 1))
+    return dedup_flow.with_options(task_runner=runner)(params)
+
+
+def _record(manifest: dict[str, Any], result, out: Path, params: DedupParams) -> None:
+    clusters = result.clusters
+    removed = clusters.filter(pc.invert(clusters["kept"]))
+    ids = removed["id"].to_pylist()
+    targets = removed["similar_to"].to_pylist()
+    reasons = removed["reason"].to_pylist()
+    for lo in range(0, len(ids), _AUDIT_IDS_PER_ENTRY):
+        hi = lo + _AUDIT_IDS_PER_ENTRY
+        audit(
+            "dedup.remove",
+            f"dir:{out.resolve()}",
+            counts={"removed": len(ids[lo:hi])},
+            details={"ids": ids[lo:hi], "similar_to": targets[lo:hi], "reasons": reasons[lo:hi]},
+        )
+    counts = manifest["counts"]
+    audit(
+        "dedup.run",
+        f"dir:{out.resolve()}",
+        counts=counts,
+        details={
+            "clusters_sha256": sha256_file(out / CLUSTERS_NAME),
+            "shards": [o["sha256"] for o in manifest["outputs"]],
+            "threshold": params.config.threshold,
+            "banding": manifest["banding"],
+            "index": str(Path(params.index).resolve()) if params.index else None,
+        },
+    )
+    report = manifest["dedup"]
+    publish_table(
+        "dedup-largest-clusters", report["largest_clusters"], "Largest duplicate clusters"
+    )
+    removed_n = counts.get("exact_duplicates", 0) + counts.get("near_duplicates", 0)
+    publish_markdown(
+        "dedup-summary",
+        "## Dedup\n\n"
+        f"- documents in: {counts['in']}, kept: {counts['out']}, rejected: {counts['rejected']}\n"
+        f"- removed: {removed_n} ({counts.get('exact_duplicates', 0)} exact, "
+        f"{counts.get('near_duplicates', 0)} near, threshold {params.config.threshold}, "
+        f"{manifest['banding']['bands']} bands x {manifest['banding']['rows']} rows)\n\n"
+        "### Duplicate rate by source\n\n"
+        + markdown_table(report["by_source"])
+        + "\n\n### Cluster sizes\n\n"
+        + markdown_table(report["cluster_sizes"])
+        + "\n\n### Largest clusters\n\n"
+        + markdown_table(report["largest_clusters"]),
+        "Dedup summary",
+    )
