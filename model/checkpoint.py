@@ -1,0 +1,170 @@
+"""Resumable checkpoints in Hugging Face layout, written and read only through the store.
+
+A checkpoint directory holds what `from_pretrained` needs (config.json, model.safetensors,
+generation_config.json, tokenizer files) plus the training state in the spirit of torchtitan's
+checkpointer: optimizer, scheduler, step, tokens seen, data cursor and every rank's RNG states
+(training_state.pt), and the run's config (train_config.json). The directory is assembled locally
+and handed to the `CheckpointStorage` as a whole, which stores it atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from corpusforge.errors import ConfigError, InputError, IntegrityError
+from model.config import PRESETS
+from model.storage import CheckpointStorage
+
+STATE_FILE = "training_state.pt"
+CONFIG_FILE = "train_config.json"
+HF_FILES = ("config.json", "model.safetensors")
+
+
+def checkpoint_name(run_name: str, step: int) -> str:
+    return f"runs/{run_name}/step-{step:07d}"
+
+
+def latest_checkpoint(storage: CheckpointStorage, run_name: str) -> str | None:
+    entries = storage.list_checkpoints(prefix=f"runs/{run_name}/")
+    return entries[-1]["name"] if entries else None
+
+
+# --- RNG state as plain tensors (so the state file loads with weights_only=True) -------------
+
+
+def capture_rng() -> dict[str, Any]:
+    version, internal, gauss = random.getstate()
+    _, mt, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": (version, torch.tensor(internal, dtype=torch.int64), gauss),
+        "numpy": (torch.from_numpy(mt.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(int(x) for x in internal.tolist()), gauss))
+    mt, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state(("MT19937", mt.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def export_hf(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    out_dir: Path,
+    *,
+    state_dict: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """config.json + model.safetensors + generation_config.json + tokenizer files."""
+    from transformers import GenerationConfig
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a progress bar per checkpoint only clutters job logs
+    model.save_pretrained(out_dir, state_dict=state_dict, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    GenerationConfig(
+        eos_token_id=model.config.eos_token_id,
+        pad_token_id=model.config.pad_token_id,
+        do_sample=True,
+        temperature=0.8,
+        top_k=50,
+        top_p=0.95,
+        max_new_tokens=128,
+    ).save_pretrained(out_dir)
+
+
+def save_checkpoint(
+    storage: CheckpointStorage,
+    name: str,
+    *,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    config: Any,
+    training_state: dict[str, Any],
+    metadata: dict[str, Any],
+    state_dict: dict[str, torch.Tensor] | None = None,
+) -> str:
+    """Assemble the checkpoint in a private temp dir and store it as one atomic put."""
+    with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
+        out = Path(tmp) / "checkpoint"
+        out.mkdir()
+        export_hf(model, tokenizer, out, state_dict=state_dict)
+        torch.save(training_state, out / STATE_FILE)
+        (out / CONFIG_FILE).write_text(config.model_dump_json(indent=2))
+        return storage.put_checkpoint(name, out, metadata)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def fetch_checkpoint(storage: CheckpointStorage, name: str, dest: Path) -> Path:
+    """Fetch `name` into `dest` and check it is a complete checkpoint."""
+    if not storage.exists(name):
+        raise InputError(f"checkpoint not found in the store: {name}")
+    path = Path(storage.get_checkpoint(name, dest))
+    missing = [f for f in (*HF_FILES, CONFIG_FILE) if not (path / f).is_file()]
+    if missing:
+        raise IntegrityError(f"checkpoint {name} is incomplete: missing {', '.join(missing)}")
+    return path
+
+
+def checkpoint_preset(path: Path) -> str:
+    return json.loads((path / CONFIG_FILE).read_text())["preset"]
+
+
+def check_preset(path: Path, name: str, preset: str) -> None:
+    """A checkpoint trained as another preset cannot be resumed or fine-tuned as this one."""
+    saved = checkpoint_preset(path)
+    arch = json.loads((path / "config.json").read_text())
+    p = PRESETS[preset]
+    if saved != preset or (arch["hidden_size"], arch["num_hidden_layers"]) != (
+        p.hidden_size,
+        p.num_hidden_layers,
+    ):
+        raise ConfigError(f"checkpoint {name} is from preset {saved!r}, this run is {preset!r}")
+
+
+def load_training_state(path: Path) -> dict[str, Any]:
+    if not (path / STATE_FILE).is_file():
+        raise IntegrityError(f"checkpoint {path.name} has no training state to resume from")
+    return torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+
+
+def load_model(path: Path, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation="sdpa")
+
+
+class LocalCheckpoint:
+    """A fetched checkpoint in a temp dir that is removed on exit."""
+
+    def __init__(self, storage: CheckpointStorage, name: str):
+        self.storage, self.name = storage, name
+        self._tmp: str | None = None
+
+    def __enter__(self) -> Path:
+        self._tmp = tempfile.mkdtemp(prefix="ckpt-fetch-")
+        return fetch_checkpoint(self.storage, self.name, Path(self._tmp) / "checkpoint")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)

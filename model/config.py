@@ -1,0 +1,184 @@
+"""Training configuration (pydantic) and the model presets, built as transformers LlamaConfigs.
+
+Every preset is the Llama architecture (RMSNorm, rotary embeddings, SwiGLU MLP, SDPA attention),
+so each checkpoint loads with `AutoModelForCausalLM.from_pretrained`. The vocabulary comes from
+the tokenizer, padded to a multiple of 64 (tensor-core friendly matmul shapes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from corpusforge.errors import ConfigError
+
+PresetName = Literal["tiny", "124m", "350m", "1b"]
+VOCAB_MULTIPLE = 64
+
+
+class Preset(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    intermediate_size: int
+    seq_len: int
+    rope_theta: float = 10000.0
+
+
+PRESETS: dict[str, Preset] = {
+    # A few million parameters: trains on 2 CPU cores in minutes (tests, demo).
+    "tiny": Preset(
+        hidden_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        intermediate_size=384,
+        seq_len=256,
+    ),
+    # GPT-2 small sized (with a ~50k vocabulary and tied embeddings).
+    "124m": Preset(
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        num_key_value_heads=12,
+        intermediate_size=2048,
+        seq_len=1024,
+    ),
+    "350m": Preset(
+        hidden_size=1024,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        num_key_value_heads=16,
+        intermediate_size=2816,
+        seq_len=1024,
+    ),
+    # Llama 3.2 1B shape (grouped-query attention).
+    "1b": Preset(
+        hidden_size=2048,
+        num_hidden_layers=16,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        intermediate_size=8192,
+        seq_len=2048,
+        rope_theta=500000.0,
+    ),
+}
+
+
+def padded_vocab_size(vocab_size: int, multiple: int = VOCAB_MULTIPLE) -> int:
+    return -(-vocab_size // multiple) * multiple
+
+
+def build_llama_config(
+    preset: str, vocab_size: int, *, eot_id: int | None = None, pad_id: int | None = None
+):
+    """The transformers LlamaConfig for `preset` and a tokenizer of `vocab_size` tokens."""
+    from transformers import LlamaConfig
+
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    p = PRESETS[preset]
+    return LlamaConfig(
+        vocab_size=padded_vocab_size(vocab_size),
+        hidden_size=p.hidden_size,
+        intermediate_size=p.intermediate_size,
+        num_hidden_layers=p.num_hidden_layers,
+        num_attention_heads=p.num_attention_heads,
+        num_key_value_heads=p.num_key_value_heads,
+        max_position_embeddings=p.seq_len,
+        rope_theta=p.rope_theta,
+        rms_norm_eps=1e-5,
+        hidden_act="silu",
+        tie_word_embeddings=True,
+        attention_bias=False,
+        mlp_bias=False,
+        initializer_range=0.02,
+        bos_token_id=None,
+        eos_token_id=eot_id,
+        pad_token_id=pad_id,
+        attn_implementation="sdpa",
+    )
+
+
+class LoraSettings(BaseModel):
+    """LoRA adapters (peft) for fine-tuning; merged into the weights on export."""
+
+    rank: int = Field(8, ge=1)
+    alpha: float = Field(16.0, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"]
+    )
+
+
+class TrainConfig(BaseModel):
+    """One pretraining run. Steps count optimizer updates (micro_batch × grad_accum × ranks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: PresetName = "tiny"
+    data: str = Field(..., description="token shard directory (pipeline.tokenize output)")
+    run_name: str = Field("pretrain", pattern=r"^[A-Za-z0-9._-]+$")
+    seq_len: int | None = Field(None, ge=8, description="default: the preset's")
+    micro_batch_size: int = Field(8, ge=1)
+    grad_accum_steps: int = Field(1, ge=1)
+    max_steps: int = Field(200, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)
+    warmup_steps: int = Field(20, ge=0)
+    weight_decay: float = Field(0.1, ge=0)
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = Field(1.0, ge=0, description="0 disables clipping")
+    eval_every: int = Field(50, ge=1)
+    eval_batches: int = Field(8, ge=1)
+    checkpoint_every: int = Field(100, ge=1)
+    keep_checkpoints: int = Field(0, ge=0, description="informational; the store keeps history")
+    log_every: int = Field(10, ge=1)
+    seed: int = 1337
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: bf16 on GPU")
+    compile: bool | None = Field(None, description="torch.compile; default on GPU only")
+    fsdp: bool = Field(False, description="FSDP2 sharding instead of DDP for multi-GPU runs")
+    resume: bool = Field(True, description="continue from the run's latest checkpoint")
+    metrics_path: str | None = Field(None, description="JSONL metrics file (default: none)")
+    peak_flops: float | None = Field(None, description="accelerator peak for MFU; auto if None")
+    storage: str | None = Field(
+        None, description="checkpoint store factory 'module:callable' for `python -m` runs"
+    )
+    storage_args: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def block_size(self) -> int:
+        return self.seq_len or PRESETS[self.preset].seq_len
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.seq_len and self.seq_len > PRESETS[self.preset].seq_len:
+            raise ValueError(
+                f"seq_len {self.seq_len} exceeds the {self.preset} preset's "
+                f"{PRESETS[self.preset].seq_len} positions"
+            )
+        return self
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        return cls.model_validate_json(Path(path).read_text())
+
+
+class SFTConfig(TrainConfig):
+    """Instruction fine-tuning from a stored pretrained checkpoint."""
+
+    data: str = Field(..., description="prompt/response or chat `messages` JSONL file")
+    init_from: str = Field(..., description="checkpoint name in the store to start from")
+    run_name: str = Field("finetune", pattern=r"^[A-Za-z0-9._-]+$")
+    lr: float = Field(1e-3, gt=0)
+    warmup_steps: int = Field(5, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    val_fraction: float = Field(0.1, gt=0, lt=1, description="examples held out for val loss")
+    lora: LoraSettings | None = None
