@@ -92,8 +92,15 @@ def titlecase_caps_runs(text: str) -> str:
 _NOT_IN_NAMES = re.compile(r"[\d@/\\_=(){}\[\]<>|#$%^*+]")
 
 
+_NOT_NAMES = set(
+    "cheers thanks regards best hi hello dear tel phone mobile fax email re fwd subject".split()
+)
+
+
 def plausible_name(span: str) -> bool:
     """NER tags hex digests, paths and code as PERSON; names have none of those characters."""
+    if span.strip().lower() in _NOT_NAMES:
+        return False
     return len(span) <= 60 and len(span.split()) <= 5 and not _NOT_IN_NAMES.search(span)
 
 

@@ -49,7 +49,10 @@ _PATTERNS = [
         "byline",
         r"(?i:(?<=\b(?:my name is|my name's|i am called|name:|named|call me|written by|"
         r"posted by|authored by|reported by|edited by|photo by|by:|contact person:?|attn:?|"
-        r"c/o|courtesy of|interviewed|signed,?)[ \t]+))" + _STOP + _NAME + r"(?![^\W\d_])",
+        r"c/o|courtesy of|interviewed|signed,?|cc:?|ping)[ \t]+))"
+        + _STOP
+        + _NAME
+        + r"(?![^\W\d_])",
         0.7,
     ),
     # Greetings: "Hi John,", "Dear Ms. Smith", "hello maria".
@@ -79,6 +82,20 @@ _PATTERNS = [
         + _NAME
         + r"(?=[ \t]*$)",
         0.85,
+    ),
+]
+
+
+_PATTERNS += [
+    # "-- Jane Doe" closing a post or mail.
+    Pattern(
+        "dash-signature", r"(?m)(?<=^[ \t]*(?:--|—)[ \t]+)" + _STOP + _NAME + r"(?=[ \t]*$)", 0.8
+    ),
+    # An initial and a surname: "J. Roberts", "S. O'Brien".
+    Pattern(
+        "initial-surname",
+        r"(?<![\w.])\p{Lu}\.[ \t]?(?:\p{Lu}\.[ \t]?)?\p{Lu}\p{Ll}+(?:['’-]\p{Lu}?\p{Ll}+)*(?![\w.])",
+        0.6,
     ),
 ]
 

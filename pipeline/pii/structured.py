@@ -24,7 +24,7 @@ _NOT_PII_BEFORE = (
 )
 
 
-class EmailRecognizer(PatternRecognizer):
+class ValidatedEmailRecognizer(PatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
             supported_entity="EMAIL_ADDRESS",
@@ -44,7 +44,7 @@ class EmailRecognizer(PatternRecognizer):
         return has_public_suffix(pattern_text.rsplit("@", 1)[1])
 
 
-class IpRecognizer(PatternRecognizer):
+class ValidatedIpRecognizer(PatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
             supported_entity="IP_ADDRESS",
@@ -88,7 +88,7 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-class CreditCardRecognizer(PatternRecognizer):
+class LuhnCardRecognizer(PatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
             supported_entity="CREDIT_CARD",
@@ -115,7 +115,7 @@ class CreditCardRecognizer(PatternRecognizer):
         return luhn_ok(digits)
 
 
-class SsnRecognizer(PatternRecognizer):
+class SsnRuleRecognizer(PatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
             supported_entity="US_SSN",
@@ -153,7 +153,7 @@ def iban_ok(candidate: str) -> bool:
     return int(number) % 97 == 1
 
 
-class IbanRecognizer(PatternRecognizer):
+class ChecksumIbanRecognizer(PatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
             supported_entity="IBAN_CODE",
@@ -184,10 +184,14 @@ _DATE_LIKE = re.compile(
 )
 
 
-_NOT_A_PHONE = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3}){3}|\d{3}-\d{2}-\d{4})$")
+# IPv4, SSN shape, decimals, year ranges "(2015-2023", ISBN-like groups ending in a check digit.
+_NOT_A_PHONE = re.compile(
+    r"^(?:\d{1,3}(?:\.\d{1,3}){3}|\d{3}-\d{2}-\d{4}|\d+\.\d+|"
+    r"\(?(?:19|20)\d\d\s*[-–/]\s*(?:19|20)?\d\d\)?|(?:\d+-){3,}\d)$"
+)
 
 
-class PhoneRecognizer(EntityRecognizer):
+class PhonenumbersRecognizer(EntityRecognizer):
     """Phone numbers in US and international formats, validated by `phonenumbers`."""
 
     def __init__(self, regions: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN")) -> None:
@@ -224,15 +228,18 @@ class PhoneRecognizer(EntityRecognizer):
                 continue
             if phonenumbers.is_valid_number(number):
                 return True
+            # "+1 422 681 8981": an explicit country code makes a possible number enough.
+            if international and phonenumbers.is_possible_number(number):
+                return True
         return False
 
 
 def structured_recognizers() -> list[EntityRecognizer]:
     return [
-        EmailRecognizer(),
-        IpRecognizer(),
-        CreditCardRecognizer(),
-        SsnRecognizer(),
-        IbanRecognizer(),
-        PhoneRecognizer(),
+        ValidatedEmailRecognizer(),
+        ValidatedIpRecognizer(),
+        LuhnCardRecognizer(),
+        SsnRuleRecognizer(),
+        ChecksumIbanRecognizer(),
+        PhonenumbersRecognizer(),
     ]
