@@ -220,6 +220,7 @@ def encode_input_shard(shard: str, cache_root: str | Path, plan: EncodePlan) -> 
                 split = split_of(doc_id, plan.val_fraction, plan.seed)
                 if "<|" in text and _CONTROL_RE.search(text):
                     counts["literal_control_markers"] += 1
+                    flush()  # keep documents in input order
                     try:
                         tokens = encode_with_literal_markers(tokenizer, text, eot_id, dtype)
                     except Exception:

@@ -12,10 +12,11 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from corpusforge.errors import ConfigError
+from corpusforge.errors import ConfigError, InputError
 from pipeline.documents import iter_shard_batches
 
 _SCALE = float(1 << 64)
@@ -42,7 +43,12 @@ def doc_columns(shard: Path) -> list[str]:
     import pyarrow.parquet as pq
 
     if shard.suffix == ".parquet":
-        names = pq.ParquetFile(shard).schema_arrow.names
+        try:
+            names = pq.ParquetFile(shard).schema_arrow.names
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(
+                f"{shard}: not a readable Parquet file ({type(exc).__name__})"
+            ) from exc
         return ["id", "text"] + (["source"] if "source" in names else [])
     return ["id", "text", "source"]  # JSONL rows are normalised with a default source
 
