@@ -10,9 +10,6 @@ from __future__ import annotations
 import regex as re
 from presidio_analyzer import Pattern, PatternRecognizer
 
-# One name token: a word of letters (any case, with ' or -), or an initial like "J.".
-_TOK = r"(?:[^\W\d_]\.|[^\W\d_][^\W\d_]*(?:['’-][^\W\d_]+)*)"
-_NAME = rf"{_TOK}(?:[ \t]+{_TOK}){{0,3}}"
 _NOT_A_NAME = (
     "the a an and or of to in for on at is was not this that it all any team support admin "
     "everyone there guys folks sir madam customer user users you your me we us our all hi hello "
@@ -21,6 +18,11 @@ _NOT_A_NAME = (
     "sales info help service desk bot automated system root"
 ).split()
 _STOP = r"(?!(?i:" + "|".join(_NOT_A_NAME) + r")\b)"
+# A name: capitalised tokens (or initials like "J."), or lower-case words that are not
+# function words; never a mix, so "Amara Okafor today" stops before "today".
+_CAP_T = r"(?:\p{Lu}\.|\p{Lu}\p{L}*(?:['’-]\p{L}+)*)"
+_LOW_T = _STOP + r"\p{Ll}+(?:['’-]\p{L}+)*"
+_NAME = rf"(?:{_CAP_T}(?:[ \t]+{_CAP_T}){{0,3}}|{_LOW_T}(?:[ \t]+{_LOW_T}){{0,2}})"
 
 _PATTERNS = [
     # Mail and git headers; the value up to an address, bracket or end of line.
@@ -94,7 +96,8 @@ _PATTERNS += [
     # An initial and a surname: "J. Roberts", "S. O'Brien".
     Pattern(
         "initial-surname",
-        r"(?<![\w.])\p{Lu}\.[ \t]?(?:\p{Lu}\.[ \t]?)?\p{Lu}\p{Ll}+(?:['’-]\p{Lu}?\p{Ll}+)*(?![\w.])",
+        r"(?<![\w.])\p{Lu}\.[ \t]?(?:\p{Lu}\.[ \t]?)?"
+        r"\p{Lu}\p{Ll}+(?:['’-]\p{Lu}?\p{Ll}+)*(?![\w.])",
         0.6,
     ),
 ]

@@ -186,7 +186,7 @@ _DATE_LIKE = re.compile(
 
 # IPv4, SSN shape, decimals, year ranges "(2015-2023", ISBN-like groups ending in a check digit.
 _NOT_A_PHONE = re.compile(
-    r"^(?:\d{1,3}(?:\.\d{1,3}){3}|\d{3}-\d{2}-\d{4}|\d+\.\d+|"
+    r"^(?:\d+(?:\.\d+){3,}|\d{3}-\d{2}-\d{4}|\d+\.\d+|"
     r"\(?(?:19|20)\d\d\s*[-–/]\s*(?:19|20)?\d\d\)?|(?:\d+-){3,}\d)$"
 )
 
