@@ -253,6 +253,11 @@ def assemble(
     return run.finish()
 
 
+def _single_threaded() -> None:
+    """One encoding thread per worker process: the processes are the parallelism."""
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+
 def tokenize_corpus(
     input_path: str | Path,
     out_dir: str | Path,
@@ -274,7 +279,7 @@ def tokenize_corpus(
     else:
         # spawn: the parent may hold tokenizers' thread pool, which does not survive fork.
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_single_threaded) as pool:
             chunks = list(
                 pool.map(
                     encode_or_reject,
