@@ -148,10 +148,15 @@ class TrainConfig(BaseModel):
     resume: bool = Field(True, description="continue from the run's latest checkpoint")
     metrics_path: str | None = Field(None, description="JSONL metrics file (default: none)")
     peak_flops: float | None = Field(None, description="accelerator peak for MFU; auto if None")
-    storage: str | None = Field(
-        None, description="checkpoint store factory 'module:callable' for `python -m` runs"
+    storage: str = Field(
+        "model.store:open_store",
+        description="checkpoint store factory 'module:callable' for `python -m` runs "
+        "(the store token comes from $CORPUSFORGE_TOKEN)",
     )
     storage_args: dict[str, Any] = Field(default_factory=dict)
+    checkpoint_metadata: dict[str, Any] = Field(
+        default_factory=dict, description="stored with every checkpoint, e.g. pii_scrubbed"
+    )
 
     @property
     def block_size(self) -> int:

@@ -43,6 +43,7 @@ def open_tokens(path: str | Path, split: str) -> TokenSource:
         raise InputError(f"token shard reader unavailable ({exc})") from exc
     try:
         ds = TokenDataset(str(root), split=split)
+        ds.verify()  # every shard's size, header and checksum, before any compute is spent
     except CorpusforgeError:
         raise
     except (OSError, ValueError, KeyError) as exc:

@@ -53,8 +53,8 @@ def sample(
         if ids.size(1) > window:  # beyond the trained context: restart on the last window
             ids, past = ids[:, -window:], None
         step_in = ids if past is None else ids[:, -1:]
-        result = model(input_ids=step_in, past_key_values=past, use_cache=True)
-        past = result.past_key_values
+        result = model(input_ids=step_in, cache=past, use_cache=True)
+        past = getattr(result, "cache", None) or result.past_key_values
         logits = result.logits[0, -1].float().cpu()
         if temperature == 0:
             next_id = int(logits.argmax())

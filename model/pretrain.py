@@ -224,6 +224,7 @@ class Job:
     data_state: Callable[[], dict[str, Any]]
     load_data_state: Callable[[dict[str, Any]], None]
     kind: str = "pretrain"
+    metadata: dict[str, Any] = field(default_factory=dict)  # lineage for the store
     export_model: Callable[[], tuple[torch.nn.Module, dict | None]] | None = None
     extra_state: Callable[[], dict[str, Any]] = field(default=lambda: {})
     load_extra_state: Callable[[dict[str, Any]], None] = field(default=lambda s: None)
@@ -412,6 +413,8 @@ def _checkpoint(job, model, optimizer, scheduler, step, tokens_seen, last) -> st
                 "extra": job.extra_state(),
             },
             metadata={
+                **cfg.checkpoint_metadata,
+                **job.metadata,
                 "kind": job.kind,
                 "run": cfg.run_name,
                 "preset": cfg.preset,
@@ -500,6 +503,7 @@ def prepare_pretrain(
         val_data=val_data,
         data_state=sampler.state_dict,
         load_data_state=sampler.load_state_dict,
+        metadata={"token_manifest_sha256": train_src.manifest_sha256},
     )
 
 

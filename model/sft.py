@@ -242,6 +242,7 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
         data_state=batches.state_dict,
         load_data_state=batches.load_state_dict,
         kind="sft",
+        metadata={"parent_checkpoint": config.init_from},
     )
     if config.lora:
         from peft import get_peft_model_state_dict, set_peft_model_state_dict
@@ -249,7 +250,9 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
         peft_model = apply_lora(model, config)
         job.raw_model = peft_model
         job.export_model = lambda: (merged_copy(peft_model), None)
-        job.extra_state = lambda: {"adapter": get_peft_model_state_dict(peft_model)}
+        job.extra_state = lambda: {
+            "adapter": get_peft_model_state_dict(peft_model, save_embedding_layers=False)
+        }
         job.load_extra_state = lambda s: set_peft_model_state_dict(peft_model, s["adapter"])
     return job
 

@@ -20,12 +20,12 @@ class DirectoryStorage:
 
     def put_checkpoint(self, name: str, local_dir: Path, metadata: dict[str, Any]) -> str:
         final = self._dir(name)
+        if final.exists():
+            raise FileExistsError(f"checkpoint {name} exists (checkpoints are immutable)")
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=".incoming-"))
         shutil.copytree(local_dir, tmp / "files")
         (tmp / "meta.json").write_text(json.dumps({"name": name, **metadata}))
-        if final.exists():
-            shutil.rmtree(final)
         os.replace(tmp, final)  # atomic: readers see the old one or the whole new one
         return name
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from model.config import SFTConfig, TrainConfig
 
 
@@ -26,45 +24,20 @@ def book_paragraphs(fixtures_dir: Path, limit_chars: int = 400_000) -> list[str]
     return paragraphs
 
 
-def build_tokenizer(texts: list[str], out_dir: Path, vocab_size: int = 512) -> Path:
-    from pipeline.tokenize.tokenizer import save_hf_tokenizer, train_tokenizer
+def token_shards(texts: list[str], out_dir: Path, vocab_size: int = 512) -> Path:
+    """Real token shards (pipeline.tokenize): a BPE tokenizer trained on `texts`, with the
+    project's special tokens and chat template, and about 10% of documents in `val`."""
+    from pipeline.documents import ShardWriter
+    from pipeline.tokenize import TokenizeConfig, tokenize_corpus
 
-    return save_hf_tokenizer(train_tokenizer(texts, vocab_size), out_dir)
-
-
-class ArrayTokens:
-    """The `TokenSource` interface over an in-memory array of token ids (encoded documents
-    joined by end-of-text), standing in for `pipeline.tokenize.reader.TokenDataset` files."""
-
-    def __init__(
-        self, tokens: np.ndarray, tokenizer_dir: Path, vocab_size: int, eot: int, pad: int
-    ):
-        self.tokens = tokens
-        self.num_tokens = len(tokens)
-        self.vocab_size = vocab_size
-        self.eot_id, self.pad_id = eot, pad
-        self.tokenizer_dir = str(tokenizer_dir)
-        self.manifest_sha256 = "0" * 64
-
-    def get_window(self, start: int, length: int) -> np.ndarray:
-        if start < 0 or start + length > self.num_tokens:
-            raise IndexError(f"window {start}+{length} outside {self.num_tokens} tokens")
-        return self.tokens[start : start + length].astype(np.int64)
-
-
-def token_sources(texts: list[str], tokenizer_dir: Path) -> tuple[ArrayTokens, ArrayTokens]:
-    """(train, val): every 10th document goes to validation."""
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
-    eot, pad = tok.eos_token_id, tok.pad_token_id
-    splits: dict[str, list[int]] = {"train": [], "val": []}
-    for i, text in enumerate(texts):
-        splits["val" if i % 10 == 9 else "train"] += tok.encode(text) + [eot]
-    return tuple(  # type: ignore[return-value]
-        ArrayTokens(np.array(splits[s], dtype=np.uint16), tokenizer_dir, len(tok), eot, pad)
-        for s in ("train", "val")
-    )
+    docs = out_dir.parent / f"{out_dir.name}-docs"
+    with ShardWriter(docs, rows_per_shard=10_000) as writer:
+        writer.write_rows(
+            [{"id": f"book-{i:05d}", "text": t, "source": "books"} for i, t in enumerate(texts)]
+        )
+    config = TokenizeConfig(vocab_size=vocab_size, val_fraction=0.1, workers=1)
+    tokenize_corpus(docs, out_dir, config)
+    return out_dir
 
 
 def tiny_config(tmp_path: Path, **overrides) -> TrainConfig:
@@ -102,3 +75,11 @@ def sft_config(tmp_path: Path, data: Path, init_from: str, **overrides) -> SFTCo
     )
     values.update(overrides)
     return SFTConfig(**values)
+
+
+def open_test_store(root: Path):
+    """The real encrypted checkpoint store in a fresh workspace, as the training service."""
+    from model.store import bootstrap_store, open_store
+
+    tokens = bootstrap_store(root)
+    return open_store(root, tokens["svc:trainer"])

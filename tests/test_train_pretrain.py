@@ -13,21 +13,27 @@ from model.checkpoint import LocalCheckpoint, latest_checkpoint
 from model.config import build_llama_config, padded_vocab_size
 from model.data import WindowSampler
 from model.pretrain import lr_lambda, prepare_pretrain, pretrain, setup_runtime, train
-from tests._storage import DirectoryStorage
-from tests._train_helpers import book_paragraphs, build_tokenizer, tiny_config, token_sources
+from pipeline.tokenize import TokenDataset
+from tests._train_helpers import (
+    book_paragraphs,
+    open_test_store,
+    tiny_config,
+    token_shards,
+)
 
 
 @pytest.fixture(scope="module")
 def corpus(fixtures_dir, tmp_path_factory):
-    texts = book_paragraphs(fixtures_dir)
-    tokdir = build_tokenizer(texts, tmp_path_factory.mktemp("tok") / "tokenizer")
-    return tokdir, token_sources(texts, tokdir)
+    shards = token_shards(book_paragraphs(fixtures_dir), tmp_path_factory.mktemp("tok") / "shards")
+    return shards, (TokenDataset(shards, "train"), TokenDataset(shards, "val"))
 
 
 def test_val_loss_falls_and_metrics_are_written(corpus, tmp_path):
-    _, sources = corpus
-    config = tiny_config(tmp_path, max_steps=30, eval_every=15, checkpoint_every=30)
-    result = pretrain(config, DirectoryStorage(tmp_path / "store"), sources=sources)
+    shards, sources = corpus
+    config = tiny_config(
+        tmp_path, data=str(shards), max_steps=30, eval_every=15, checkpoint_every=30
+    )
+    result = pretrain(config, open_test_store(tmp_path / "ws"))
 
     records = [json.loads(line) for line in Path(config.metrics_path).read_text().splitlines()]
     val = [r["val_loss"] for r in records if r["kind"] == "val"]
@@ -40,8 +46,8 @@ def test_val_loss_falls_and_metrics_are_written(corpus, tmp_path):
 
 
 def test_killed_and_resumed_run_matches_uninterrupted_run(corpus, tmp_path):
-    _, sources = corpus
-    store = DirectoryStorage(tmp_path / "store")
+    shards, sources = corpus
+    store = open_test_store(tmp_path / "ws")
     common = dict(max_steps=8, checkpoint_every=4, eval_every=4, grad_accum_steps=2, log_every=1)
 
     def run(name: str, kill_at: int | None = None) -> dict[int, float]:
@@ -52,9 +58,9 @@ def test_killed_and_resumed_run_matches_uninterrupted_run(corpus, tmp_path):
             if record["step"] == kill_at:
                 raise KeyboardInterrupt  # the job dies between checkpoints
 
-        config = tiny_config(tmp_path, run_name=name, metrics_path=None, **common)
+        config = tiny_config(tmp_path, data=str(shards), run_name=name, metrics_path=None, **common)
         with contextlib.suppress(KeyboardInterrupt):
-            pretrain(config, store, on_step=on_step, sources=sources)
+            pretrain(config, store, on_step=on_step)
         return losses
 
     straight = run("straight")
@@ -70,10 +76,10 @@ def test_killed_and_resumed_run_matches_uninterrupted_run(corpus, tmp_path):
 def test_hf_export_loads_and_reproduces_trainer_logits(corpus, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokdir, sources = corpus
-    store = DirectoryStorage(tmp_path / "store")
-    config = tiny_config(tmp_path, max_steps=4, checkpoint_every=4, eval_every=4)
-    job = prepare_pretrain(config, store, setup_runtime(config), sources)
+    shards, sources = corpus
+    store = open_test_store(tmp_path / "ws")
+    config = tiny_config(tmp_path, data=str(shards), max_steps=4, checkpoint_every=4, eval_every=4)
+    job = prepare_pretrain(config, store, setup_runtime(config))
     train(job)
 
     with LocalCheckpoint(store, "runs/pretrain/step-0000004") as path:
@@ -83,7 +89,7 @@ def test_hf_export_loads_and_reproduces_trainer_logits(corpus, tmp_path):
         loaded = AutoModelForCausalLM.from_pretrained(path)
         tokenizer = AutoTokenizer.from_pretrained(path)
     assert len(tokenizer) == sources[0].vocab_size
-    assert loaded.config.vocab_size == padded_vocab_size(len(tokenizer)) == 512
+    assert loaded.config.vocab_size == padded_vocab_size(len(tokenizer))
     ids = torch.tensor([tokenizer.encode("The old house stood at the end of the lane.")])
     job.raw_model.eval()
     with torch.no_grad():
