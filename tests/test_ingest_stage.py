@@ -151,8 +151,10 @@ def test_gutenberg_variants(tmp_path, fixtures_dir):
     ingest([gz, tmp_path / "book.txt"], tmp_path / "out", cache_root=tmp_path / "c")
     table = read_table(tmp_path / "out")
     assert len(table) == 2
-    # Same ebook, same stable id whatever the container.
-    assert table["id"][0].as_py() == table["id"][1].as_py()
+    # Same ebook in two files: two ids (dedup removes the copy), each stable across reruns.
+    assert table["id"][0].as_py() != table["id"][1].as_py()
+    ingest([gz, tmp_path / "book.txt"], tmp_path / "out2", cache_root=tmp_path / "c2")
+    assert read_table(tmp_path / "out2")["id"].to_pylist() == table["id"].to_pylist()
     meta = json.loads(table["meta"][0].as_py())
     assert "Angler" in meta.get("title", "")
 

@@ -1,1 +1,1 @@
-"""Ingestion: source files (WARC, Gutenberg, MediaWiki dumps, JSONL/Parquet datasets) to documents."""
+"""Ingestion: WARC, Gutenberg, MediaWiki dumps and JSONL/Parquet datasets to documents."""

@@ -32,9 +32,14 @@ HUB_PREFIX = "hf://"
 _WRITE_BATCH = 256
 
 
-def document_id(source: str, key: str) -> str:
-    """Stable id from the record's identity in its source (same record, same id, every run)."""
-    return f"{source}-{hashlib.blake2b(key.encode(), digest_size=10).hexdigest()}"
+def document_id(source: str, file_sha256: str, key: str) -> str:
+    """Stable id of a record: its source file's content hash plus its key inside that file.
+
+    Same file, same ids on every run; the same record in two files (a book as .txt and as
+    .zip, overlapping dumps) gets two ids, and dedup removes the copy.
+    """
+    digest = hashlib.blake2b(f"{file_sha256}:{key}".encode(), digest_size=10).hexdigest()
+    return f"{source}-{digest}"
 
 
 def expand_inputs(inputs: Iterable[str | Path]) -> list[str]:
@@ -122,7 +127,7 @@ def ingest_file(path: str, cache_root: str | Path, config: IngestConfig) -> dict
                     continue
                 position = item.position
                 counts["records"] += 1
-                row = _to_row(item, path, config, reject, counts)
+                row = _to_row(item, path, file_sha, config, reject, counts)
                 if row is None:
                     continue
                 if lic := item.meta.get("license"):
@@ -160,7 +165,9 @@ def ingest_file(path: str, cache_root: str | Path, config: IngestConfig) -> dict
     return {**result, "cached": False}
 
 
-def _to_row(item: RawDocument, path: str, config: IngestConfig, reject, counts) -> dict | None:
+def _to_row(
+    item: RawDocument, path: str, file_sha: str, config: IngestConfig, reject, counts
+) -> dict | None:
     """Normalise one record; quarantine it if too large, count it if too short."""
     if len(item.text) > config.max_doc_chars:
         reject(
@@ -174,7 +181,7 @@ def _to_row(item: RawDocument, path: str, config: IngestConfig, reject, counts) 
         counts["dropped_short"] += 1
         return None
     return {
-        "id": document_id(item.source, item.key),
+        "id": document_id(item.source, file_sha, item.key),
         "text": text,
         "source": item.source,
         "uri": path,
