@@ -20,6 +20,7 @@ from prefect import flow
 
 from corpusforge.errors import ConfigError
 from flows.common import audit, markdown_table, publish_markdown, publish_table
+from flows.pipeline_batches import plan_batch, record_batch
 from flows.pipeline_config import STAGES, PipelineConfig, load_config
 from flows.pipeline_fingerprint import (
     invalidate,
@@ -92,11 +93,25 @@ def _run_stage(name: str, config: PipelineConfig, force: bool) -> dict[str, Any]
 @flow(name="corpus-to-model", log_prints=True)
 def corpus_to_model(config: PipelineConfig, force: bool = False) -> dict[str, Any]:
     """Run the configured stages in order; each is a subflow, skipped when already done."""
-    stages = config.selected_stages()
+    run_config, new_files = config, None
+    if config.incremental:
+        new_files, batch = plan_batch(config)
+        if batch is None:
+            publish_markdown(
+                "pipeline-summary",
+                f"## corpus-to-model: {config.name}\n\nNo new input files: nothing to do.",
+                "What the pipeline did",
+            )
+            audit("pipeline.run", f"pipeline:{config.name}", counts={"new_files": 0})
+            return {"name": config.name, "output": str(config.output_root()), "stages": {}}
+        run_config = batch
+    stages = run_config.selected_stages()
     results: dict[str, Any] = {}
     for name in stages:
-        results[name] = _run_stage(name, config, force)
-    _publish(config, results)
+        results[name] = _run_stage(name, run_config, force)
+    if new_files is not None:
+        record_batch(config, new_files, run_config)
+    _publish(run_config, results)
     audit(
         "pipeline.run",
         f"pipeline:{config.name}",
@@ -104,9 +119,9 @@ def corpus_to_model(config: PipelineConfig, force: bool = False) -> dict[str, An
             "ran": sum(r["status"] == "ran" for r in results.values()),
             "skipped": sum(r["status"] == "skipped" for r in results.values()),
         },
-        details={"stages": stages, "output": str(config.output_root())},
+        details={"stages": stages, "output": str(run_config.output_root())},
     )
-    return {"name": config.name, "output": str(config.output_root()), "stages": results}
+    return {"name": config.name, "output": str(run_config.output_root()), "stages": results}
 
 
 def run_pipeline(

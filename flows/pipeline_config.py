@@ -15,7 +15,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from corpusforge.errors import ConfigError
+from pipeline.dedup.config import DedupConfig
 from pipeline.ingest.config import IngestConfig
+from pipeline.pii.config import PiiConfig
+from pipeline.tokenize.config import TokenizeConfig
 
 TASK_RUNNER_PATTERN = re.compile(r"^(processes|threads|(dask|tcp)://[^\s:/]+:\d{1,5})$")
 STAGES = ("ingest", "dedup", "pii", "tokenize", "pretrain", "finetune")
@@ -39,11 +42,28 @@ class PipelineConfig(BaseModel):
         None, description="where data-stage tasks run: local processes (default), dask://HOST:PORT"
     )
     ingest: IngestConfig = Field(default_factory=IngestConfig)
-    dedup: dict[str, Any] = Field(default_factory=dict, description="dedup stage config")
-    pii: dict[str, Any] = Field(default_factory=dict, description="PII stage config")
-    tokenize: dict[str, Any] = Field(default_factory=dict, description="tokenize stage config")
-    pretrain: dict[str, Any] = Field(default_factory=dict, description="pretraining config")
-    finetune: dict[str, Any] = Field(default_factory=dict, description="fine-tuning config")
+    incremental: bool = Field(
+        False,
+        description="process only input files not done before, as a new batch under "
+        "output/batches/, deduplicated against all earlier batches (persistent dedup index)",
+    )
+    dedup_index: str | None = Field(
+        None,
+        description="persistent dedup index directory (default with incremental: "
+        "output/dedup-index); documents are also deduplicated against it",
+    )
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    pii: PiiConfig = Field(default_factory=PiiConfig)
+    tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
+    pretrain: dict[str, Any] = Field(
+        default_factory=dict,
+        description="model.config.TrainConfig fields; `data` is the tokenize output",
+    )
+    finetune: dict[str, Any] = Field(
+        default_factory=dict,
+        description="model.config.SFTConfig fields; `data` is the SFT JSONL file, "
+        "`init_from` the pretrain stage's final checkpoint",
+    )
 
     @field_validator("task_runner")
     @classmethod
@@ -54,7 +74,7 @@ class PipelineConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_stages(self) -> PipelineConfig:
-        from flows.pipeline_steps import available_stages, validate_stage_config
+        from flows.pipeline_steps import available_stages
 
         if self.stages is not None:
             if not self.stages:
@@ -66,9 +86,33 @@ class PipelineConfig(BaseModel):
                     f"(available: {', '.join(available_stages())})"
                 )
             self.stages = [s for s in STAGES if s in self.stages]
-        for stage in self.selected_stages():
-            validate_stage_config(stage, getattr(self, stage))
+        self._check_training_sections()
         return self
+
+    def _check_training_sections(self) -> None:
+        """Validate the training sections with their real models (data paths filled in later)."""
+        selected = self.selected_stages()
+        if "pretrain" in selected or "finetune" in selected:
+            from model.config import SFTConfig, TrainConfig
+
+            for stage, model, filled in (
+                ("pretrain", TrainConfig, {"data": "<tokenize output>"}),
+                ("finetune", SFTConfig, {"init_from": "<pretrain checkpoint>"}),
+            ):
+                if stage not in selected:
+                    continue
+                try:
+                    model.model_validate({**filled, **getattr(self, stage)})
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    loc = ".".join(str(p) for p in (stage, *err["loc"]))
+                    raise ValueError(f"{loc}: {err['msg']}") from None
+                if (
+                    stage in ("pretrain", "finetune")
+                    and stage == "pretrain"
+                    and "data" in getattr(self, stage)
+                ):
+                    raise ValueError("pretrain.data is set by the pipeline (the tokenize output)")
 
     def selected_stages(self) -> list[str]:
         from flows.pipeline_steps import available_stages
@@ -77,6 +121,11 @@ class PipelineConfig(BaseModel):
 
     def output_root(self) -> Path:
         return Path(self.output).expanduser().resolve()
+
+    def dedup_index_dir(self) -> str | None:
+        if self.dedup_index:
+            return str(Path(self.dedup_index).expanduser().resolve())
+        return str(self.output_root() / "dedup-index") if self.incremental else None
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -89,8 +138,12 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     out = dict(raw)
     if isinstance(out.get("inputs"), list):
         out["inputs"] = [resolve(str(p)) if isinstance(p, str) else p for p in out["inputs"]]
-    if isinstance(out.get("output"), str):
-        out["output"] = resolve(out["output"])
+    for key in ("output", "dedup_index"):
+        if isinstance(out.get(key), str):
+            out[key] = resolve(out[key])
+    finetune = out.get("finetune")
+    if isinstance(finetune, dict) and isinstance(finetune.get("data"), str):
+        out["finetune"] = {**finetune, "data": resolve(finetune["data"])}
     return out
 
 

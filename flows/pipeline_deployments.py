@@ -47,7 +47,10 @@ def build_deployments(
         description="Ingest new files of the drop folder, then dedup, PII and tokenize.",
         schedule=Cron(cron, timezone=timezone),
         parameters=_params(
-            config, inputs=[drop_folder] if drop_folder else config.inputs, stages=data
+            config,
+            inputs=[drop_folder] if drop_folder else config.inputs,
+            stages=data,
+            incremental=True,
         ),
         **common,
     )

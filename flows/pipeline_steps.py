@@ -31,8 +31,8 @@ class StepContext:
         return self.root / STEPS[stage].dirname
 
     def upstream(self, stage: str) -> Path:
-        """The finished output directory `stage` reads (the previous stage's)."""
-        prev = STEPS[stage].reads
+        """The finished output directory `stage` reads: that of the previous available stage."""
+        prev = previous_stage(stage)
         out = self.stage_dir(prev)
         if not (out / "manifest.json").exists():
             raise ConfigError(
@@ -53,7 +53,6 @@ class Step:
     name: str
     dirname: str
     module: str
-    reads: str | None
     run: Callable[[StepContext], dict[str, Any]]
     input_identity: Callable[[StepContext], Any]
     code_paths: tuple[str, ...] = ()
@@ -67,7 +66,10 @@ class Step:
 
 
 def _upstream_identity(stage: str) -> Callable[[StepContext], Any]:
-    return lambda ctx: _manifest_outputs(ctx.upstream(stage))
+    return lambda ctx: {
+        "from": previous_stage(stage),
+        "outputs": _manifest_outputs(ctx.upstream(stage)),
+    }
 
 
 # ---- ingest ------------------------------------------------------------------------------------
@@ -102,15 +104,156 @@ SHARED_CODE = (
     "flows/common.py",
 )
 
+# ---- dedup -------------------------------------------------------------------------------------
+
+
+def _run_dedup(ctx: StepContext) -> dict[str, Any]:
+    from flows.dedup import DedupParams, run_dedup
+
+    params = DedupParams(
+        input=str(ctx.upstream("dedup")),
+        output=str(ctx.stage_dir("dedup")),
+        config=ctx.config.dedup,
+        index=ctx.config.dedup_index_dir(),
+        task_runner=ctx.config.task_runner,
+    )
+    return run_dedup(params)
+
+
+def _dedup_identity(ctx: StepContext) -> Any:
+    # With a persistent index the result also depends on what the index held before.
+    index = ctx.config.dedup_index_dir()
+    return {**_upstream_identity("dedup")(ctx), "index": index}
+
+
+# ---- PII -----------------------------------------------------------------------------------------
+
+
+def _run_pii(ctx: StepContext) -> dict[str, Any]:
+    from flows.pii import PiiParams, run_pii
+
+    params = PiiParams(
+        input=str(ctx.upstream("pii")),
+        output=str(ctx.stage_dir("pii")),
+        config=ctx.config.pii,
+        task_runner=ctx.config.task_runner,
+    )
+    return run_pii(params)
+
+
+# ---- tokenize ------------------------------------------------------------------------------------
+
+
+def _run_tokenize(ctx: StepContext) -> dict[str, Any]:
+    from flows.tokenize import TokenizeParams, run_tokenize
+
+    params = TokenizeParams(
+        input=str(ctx.upstream("tokenize")),
+        output=str(ctx.stage_dir("tokenize")),
+        config=ctx.config.tokenize,
+        task_runner=ctx.config.task_runner,
+    )
+    return run_tokenize(params)
+
+
+# ---- pretrain / fine-tune ----------------------------------------------------------------------
+# Training writes checkpoints to the store; the stage directory holds the job's config, metrics,
+# loss curve and a manifest naming the final checkpoint (what fine-tuning starts from).
+
+
+def _train_manifest(ctx: StepContext, stage: str, config: Any, summary: dict[str, Any]) -> dict:
+    from model.checkpoint import checkpoint_name
+    from pipeline.manifest import StageRun
+
+    out = ctx.stage_dir(stage)
+    run = StageRun(stage, out, config, inputs=[], hash_inputs=False)
+    run.extra["checkpoint"] = checkpoint_name(config.run_name, summary["steps"])
+    run.extra["summary"] = {k: v for k, v in summary.items() if k != "loss_curve"}
+    run.counts["steps"] = summary["steps"]
+    return run.finish()
+
+
+def _run_pretrain(ctx: StepContext) -> dict[str, Any]:
+    from flows.train import PretrainParams, run_pretrain
+    from model.config import TrainConfig
+
+    data = str(ctx.upstream("pretrain"))
+    config = TrainConfig.model_validate({**ctx.config.pretrain, "data": data})
+    out = ctx.stage_dir("pretrain")
+    summary = run_pretrain(PretrainParams(config=config, job_dir=str(out)))
+    return _train_manifest(ctx, "pretrain", config, summary)
+
+
+def _run_finetune(ctx: StepContext) -> dict[str, Any]:
+    from flows.train import FinetuneParams, run_finetune
+    from model.config import SFTConfig
+
+    base = read_manifest(ctx.upstream("finetune"))["checkpoint"]
+    config = SFTConfig.model_validate({**ctx.config.finetune, "init_from": base})
+    out = ctx.stage_dir("finetune")
+    summary = run_finetune(FinetuneParams(config=config, job_dir=str(out)))
+    return _train_manifest(ctx, "finetune", config, summary)
+
+
+def _finetune_identity(ctx: StepContext) -> Any:
+    data = ctx.config.finetune.get("data")
+    digest = sha256_file(data) if data and Path(data).is_file() else None
+    return {**_upstream_identity("finetune")(ctx), "data": data, "data_sha256": digest}
+
+
 STEPS: dict[str, Step] = {
     "ingest": Step(
         name="ingest",
         dirname="documents",
         module="flows.ingest",
-        reads=None,
         run=_run_ingest,
         input_identity=_ingest_inputs,
         code_paths=("pipeline/ingest", "flows/ingest.py", *SHARED_CODE),
+    ),
+    "dedup": Step(
+        name="dedup",
+        dirname="dedup",
+        module="flows.dedup",
+        run=_run_dedup,
+        input_identity=_dedup_identity,
+        code_paths=("pipeline/dedup", "flows/dedup.py", *SHARED_CODE),
+    ),
+    "pii": Step(
+        name="pii",
+        dirname="pii",
+        module="flows.pii",
+        run=_run_pii,
+        input_identity=_upstream_identity("pii"),
+        code_paths=("pipeline/pii", "flows/pii.py", *SHARED_CODE),
+    ),
+    "tokenize": Step(
+        name="tokenize",
+        dirname="tokens",
+        module="flows.tokenize",
+        run=_run_tokenize,
+        input_identity=_upstream_identity("tokenize"),
+        code_paths=(
+            "pipeline/tokenize",
+            "flows/tokenize.py",
+            "pipeline/special_tokens.py",
+            *SHARED_CODE,
+        ),
+    ),
+    "pretrain": Step(
+        name="pretrain",
+        dirname="pretrain",
+        module="flows.train",
+        run=_run_pretrain,
+        input_identity=_upstream_identity("pretrain"),
+        code_paths=("model", "flows/train.py", "pipeline/tokenize/reader.py"),
+    ),
+    "finetune": Step(
+        name="finetune",
+        dirname="finetune",
+        module="flows.train",
+        run=_run_finetune,
+        input_identity=_finetune_identity,
+        code_paths=("model", "flows/train.py"),
     ),
 }
 
@@ -130,11 +273,10 @@ def available_stages() -> list[str]:
     return [s for s in STAGES if s in STEPS and _module_present(STEPS[s].module)]
 
 
-def validate_stage_config(stage: str, section: Any) -> None:
-    """Stage sections given as mappings are checked against the stage's own config model."""
-    validator = _SECTION_MODELS.get(stage)
-    if validator is not None and isinstance(section, dict):
-        validator().model_validate(section)
-
-
-_SECTION_MODELS: dict[str, Callable[[], Any]] = {}
+def previous_stage(stage: str) -> str:
+    """The available stage before `stage` in pipeline order (whose output `stage` reads)."""
+    have = available_stages()
+    before = [s for s in have[: have.index(stage)]] if stage in have else []
+    if not before:
+        raise ConfigError(f"stage {stage} has no upstream stage in this build")
+    return before[-1]

@@ -49,8 +49,17 @@ def test_bad_configs_fail_with_one_line_naming_the_field(raw, message):
 
 
 def test_stages_are_put_in_pipeline_order():
-    cfg = parse_config({"inputs": ["a"], "output": "o", "stages": ["ingest"]})
-    assert cfg.selected_stages() == ["ingest"]
+    cfg = parse_config({"inputs": ["a"], "output": "o", "stages": ["pii", "ingest"]})
+    assert cfg.selected_stages() == ["ingest", "pii"]
+
+
+def test_training_sections_are_checked_with_the_training_models():
+    with pytest.raises(ConfigError, match="finetune.data: Field required"):
+        parse_config({"inputs": ["a"], "output": "o"})
+    with pytest.raises(ConfigError, match="pretrain.max_steps"):
+        parse_config(
+            {"inputs": ["a"], "output": "o", "stages": ["pretrain"], "pretrain": {"max_steps": 0}}
+        )
 
 
 def test_fingerprint_changes_with_inputs_config_and_code(tmp_path):
@@ -107,7 +116,7 @@ def _main(args, capsys, monkeypatch) -> tuple[int, str]:
 
 def test_run_and_serve_reject_bad_arguments_in_one_line(tmp_path, capsys, monkeypatch):
     cfg = tmp_path / "p.yaml"
-    cfg.write_text(yaml.safe_dump({"inputs": [str(tmp_path)], "output": str(tmp_path / "o")}))
+    cfg.write_text(yaml.safe_dump(_full_config(tmp_path)))
     cases = [
         (["run", str(cfg), "--task-runner", "ray://x"], "--task-runner"),
         (["run", str(tmp_path / "missing.yaml")], "no such pipeline config file"),
@@ -121,11 +130,21 @@ def test_run_and_serve_reject_bad_arguments_in_one_line(tmp_path, capsys, monkey
         assert err.startswith("error: ") and needle in err and err.count("\n") == 1, (args, err)
 
 
+def _full_config(tmp_path) -> dict:
+    sft = tmp_path / "sft.jsonl"
+    sft.write_text('{"prompt": "p", "response": "r"}\n')
+    return {
+        "inputs": [str(tmp_path)],
+        "output": str(tmp_path / "o"),
+        "finetune": {"data": str(sft)},
+    }
+
+
 def test_serve_check_lists_the_three_deployments(tmp_path):
     cfg = tmp_path / "p.yaml"
     drop = tmp_path / "drop"
     drop.mkdir()
-    cfg.write_text(yaml.safe_dump({"inputs": [str(tmp_path)], "output": str(tmp_path / "o")}))
+    cfg.write_text(yaml.safe_dump(_full_config(tmp_path)))
     result = _invoke(
         "serve", str(cfg), "--drop-folder", str(drop), "--check", "--workspace", str(tmp_path)
     )
@@ -133,22 +152,26 @@ def test_serve_check_lists_the_three_deployments(tmp_path):
     assert "corpus-to-model/nightly-prepare" in result.output
     assert "cron '0 2 * * *' UTC" in result.output
     assert "corpus-to-model/full-pipeline: stages all; on demand" in result.output
+    assert "corpus-to-model/retrain: stages ['pretrain', 'finetune']" in result.output
+    assert "concurrency limit 1" in result.output
 
 
 def test_deployments_schedule_drop_folder_and_limit_retraining(tmp_path):
     from flows.pipeline_deployments import build_deployments
     from flows.pipeline_steps import available_stages
 
-    cfg = parse_config({"inputs": [str(tmp_path)], "output": str(tmp_path / "o")})
+    cfg = parse_config(_full_config(tmp_path))
     deps = {d.name: d for d in build_deployments(cfg, drop_folder="/drop", cron="5 1 * * *")}
     nightly = deps["nightly-prepare"]
     assert nightly.schedules[0].schedule.cron == "5 1 * * *"
     assert nightly.parameters["config"]["inputs"] == ["/drop"]
+    assert nightly.parameters["config"]["incremental"] is True
     assert "pretrain" not in nightly.parameters["config"]["stages"]
     assert nightly.entrypoint == "flows.pipeline.corpus_to_model"
     assert deps["full-pipeline"].schedules == []
     if "pretrain" in available_stages():
-        assert deps["retrain"].concurrency_limit.limit == 1
+        limit = deps["retrain"].concurrency_limit
+        assert getattr(limit, "limit", limit) == 1
 
 
 def test_doctor_prints_one_status_line_per_check(tmp_path, monkeypatch):

@@ -59,7 +59,7 @@ def serve(
     for d in deployments:
         stages = d.parameters["config"]["stages"] or "all"
         sched = f"cron '{cron}' {timezone}" if d.schedules else "on demand"
-        limit = d.concurrency_limit.limit if d.concurrency_limit else "none"
+        limit = getattr(d.concurrency_limit, "limit", d.concurrency_limit) or "none"
         typer.echo(f"corpus-to-model/{d.name}: stages {stages}; {sched}; concurrency limit {limit}")
     if check:
         return
