@@ -36,9 +36,21 @@ def found(scrubber: Scrubber, text: str) -> list[tuple[str, str]]:
         ("IBAN DE89 3704 0044 0532 0130 00 please", "IBAN_CODE", "DE89 3704 0044 0532 0130 00"),
         ("iban GB82WEST12345698765432.", "IBAN_CODE", "GB82WEST12345698765432"),
         ("key AKIAIOSFODNN7EXAMPLE in env", "SECRET", "AKIAIOSFODNN7EXAMPLE"),
-        ("t=ghp_16C7e42F292c6912E7710c838347Ae178B4a ok", "SECRET", "ghp_16C7e42F292c6912E7710c838347Ae178B4a"),
-        ("OPENAI_API_KEY=sk-proj-abcdefghijklmnop1234567890", "SECRET", "sk-proj-abcdefghijklmnop1234567890"),
-        ("slack xoxb-123456789012-abcdefghijklmnopqrstuvwx done", "SECRET", "xoxb-123456789012-abcdefghijklmnopqrstuvwx"),
+        (
+            "t=ghp_16C7e42F292c6912E7710c838347Ae178B4a ok",
+            "SECRET",
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        ),
+        (
+            "OPENAI_API_KEY=sk-proj-abcdefghijklmnop1234567890",
+            "SECRET",
+            "sk-proj-abcdefghijklmnop1234567890",
+        ),
+        (
+            "slack xoxb-123456789012-abcdefghijklmnopqrstuvwx done",
+            "SECRET",
+            "xoxb-123456789012-abcdefghijklmnopqrstuvwx",
+        ),
         (
             "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
             "SECRET",
@@ -52,7 +64,11 @@ def found(scrubber: Scrubber, text: str) -> list[tuple[str, str]]:
             "STREET_ADDRESS",
             "1600 Pennsylvania Ave NW, Washington, DC 20500",
         ),
-        ("Office: 221B Baker Street, London NW1 6XE.", "STREET_ADDRESS", "221B Baker Street, London NW1 6XE"),
+        (
+            "Office: 221B Baker Street, London NW1 6XE.",
+            "STREET_ADDRESS",
+            "221B Baker Street, London NW1 6XE",
+        ),
         ("Hauptstraße 5, 10115 Berlin", "STREET_ADDRESS", "Hauptstraße 5, 10115 Berlin"),
         ("From: jane doe <jd@example.org>", "PERSON", "jane doe"),
         ("Signed-off-by: ALICE WONG <alice@kernel.org>", "PERSON", "ALICE WONG"),
@@ -108,7 +124,9 @@ def test_placeholders_are_the_shared_special_tokens(fast):
     from pipeline.special_tokens import PII_PLACEHOLDERS
 
     out = fast.scrub(["mail a@example.com, ip 203.0.113.9"])[0]
-    assert out.text == f"mail {PII_PLACEHOLDERS['EMAIL_ADDRESS']}, ip {PII_PLACEHOLDERS['IP_ADDRESS']}"
+    assert (
+        out.text == f"mail {PII_PLACEHOLDERS['EMAIL_ADDRESS']}, ip {PII_PLACEHOLDERS['IP_ADDRESS']}"
+    )
     assert out.counts == {"EMAIL_ADDRESS": 1, "IP_ADDRESS": 1}
 
 
@@ -124,7 +142,10 @@ def test_operators_mask_redact_and_keyed_hash(monkeypatch):
     assert pseudo.startswith("<|email|>") and "a@example.com" not in a
     assert b.split()[1] == pseudo  # equal values, equal pseudonyms
     assert c != pseudo
-    assert s.scrub(["ip 203.0.113.9 tel (415) 555-2671"])[0].text == "ip " + "*" * len("203.0.113.9") + " tel "
+    assert (
+        s.scrub(["ip 203.0.113.9 tel (415) 555-2671"])[0].text
+        == "ip " + "*" * len("203.0.113.9") + " tel "
+    )
     other = Scrubber(cfg.model_copy(update={"salt": SecretStr("another-salt")}))
     assert other.scrub(["x a@example.com y"])[0].text != a  # the salt keys the hash
 

@@ -21,6 +21,8 @@ from pipeline.pii.structured import structured_recognizers
 PROPAGATED_SCORE = 0.6
 _LATIN = re.compile(r"[A-Za-zÀ-ɏ]")
 _LETTER = re.compile(r"\p{L}")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
+_ADDRESSES = re.compile(r"\S*[@/]\S*")
 
 
 def pattern_recognizers() -> list[EntityRecognizer]:
@@ -33,10 +35,12 @@ def pattern_recognizers() -> list[EntityRecognizer]:
 
 
 def script_of(text: str, sample: int = 4000) -> str:
-    """'latin', 'other' (another script: English NER is useless there) or 'none' (no letters)."""
-    head = text[:sample]
+    """'latin', 'other' (another script: English NER is useless there) or 'none' (binary
+    junk or hardly any letters)"""
+    head = _ADDRESSES.sub(" ", text[:sample])  # e-mails and URLs are Latin in any language
     letters = len(_LETTER.findall(head))
-    if letters < max(8, len(head) // 10):
+    junk = len(_CONTROL.findall(head))
+    if letters < max(8, len(head) // 10) or junk > len(head) // 50:
         return "none"
     return "latin" if len(_LATIN.findall(head)) >= 0.6 * letters else "other"
 

@@ -18,7 +18,7 @@ class Scrubbed:
     counts: Counter[str] = field(default_factory=Counter)  # entities by type
     dropped: bool = False  # above the PII density threshold
     ner: str | None = None  # NER language used, None when skipped
-    flags: tuple[str, ...] = ()  # malformed_unicode, empty, no_letters, ner_skipped_language
+    flags: tuple[str, ...] = ()  # malformed_unicode, empty, not_text, ner_skipped_language
 
 
 def language_of(meta: str | None) -> str | None:
@@ -50,7 +50,7 @@ class Scrubber:
             if not text.strip():
                 flags.append("empty")
             elif self.detector.ner is not None and ner is None:
-                flags.append("no_letters" if script_of(text) == "none" else "ner_skipped_language")
+                flags.append("not_text" if script_of(text) == "none" else "ner_skipped_language")
             counts = Counter(r.entity_type for r in results)
             n = sum(counts.values())
             limit = self.config.drop_entities_per_1000_chars
