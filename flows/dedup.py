@@ -126,8 +126,8 @@ def dedup_flow(params: DedupParams) -> dict[str, Any]:
         progress.advance()
     result = load_state(state["state_dir"], state["key"], out)
     assert result is not None
+    run.extra["resumed_cluster"] = state["resumed"]
     manifest = finish_run(run, summaries, result, outputs)
-    manifest["resumed_cluster"] = state["resumed"]
     _record(manifest, result, out, params)
     return manifest
 

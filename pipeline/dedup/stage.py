@@ -115,7 +115,8 @@ def cluster_shards(
     # Exact duplicates: same normalised content; the first in priority order represents them.
     by_content = order[np.argsort(content[order], kind="stable")]
     c_sorted = content[by_content]
-    run_start = np.concatenate(([True], c_sorted[1:] != c_sorted[:-1]))
+    run_start = np.ones(c_sorted.size, dtype=bool)
+    run_start[1:] = c_sorted[1:] != c_sorted[:-1]
     rep_of = np.full(n, -1, dtype=np.int64)
     rep_of[by_content] = by_content[
         np.maximum.accumulate(np.where(run_start, np.arange(run_start.size), 0))
