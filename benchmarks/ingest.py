@@ -15,19 +15,23 @@ Usage: python benchmarks/ingest.py [--mb 200] [--files 4] [--repeats 3] [--keep 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this folder would come first on sys.path and its tokenize.py would shadow
+# the standard library's tokenize module: put the repository root there instead.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import argparse
 import os
 import resource
 import shutil
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks._warcgen import write_warc  # noqa: E402
+from benchmarks._warcgen import write_warc
+from corpusforge.workspace import configure_offline_environment
 
 
 def baseline(files: list[Path]) -> int:
@@ -89,6 +93,7 @@ def main() -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(tmp / "prefect"))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    configure_offline_environment()
     files, html_bytes = [], 0
     per_file = int(args.mb * 1e6 / args.files)
     for i in range(args.files):

@@ -70,12 +70,18 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     rows = list(rows)
     if not rows:
         return DOC_SCHEMA.empty_table()
-    table = pa.Table.from_pylist(rows)
-    for name in DOC_COLUMNS:
-        if name not in table.column_names:
-            table = table.append_column(name, pa.array([""] * len(table), pa.string()))
-    extras = [c for c in table.column_names if c not in DOC_COLUMNS]
-    return table.select(list(DOC_COLUMNS) + extras)
+    names = list(DOC_COLUMNS) + [
+        k for k in dict.fromkeys(k for r in rows for k in r) if k not in DOC_COLUMNS
+    ]
+    # Column by column: much faster than Table.from_pylist for wide text rows.
+    columns = {}
+    for name in names:
+        values = [r.get(name) for r in rows]
+        if name in DOC_COLUMNS:
+            columns[name] = pa.array(["" if v is None else v for v in values], pa.string())
+        else:
+            columns[name] = pa.array(values)
+    return pa.table(columns)
 
 
 def _jsonl_batches(path: Path, batch_size: int) -> Iterator[pa.Table]:
@@ -128,7 +134,9 @@ def iter_documents(path: str | Path, columns: list[str] | None = None) -> Iterat
 def read_table(path: str | Path, columns: list[str] | None = None) -> pa.Table:
     """All rows of `path` in one table: for small data (tests, reports), not for stages."""
     tables = [t for s in list_shards(path) for t in iter_shard_batches(s, columns=columns)]
-    return pa.concat_tables(tables, promote_options="default") if tables else DOC_SCHEMA.empty_table()
+    return (
+        pa.concat_tables(tables, promote_options="default") if tables else DOC_SCHEMA.empty_table()
+    )
 
 
 class ShardWriter:
@@ -169,7 +177,9 @@ class ShardWriter:
             room = self.rows_per_shard - self._current_rows
             part, table = table.slice(0, room), table.slice(room)
             assert self._writer is not None
-            self._writer.write_table(part.cast(self._schema) if part.schema != self._schema else part)
+            self._writer.write_table(
+                part.cast(self._schema) if part.schema != self._schema else part
+            )
             self._current_rows += len(part)
             if self._current_rows >= self.rows_per_shard:
                 self._close_current()
