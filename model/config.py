@@ -144,6 +144,7 @@ class TrainConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: bf16 on GPU")
     compile: bool | None = Field(None, description="torch.compile; default on GPU only")
+    cpu_threads: int | None = Field(None, ge=1, description="torch threads on CPU (default: all)")
     fsdp: bool = Field(False, description="FSDP2 sharding instead of DDP for multi-GPU runs")
     resume: bool = Field(True, description="continue from the run's latest checkpoint")
     metrics_path: str | None = Field(None, description="JSONL metrics file (default: none)")

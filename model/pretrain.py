@@ -86,6 +86,8 @@ def setup_runtime(config: TrainConfig) -> Runtime:
         torch.backends.cudnn.allow_tf32 = True
     else:
         device = torch.device("cpu")
+        if config.cpu_threads:
+            torch.set_num_threads(config.cpu_threads)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo", device_id=device)
     bf16 = config.precision == "bf16" or (config.precision == "auto" and use_cuda)
@@ -457,6 +459,12 @@ def prepare_pretrain(
     `sources` (train, val) replaces reading `config.data` with `pipeline.tokenize`'s reader."""
     from transformers import AutoTokenizer, LlamaForCausalLM
 
+    model = None
+    resume_from = latest_checkpoint(storage, config.run_name) if config.resume else None
+    if resume_from:  # first: a checkpoint of another preset fails before any data is read
+        with LocalCheckpoint(storage, resume_from) as path:
+            check_preset(path, resume_from, config.preset)
+            model = load_model(path)
     if sources is None:
         sources = open_tokens(config.data, "train"), open_tokens(config.data, "val")
     train_src, val_src = sources
@@ -480,11 +488,7 @@ def prepare_pretrain(
         rank=runtime.rank,
         world_size=runtime.world_size,
     )
-    resume_from = latest_checkpoint(storage, config.run_name) if config.resume else None
-    if resume_from:
-        with LocalCheckpoint(storage, resume_from) as path:
-            check_preset(path, resume_from, config.preset)
-            model = load_model(path)
+    if model is not None:
         check_vocab(tokenizer, train_src, model.config.vocab_size)
     else:
         torch.manual_seed(config.seed)

@@ -5,7 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import torch
+
 from model.config import SFTConfig, TrainConfig
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine OpenMP's spinning threads make a
+    2-thread step up to 10x slower than a 1-thread one."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def book_paragraphs(fixtures_dir: Path, limit_chars: int = 400_000) -> list[str]:

@@ -11,8 +11,9 @@ from model.config import SFTConfig, TrainConfig
 from model.pretrain import check_vocab, main, pretrain
 from model.sft import finetune, read_sft_rows
 from pipeline.tokenize import TokenDataset
-from tests._train_helpers import (
+from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
     book_paragraphs,
+    one_torch_thread,
     open_test_store,
     tiny_config,
     token_shards,

@@ -15,7 +15,11 @@ from flows.train import (
     run_pretrain,
 )
 from model.config import SFTConfig, TrainConfig
-from tests._train_helpers import book_paragraphs, token_shards
+from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
+    book_paragraphs,
+    one_torch_thread,
+    token_shards,
+)
 
 
 def test_job_command_uses_torchrun_for_gpus(tmp_path):
@@ -29,6 +33,7 @@ def test_job_command_uses_torchrun_for_gpus(tmp_path):
 def test_pretrain_and_finetune_flows(prefect_harness, workspace, fixtures_dir, monkeypatch):
     from model.store import bootstrap_store
 
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the job subprocess: see one_torch_thread
     monkeypatch.setenv("CORPUSFORGE_TOKEN", bootstrap_store(workspace.root)["svc:trainer"])
     shards = token_shards(book_paragraphs(fixtures_dir, 80_000), workspace.root / "shards")
     common = dict(preset="tiny", seq_len=64, micro_batch_size=8, warmup_steps=2, log_every=2)
@@ -43,7 +48,7 @@ def test_pretrain_and_finetune_flows(prefect_harness, workspace, fixtures_dir, m
 
     sft = workspace.root / "sft.jsonl"
     rows = [
-        {"prompt": f"Count to {i}.", "response": " ".join(map(str, range(i)))} for i in range(10)
+        {"prompt": f"Count to {i}.", "response": " ".join(map(str, range(i)))} for i in range(1, 11)
     ]
     sft.write_text("\n".join(json.dumps(r) for r in rows))
     ft = SFTConfig(

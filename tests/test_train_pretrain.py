@@ -14,8 +14,9 @@ from model.config import build_llama_config, padded_vocab_size
 from model.data import WindowSampler
 from model.pretrain import lr_lambda, prepare_pretrain, pretrain, setup_runtime, train
 from pipeline.tokenize import TokenDataset
-from tests._train_helpers import (
+from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
     book_paragraphs,
+    one_torch_thread,
     open_test_store,
     tiny_config,
     token_shards,

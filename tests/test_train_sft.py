@@ -12,8 +12,9 @@ from model.generate import filter_logits, generate
 from model.pretrain import pretrain, setup_runtime, train
 from model.sft import encode_conversation, finetune, prepare_sft, read_sft_rows
 from pipeline.special_tokens import ASSISTANT, END_OF_TURN
-from tests._train_helpers import (
+from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
     book_paragraphs,
+    one_torch_thread,
     open_test_store,
     sft_config,
     tiny_config,
