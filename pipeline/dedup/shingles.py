@@ -14,7 +14,6 @@ one `np.intersect1d` on stored hashes, and MinHash never sees a shingle twice.
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from functools import cache
 
@@ -31,7 +30,7 @@ _NO_SPACE_SCRIPT = re.compile(
 def _translation_table() -> dict[int, str]:
     """Punctuation, symbols, separators and control characters to a space; digits to 0."""
     table = {}
-    for cp in range(sys.maxunicode + 1):
+    for cp in range(0x30000):  # BMP and the CJK extension planes; the rest is rare
         cat = unicodedata.category(chr(cp))
         if cat == "Nd":
             table[cp] = "0"
