@@ -18,11 +18,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Scripts here (tokenize.py) would shadow standard modules: import from the repo root instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pii_data import generate  # noqa: E402
+from benchmarks.pii_data import generate  # noqa: E402
 
 from pipeline.pii.config import PiiConfig  # noqa: E402
 from pipeline.pii.scrub import Scrubber  # noqa: E402
