@@ -25,7 +25,6 @@ sys.path.insert(0, str(_HERE.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.pii_data import generate  # noqa: E402
-
 from pipeline.pii.config import PiiConfig  # noqa: E402
 from pipeline.pii.scrub import Scrubber  # noqa: E402
 
