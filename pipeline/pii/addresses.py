@@ -7,7 +7,9 @@ take the whole postal address so the city and postcode do not survive next to a 
 from __future__ import annotations
 
 import regex as re
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from pipeline.pii.base import CuePatternRecognizer
 
 _SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|"
@@ -32,31 +34,31 @@ _TAIL = (
 )
 
 _US_STYLE = (
-    rf"(?<![\w.,-])\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:{_WORD}\s+){{0,4}}"
+    rf"(?=\d)(?<![\w.,-])\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:{_WORD}\s+){{0,4}}"
     rf"(?-i:[A-Z][a-z]*|[a-z]+)?\s*{_SUFFIX}(?:\s+[NSEW][EW]?\.?)?(?!\w){_UNIT}?{_TAIL}"
 )
 # "221b baker street, london nw1 6xe" in lower case: needs a postcode to be sure.
 _LOWER = (
-    r"(?i)(?<![\w.,-])\d{1,6}[a-z]?\s+(?:[a-z'’.-]+\s+){1,4}"
+    r"(?i)(?=\d)(?<![\w.,-])\d{1,6}[a-z]?\s+(?:[a-z'’.-]+\s+){1,4}"
     + _SUFFIX
     + r",?\s+(?:[a-z'’.-]+\s+){0,3}[a-z'’.-]*,?\s*(?:[a-z]{2}\s+)?"
     r"(?:\d{5}(?:-\d{4})?|[a-z]{1,2}\d[a-z\d]?\s?\d[a-z]{2})(?!\w)"
 )
 # Continental style: "Hauptstraße 5, 10115 Berlin", "12 rue de la Paix, 75002 Paris".
 _EU_STREET = (
-    r"(?<![\w-])[A-ZÄÖÜ][\wäöüß.-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|"
+    r"(?=[A-ZÄÖÜ])(?<![\w-])[A-ZÄÖÜ][\wäöüß.-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|"
     r"ufer|gracht|laan|straat|vej|gatan|gata|veien)\s+\d{1,4}[a-z]?"
     r"(?:,?\s+\d{4,5}\s+[A-ZÄÖÜ][\wäöüß-]+(?:\s[A-ZÄÖÜ][\wäöüß-]+)?)?"
 )
 _FR_STREET = (
-    r"(?<![\w-])\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|"
+    r"(?=\d)(?<![\w-])\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|"
     r"impasse|quai|route|calle|via|viale|piazza|avenida|rua|plaza)\s+(?:[\w'’-]+\s){0,4}?"
     r"[\w'’-]+(?:,\s*\d{4,5}\s+[A-Z][\w-]+(?:\s[A-Z][\w-]+)?)?"
 )
 _PO_BOX = r"(?i)\bP\.?\s?O\.?\s?Box\s+\d{1,6}" + _TAIL
 
 
-class StreetAddressRecognizer(PatternRecognizer):
+class StreetAddressRecognizer(CuePatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
             supported_entity="STREET_ADDRESS",

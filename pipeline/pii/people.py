@@ -8,7 +8,9 @@ letter case, which is where a statistical model is weakest.
 from __future__ import annotations
 
 import regex as re
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern, RecognizerResult
+
+from pipeline.pii.base import CuePatternRecognizer
 
 _NOT_A_NAME = (
     "the a an and or of to in for on at is was not this that it all any team support admin "
@@ -24,75 +26,54 @@ _CAP_T = r"(?:\p{Lu}\.|\p{Lu}\p{L}*(?:['’-]\p{L}+)*)"
 _LOW_T = _STOP + r"\p{Ll}+(?:['’-]\p{L}+)*"
 _NAME = rf"(?:{_CAP_T}(?:[ \t]+{_CAP_T}){{0,3}}|{_LOW_T}(?:[ \t]+{_LOW_T}){{0,2}})"
 
+_V = rf"(?P<value>{_STOP}{_NAME})"
+
 _PATTERNS = [
     # Mail and git headers; the value up to an address, bracket or end of line.
     Pattern(
         "header",
-        r"(?im)(?<=^[ \t>]*(?:from|to|cc|bcc|reply-to|author|committer|signed-off-by|"
+        r"(?im)^[ \t>]*(?:from|to|cc|bcc|reply-to|author|committer|signed-off-by|"
         r"co-authored-by|acked-by|reviewed-by|tested-by|reported-by|suggested-by|"
         r"helped-by|cc-by|contact|name|full name|assignee|reporter|owner|maintainer|"
-        r"submitted by|posted by|written by)[ \t]*:[ \t]*(?:\"|')?)"
-        + _STOP
-        + _NAME
+        r"submitted by|posted by|written by)[ \t]*:[ \t]*(?:\"|')?"
+        + _V
         + r"(?=[ \t]*(?:\"|')?[ \t]*(?:<|\(|\[|,|;|$|\n))",
-        0.85,
-    ),
-    # "Jane Doe <jane@example.org>" and the Debian-style "-- Jane Doe <jane@...>" trailer.
-    Pattern(
-        "name-before-email",
-        r"(?<![\w@])"
-        + _STOP
-        + _NAME
-        + r"(?=[ \t]*[<(\[][ \t]*[\w.+-]+@[\w-]+\.[\w.-]+[ \t]*[>)\]])",
         0.85,
     ),
     # Bylines and introductions.
     Pattern(
         "byline",
-        r"(?i:(?<=\b(?:my name is|my name's|i am called|name:|named|call me|written by|"
+        r"(?i:\b(?:my name is|my name's|i am called|name:|named|call me|written by|"
         r"posted by|authored by|reported by|edited by|photo by|by:|contact person:?|attn:?|"
-        r"c/o|courtesy of|interviewed|signed,?|cc:?|ping)[ \t]+))"
-        + _STOP
-        + _NAME
-        + r"(?![^\W\d_])",
+        r"c/o|courtesy of|interviewed|signed,?|cc:?|ping)[ \t]+)" + _V + r"(?![^\W\d_])",
         0.7,
     ),
     # Greetings: "Hi John,", "Dear Ms. Smith", "hello maria".
     Pattern(
         "greeting",
-        r"(?im:(?<=^[ \t]*(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening)|"
-        r"thanks|thank you|thx)[ \t]+(?:(?:mr|mrs|ms|miss|dr|prof)\.?[ \t]+)?))"
-        + _STOP
-        + _NAME
+        r"(?im:^[ \t]*(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening)|"
+        r"thanks|thank you|thx)[ \t]+(?:(?:mr|mrs|ms|miss|dr|prof)\.?[ \t]+)?)"
+        + _V
         + r"(?=[ \t]*[,!:\n]|[ \t]*$)",
         0.8,
     ),
     # Titles: "Dr. Jane Doe", "mrs smith".
     Pattern(
         "title",
-        r"(?i:(?<=\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|sir|dame|rev|judge|officer|"
-        r"sgt|capt|det)\.?[ \t]+))" + _STOP + _NAME + r"(?![^\W\d_])",
+        r"(?i:\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|sir|dame|rev|judge|officer|"
+        r"sgt|capt|det)\.?[ \t]+)" + _V + r"(?![^\W\d_])",
         0.75,
     ),
     # Sign-off line followed by a short line that is only a name.
     Pattern(
         "signature",
-        r"(?im:(?<=^[ \t]*(?:regards|best regards|kind regards|warm regards|best wishes|best|"
+        r"(?im:^[ \t]*(?:regards|best regards|kind regards|warm regards|best wishes|best|"
         r"cheers|thanks|thank you|many thanks|sincerely|yours sincerely|yours truly|"
-        r"respectfully|cordially|love|--|—|-)[ \t]*[,.!]?[ \t]*\n[ \t]*))"
-        + _STOP
-        + _NAME
-        + r"(?=[ \t]*$)",
+        r"respectfully|cordially|love|--|—|-)[ \t]*[,.!]?[ \t]*\n[ \t]*)" + _V + r"(?=[ \t]*$)",
         0.85,
     ),
-]
-
-
-_PATTERNS += [
     # "-- Jane Doe" closing a post or mail.
-    Pattern(
-        "dash-signature", r"(?m)(?<=^[ \t]*(?:--|—)[ \t]+)" + _STOP + _NAME + r"(?=[ \t]*$)", 0.8
-    ),
+    Pattern("dash-signature", r"(?m)^[ \t]*(?:--|—)[ \t]+" + _V + r"(?=[ \t]*$)", 0.8),
     # An initial and a surname: "J. Roberts", "S. O'Brien".
     Pattern(
         "initial-surname",
@@ -101,9 +82,13 @@ _PATTERNS += [
         0.6,
     ),
 ]
+# "Jane Doe <jane@example.org>", "-- Jane Doe <jane@...>": find the bracketed address first
+# (rare, fast to scan for), then the name just before it on the same line.
+_BRACKETED_EMAIL = re.compile(r"[<(\[][ \t]*[\w.+-]+@[\w-]+\.[\w.-]+[ \t]*[>)\]]")
+_NAME_AT_END = re.compile(r"(?<![\w@])" + _V + r"[ \t]*$")
 
 
-class ContextualNameRecognizer(PatternRecognizer):
+class ContextualNameRecognizer(CuePatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
             supported_entity="PERSON",
@@ -111,6 +96,16 @@ class ContextualNameRecognizer(PatternRecognizer):
             patterns=_PATTERNS,
             global_regex_flags=re.MULTILINE,
         )
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        for m in _BRACKETED_EMAIL.finditer(text):
+            line_start = max(text.rfind("\n", 0, m.start()) + 1, m.start() - 80)
+            before = _NAME_AT_END.search(text, line_start, m.start())
+            if before and self.validate_result(before.group("value")) is not False:
+                start, end = before.span("value")
+                results.append(RecognizerResult("PERSON", start, end, 0.85))
+        return results
 
     def validate_result(self, pattern_text: str) -> bool | None:
         words = pattern_text.split()

@@ -12,6 +12,8 @@ from collections import Counter
 import regex as re
 from presidio_analyzer import Pattern, PatternRecognizer
 
+from pipeline.pii.base import CuePatternRecognizer
+
 CASE_SENSITIVE = re.MULTILINE | re.DOTALL
 
 _TOKENS = [
@@ -22,7 +24,7 @@ _TOKENS = [
     ),
     Pattern(
         "aws-secret-key",
-        r"(?i:(?<=aws.{0,20}?(?:secret|key).{0,20}?[=:]\s*[\"']?))[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
+        r"(?i:aws.{0,20}?(?:secret|key).{0,20}?[=:]\s*[\"']?)(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
         0.9,
     ),
     Pattern(
@@ -51,7 +53,7 @@ _TOKENS = [
     # scheme://user:password@host: the password only.
     Pattern(
         "url-password",
-        r"(?<=\b[a-z][a-z0-9+.-]{1,15}://[^\s:/@]{1,64}:)[^\s@/]{1,128}(?=@[\w.-])",
+        r"(?<=\b[a-z][a-z0-9+.-]{1,15})://[^\s:/@]{1,64}:(?P<value>[^\s@/]{1,128})(?=@[\w.-])",
         0.9,
     ),
 ]
@@ -59,10 +61,11 @@ _TOKENS = [
 # key = value / key: value / "key": "value" for password-like keys.
 _ASSIGNMENT = Pattern(
     "password-assignment",
-    r"(?i:(?<=\b(?:[a-z_]*pass(?:word|wd|phrase)?|pwd|secret(?:_key)?|api[_-]?key|apikey|"
+    r"(?i:(?<![a-z])(?:pass(?:word|wd|phrase)?|pwd|secret(?:_key)?|api[_-]?key|apikey|"
     r"access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key)"
-    r"[\"']?\s{0,3}(?:=|:|=>|:=)\s{0,3}[\"']?))"
-    r"(?![\"'<{$%]|\s|none\b|null\b|true\b|false\b|xxx|\*\*\*|changeme\b|<)[^\s\"',;`)}\]]{4,200}",
+    r"[\"']?\s{0,3}(?:=|:|=>|:=)\s{0,3}[\"']?)"
+    r"(?P<value>(?![\"'<{$%]|\s|none\b|null\b|true\b|false\b|xxx|\*\*\*|changeme\b|<)"
+    r"[^\s\"',;`)}\]]{4,200})",
     0.8,
 )
 
@@ -80,7 +83,7 @@ def shannon_entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
-class SecretRecognizer(PatternRecognizer):
+class SecretRecognizer(CuePatternRecognizer):
     """Vendor token formats (fixed prefixes) and generic password assignments."""
 
     def __init__(self) -> None:

@@ -12,8 +12,9 @@ import ipaddress
 
 import phonenumbers
 import regex as re
-from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
 
+from pipeline.pii.base import CuePatternRecognizer
 from pipeline.pii.offline import has_public_suffix
 
 CASE_SENSITIVE = re.MULTILINE | re.DOTALL
@@ -24,7 +25,7 @@ _NOT_PII_BEFORE = (
 )
 
 
-class ValidatedEmailRecognizer(PatternRecognizer):
+class ValidatedEmailRecognizer(CuePatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
             supported_entity="EMAIL_ADDRESS",
@@ -44,7 +45,7 @@ class ValidatedEmailRecognizer(PatternRecognizer):
         return has_public_suffix(pattern_text.rsplit("@", 1)[1])
 
 
-class ValidatedIpRecognizer(PatternRecognizer):
+class ValidatedIpRecognizer(CuePatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
             supported_entity="IP_ADDRESS",
@@ -58,7 +59,7 @@ class ValidatedIpRecognizer(PatternRecognizer):
                 ),
                 Pattern(
                     "ipv6",
-                    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|"
+                    r"(?=[0-9A-Fa-f:])(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|"
                     r"(?:\d{1,3}\.){3}\d{1,3})?(?:/\d{1,3})?(?![\w:])",
                     0.6,
                 ),
@@ -88,7 +89,7 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-class LuhnCardRecognizer(PatternRecognizer):
+class LuhnCardRecognizer(CuePatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
             supported_entity="CREDIT_CARD",
@@ -96,7 +97,8 @@ class LuhnCardRecognizer(PatternRecognizer):
             patterns=[
                 Pattern(
                     "card",
-                    _NOT_PII_BEFORE
+                    r"(?=[3-6])"
+                    + _NOT_PII_BEFORE
                     + r"(?<![\w.-])(?:[3-6]\d{3})(?:[ -]?\d{3,4}){2,3}(?:[ -]?\d{1,4})?"
                     + r"(?![\w-]|\.\d)",
                     0.5,
@@ -115,7 +117,7 @@ class LuhnCardRecognizer(PatternRecognizer):
         return luhn_ok(digits)
 
 
-class SsnRuleRecognizer(PatternRecognizer):
+class SsnRuleRecognizer(CuePatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
             supported_entity="US_SSN",
@@ -123,13 +125,15 @@ class SsnRuleRecognizer(PatternRecognizer):
             patterns=[
                 Pattern(
                     "ssn-dashed",
-                    _NOT_PII_BEFORE + r"(?<![\w.-])\d{3}([- ])\d{2}\1\d{4}(?![\w-]|\.\d)",
+                    r"(?=\d)"
+                    + _NOT_PII_BEFORE
+                    + r"(?<![\w.-])\d{3}([- ])\d{2}\1\d{4}(?![\w-]|\.\d)",
                     0.5,
                 ),
                 Pattern(
                     "ssn-plain",
-                    r"(?i:(?<=\b(?:ssn|social security(?: number| no\.?)?|ss#)[\s:#]{1,4}))"
-                    r"\d{9}(?!\d)",
+                    r"(?i:\b(?:ssn|social security(?: number| no\.?)?|ss#)[\s:#]{1,4})"
+                    r"(?P<value>\d{9})(?!\d)",
                     0.5,
                 ),
             ],
@@ -153,7 +157,7 @@ def iban_ok(candidate: str) -> bool:
     return int(number) % 97 == 1
 
 
-class ChecksumIbanRecognizer(PatternRecognizer):
+class ChecksumIbanRecognizer(CuePatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
             supported_entity="IBAN_CODE",
@@ -174,7 +178,7 @@ class ChecksumIbanRecognizer(PatternRecognizer):
 
 # A run of digits with phone punctuation; phonenumbers decides what is a real number.
 _PHONE_CANDIDATE = re.compile(
-    r"(?<![\w.+/-])(?:\+|00)?\(?\d[\d\s().\-/]{5,20}\d(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?"
+    r"(?=[+(\d])(?<![\w.+/-])(?:\+|00)?\(?\d[\d\s().\-/]{5,20}\d(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?"
     r"(?![\w/-]|\.\d)",
     re.IGNORECASE,
 )
@@ -221,7 +225,16 @@ class PhonenumbersRecognizer(EntityRecognizer):
 
     def _valid(self, candidate: str) -> bool:
         international = candidate.startswith(("+", "00"))
-        for region in (None,) if international else self.regions:
+        digits = re.sub(r"\D", "", candidate)
+        if international:
+            regions: tuple[str | None, ...] = (None,)
+        elif digits.startswith("0"):  # a national trunk prefix: Europe, India, ...
+            regions = tuple(r for r in self.regions if r != "US")
+        elif len(digits) == 10 or (len(digits) == 11 and digits.startswith("1")):
+            regions = ("US",)
+        else:
+            return False
+        for region in regions:
             try:
                 number = phonenumbers.parse(candidate, region)
             except phonenumbers.NumberParseException:
