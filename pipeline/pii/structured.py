@@ -195,6 +195,9 @@ _NOT_A_PHONE = re.compile(
 )
 
 
+_NANP_SHAPE = re.compile(r"^(?:\+?1[ .-]?)?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}$")
+
+
 class PhonenumbersRecognizer(EntityRecognizer):
     """Phone numbers in US and international formats, validated by `phonenumbers`."""
 
@@ -231,6 +234,10 @@ class PhonenumbersRecognizer(EntityRecognizer):
         elif digits.startswith("0"):  # a national trunk prefix: Europe, India, ...
             regions = tuple(r for r in self.regions if r != "US")
         elif len(digits) == 10 or (len(digits) == 11 and digits.startswith("1")):
+            # Written like a North American number: area and exchange codes start with 2-9.
+            nanp = digits[-10:]
+            if _NANP_SHAPE.match(candidate) and nanp[0] > "1" and nanp[3] > "1":
+                return True
             regions = ("US",)
         else:
             return False
