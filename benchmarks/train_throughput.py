@@ -11,6 +11,15 @@ the loop costs over the model itself. Sequence length: the preset's (1024; 2048 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# benchmarks/tokenize.py would shadow the standard library's `tokenize` (used by torch.compile
+# and linecache) when this script's folder is first on sys.path; the repo root is wanted instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
 import argparse
 import contextlib
 import statistics
@@ -29,8 +38,8 @@ from model.pretrain import (
     wrap_model,
 )
 
-DEFAULT_BATCH = {"tiny": 16, "124m": 32, "350m": 16, "1b": 8}
-VOCAB = 50257
+DEFAULT_BATCH = {"tiny": 8, "124m": 32, "350m": 16, "1b": 8}
+VOCAB = {"tiny": 8192}  # a GPT-2-sized vocabulary (50257) elsewhere
 
 
 class _Done(Exception):
@@ -55,10 +64,11 @@ def _random_batches(batch: int, seq: int, vocab: int, device: torch.device):
 def measure_loop(config: TrainConfig, warmup: int, steps: int) -> list[float]:
     from transformers import LlamaForCausalLM
 
+    vocab = VOCAB.get(config.preset, 50257)
     runtime = setup_runtime(config)
     torch.manual_seed(0)
-    model = LlamaForCausalLM(build_llama_config(config.preset, VOCAB))
-    batches = _random_batches(config.micro_batch_size, config.block_size, VOCAB, runtime.device)
+    model = LlamaForCausalLM(build_llama_config(config.preset, vocab))
+    batches = _random_batches(config.micro_batch_size, config.block_size, vocab, runtime.device)
     job = Job(
         config=config,
         runtime=runtime,
@@ -71,10 +81,13 @@ def measure_loop(config: TrainConfig, warmup: int, steps: int) -> list[float]:
         load_data_state=lambda s: None,
     )
     rates: list[float] = []
+    last = [time.perf_counter()]
 
-    def on_step(record):
+    def on_step(record):  # called after the step's loss is on the host (GPU synchronized)
+        now = time.perf_counter()
         if record["step"] > warmup:
-            rates.append(record["tokens_per_s"])
+            rates.append(config.micro_batch_size * config.block_size / (now - last[0]))
+        last[0] = now
         if record["step"] >= warmup + steps:
             raise _Done
 
@@ -87,12 +100,13 @@ def measure_peer(config: TrainConfig, warmup: int, steps: int) -> list[float]:
     """The bare loop: model, loss from `labels=`, backward, AdamW step."""
     from transformers import LlamaForCausalLM
 
+    vocab = VOCAB.get(config.preset, 50257)
     runtime = setup_runtime(config)
     torch.manual_seed(0)
-    model = LlamaForCausalLM(build_llama_config(config.preset, VOCAB))
+    model = LlamaForCausalLM(build_llama_config(config.preset, vocab))
     model = wrap_model(model, config, runtime)
     optimizer = build_optimizer(model, config, runtime)
-    batches = _random_batches(config.micro_batch_size, config.block_size, VOCAB, runtime.device)
+    batches = _random_batches(config.micro_batch_size, config.block_size, vocab, runtime.device)
     rates = []
     for step in range(warmup + steps):
         inputs, _ = batches()
@@ -117,11 +131,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=None, help="default: 3 CPU, 10 GPU")
     parser.add_argument("--steps", type=int, default=None, help="default: 10 CPU, 30 GPU")
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     args = parser.parse_args()
 
     gpu = torch.cuda.is_available()
-    warmup = args.warmup if args.warmup is not None else (10 if gpu else 3)
-    steps = args.steps if args.steps is not None else (30 if gpu else 10)
+    warmup = args.warmup if args.warmup is not None else (10 if gpu else 2)
+    steps = args.steps if args.steps is not None else (30 if gpu else 8)
+    vocab = VOCAB.get(args.preset, 50257)
     config = TrainConfig(
         preset=args.preset,
         data="-",
@@ -132,8 +148,9 @@ def main() -> None:
         warmup_steps=2,
         eval_every=10**9,
         checkpoint_every=10**9,
-        log_every=1,
+        log_every=10**9,
         resume=False,
+        cpu_threads=args.threads,
         compile=False if args.no_compile else None,
     )
     runtime = setup_runtime(config)
@@ -150,10 +167,10 @@ def main() -> None:
 
     with torch.device("meta"):
         n_params = sum(
-            p.numel() for p in LlamaForCausalLM(build_llama_config(args.preset, VOCAB)).parameters()
+            p.numel() for p in LlamaForCausalLM(build_llama_config(args.preset, vocab)).parameters()
         )
         fpt = flops_per_token(
-            LlamaForCausalLM(build_llama_config(args.preset, VOCAB)), config.block_size
+            LlamaForCausalLM(build_llama_config(args.preset, vocab)), config.block_size
         )
     peak = peak_flops(config, runtime)
     for name, rate in (("corpusforge loop", ours), ("bare HF loop (peer)", peer)):
