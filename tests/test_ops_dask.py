@@ -1,0 +1,74 @@
+"""Scale-out: the data stages on a two-worker Dask LocalCluster give the default runner's output."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pipeline.documents import read_table
+from pipeline.manifest import read_manifest
+
+STAGES = ["ingest", "dedup", "pii", "tokenize"]
+
+
+def _run(tmp_path: Path, sample: Path, name: str, runner: str | None, monkeypatch):
+    from flows.pipeline import PipelineConfig, run_pipeline
+
+    monkeypatch.setenv("CORPUSFORGE_WORKSPACE", str(tmp_path / f"ws-{name}"))
+    cfg = PipelineConfig(
+        name=name,
+        inputs=[str(sample / d) for d in ("web", "books", "wiki")],
+        output=str(tmp_path / name),
+        stages=STAGES,
+        task_runner=runner,
+        pii={"mode": "fast"},
+        tokenize={"vocab_size": 512},
+    )
+    result = run_pipeline(cfg)
+    assert [r["status"] for r in result["stages"].values()] == ["ran"] * len(STAGES)
+    return tmp_path / name
+
+
+def _documents(out: Path, stage: str) -> list[tuple]:
+    table = read_table(out / stage, columns=["id", "text", "source"])
+    return sorted(zip(*(table[c].to_pylist() for c in table.column_names), strict=True))
+
+
+def _token_files(out: Path) -> dict[str, str]:
+    tokens = out / "tokens"
+    return {
+        str(p.relative_to(tokens)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(tokens.rglob("*"))
+        if p.is_file()
+        and p.suffix in (".bin", ".json", ".npy", ".idx")
+        and "manifest" not in p.name
+        and not p.name.startswith("_")
+    }
+
+
+@pytest.mark.slow
+def test_data_stages_on_dask_match_the_default_runner(prefect_harness, tmp_path, monkeypatch):
+    from distributed import LocalCluster
+    from prefect.settings import PREFECT_API_URL
+
+    from pipeline.sample import write_sample
+
+    # Dask worker processes report task runs to the same API as this process.
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    sample = tmp_path / "sample"
+    write_sample(sample, seed=0)
+    local = _run(tmp_path, sample, "local", "threads", monkeypatch)
+    with LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address.replace("tcp://", "dask://", 1)
+        dask = _run(tmp_path, sample, "dask", address, monkeypatch)
+        workers_used = len(cluster.scheduler_info["workers"])
+    assert workers_used == 2
+    for stage in ("documents", "dedup", "pii"):
+        assert _documents(dask, stage) == _documents(local, stage), stage
+    tok_local, tok_dask = read_manifest(local / "tokens"), read_manifest(dask / "tokens")
+    assert [o["sha256"] for o in tok_dask["outputs"]] == [o["sha256"] for o in tok_local["outputs"]]
+    assert _token_files(dask) == _token_files(local)
