@@ -89,7 +89,10 @@ def setup_runtime(config: TrainConfig) -> Runtime:
         if config.cpu_threads:
             torch.set_num_threads(config.cpu_threads)
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo", device_id=device)
+        if use_cuda:  # device_id binds NCCL to this rank's GPU (eager init)
+            dist.init_process_group(backend="nccl", device_id=device)
+        else:
+            dist.init_process_group(backend="gloo")
     bf16 = config.precision == "bf16" or (config.precision == "auto" and use_cuda)
     compile_ = config.compile if config.compile is not None else use_cuda
     return Runtime(device, rank, local_rank, world, bf16, compile_)
@@ -547,14 +550,17 @@ def cli(argv: list[str] | None, config_cls: type[TrainConfig], run: Callable) ->
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="JSON file with the run's config")
     args = parser.parse_args(argv)
+    from pydantic import ValidationError
+
     try:
         config = config_cls.model_validate_json(Path(args.config).read_text())
+    except (OSError, ValidationError) as exc:
+        print(f"error: invalid config {args.config}: {exc}".splitlines()[0], file=sys.stderr)
+        return 2
+    try:
         run(config, open_storage(config.storage, config.storage_args))
     except CorpusforgeError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 2
-    except ValueError as exc:  # pydantic validation of the config file
-        print(f"error: invalid config {args.config}: {exc}".splitlines()[0], file=sys.stderr)
         return 2
     return 0
 
