@@ -291,8 +291,8 @@ def main() -> None:
     ap.add_argument("--peers", default="datasketch,datatrove")
     ap.add_argument(
         "--peer-python",
-        default="/tmp/peers/bin/python",
-        help="python of a venv with datatrove installed",
+        default=sys.executable,
+        help="python with datatrove installed (default: this one; `pip install -e .[bench]`)",
     )
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)

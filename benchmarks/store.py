@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# This folder holds tokenize.py, which would shadow the standard library: put the repo root first.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from corpusforge.workspace import Workspace  # noqa: E402
 from model.store import bootstrap_store, open_store  # noqa: E402

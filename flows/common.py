@@ -18,8 +18,28 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTa
 from corpusforge.audit import open_audit_log
 
 
+def share_api_with_workers() -> None:
+    """Point worker processes at this process's Prefect API.
+
+    Without a configured PREFECT_API_URL, Prefect runs an ephemeral API server inside each
+    process that needs one; every process-pool worker would then start its own (seconds each,
+    minutes on a busy machine). Starting the ephemeral server here and exporting its URL lets
+    the workers, which inherit the environment, report to it instead.
+    """
+    from prefect.settings import get_current_settings
+
+    if os.environ.get("PREFECT_API_URL") or get_current_settings().api.url:
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the same instance Prefect's own ephemeral mode uses
+    server.start(timeout=get_current_settings().server.ephemeral.startup_timeout_seconds)
+    os.environ["PREFECT_API_URL"] = server.api_url
+
+
 def task_runner_for(address: str | None = None, workers: int | None = None) -> TaskRunner:
     """Local worker processes by default; `dask://HOST:PORT` runs tasks on a Dask cluster."""
+    share_api_with_workers()
     if address and address.startswith(("dask://", "tcp://")):
         from prefect_dask import DaskTaskRunner
 
