@@ -101,9 +101,17 @@ def checkpoints(log: AuditLog) -> list[dict[str, Any]]:
                 "created_by": e.actor,
                 "classification": e.details.get("classification"),
                 "trained_on": e.details.get("trained_on"),
+                "parent": e.details.get("parent"),
                 "run": e.details.get("run"),
                 "affected_by": [],
             }
+    # A fine-tuned model learned everything its parent did: it inherits the parent's data.
+    for ckpt in out.values():
+        seen, parent = {ckpt["name"]}, ckpt["parent"]
+        while not ckpt["trained_on"] and parent in out and parent not in seen:
+            seen.add(parent)
+            ckpt["trained_on"] = out[parent]["trained_on"]
+            parent = out[parent]["parent"]
     for e in log.events(action_prefix="audit.erase"):
         for name in e.details.get("affected_checkpoints", []):
             if name in out:

@@ -189,10 +189,30 @@ def _run_finetune(ctx: StepContext) -> dict[str, Any]:
     from model.config import SFTConfig
 
     base = read_manifest(ctx.upstream("finetune"))["checkpoint"]
-    config = SFTConfig.model_validate({**ctx.config.finetune, "init_from": base})
     out = ctx.stage_dir("finetune")
+    data = _scrub_instructions(ctx, out)
+    config = SFTConfig.model_validate({**ctx.config.finetune, "init_from": base, "data": data})
     summary = run_finetune(FinetuneParams(config=config, job_dir=str(out)))
     return _train_manifest(ctx, "finetune", config, summary)
+
+
+def _scrub_instructions(ctx: StepContext, out: Path) -> str:
+    """Instruction data passes through the PII stage (same config) before any training."""
+    from flows.common import audit
+    from pipeline.pii import scrub_sft_jsonl
+
+    raw = ctx.config.finetune.get("data")
+    if not raw:
+        raise ConfigError("finetune.data: the instruction-tuning JSONL file is required")
+    scrubbed = out / "instructions.scrubbed.jsonl"
+    result = scrub_sft_jsonl(raw, scrubbed, ctx.config.pii)
+    audit(
+        "pii.sft",
+        f"sha256:{sha256_file(raw)}",
+        counts={**result["counts"], **result["entities_by_type"]},
+        details={"output_sha256": sha256_file(scrubbed), "mode": ctx.config.pii.mode},
+    )
+    return str(scrubbed)
 
 
 def _finetune_identity(ctx: StepContext) -> Any:

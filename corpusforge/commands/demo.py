@@ -16,9 +16,10 @@ _MARKER = ".corpusforge-demo"
 
 def demo(
     workspace: WorkspaceOption = None,
-    seed: int = typer.Option(0, help="seed of the sample corpus"),
+    seed: int = typer.Option(0, help="seed of the sample corpus and of sampling"),
 ) -> None:
-    """Run sample -> ingest -> ... on the embedded sample corpus and print a summary."""
+    """Sample corpus -> ingest -> dedup -> PII -> tokenize -> pretrain -> fine-tune -> generate,
+    then the model's lineage and a compliance report."""
     from rich.console import Console
 
     console = Console()
@@ -31,35 +32,44 @@ def demo(
     ws = Workspace(root.resolve()).activate()
     (ws.root / _MARKER).write_text("created by corpusforge demo\n")
 
-    from flows.demo import demo_flow
+    from flows.demo import run_demo
 
     t0 = time.perf_counter()
-    summary = demo_flow(
-        str(ws.runs_dir), seed=seed, report=lambda msg: console.print(f"[bold cyan]>[/] {msg}")
-    )
+    result = run_demo(ws, seed=seed, report=lambda msg: console.print(f"[bold cyan]>[/] {msg}"))
     seconds = time.perf_counter() - t0
 
     from corpusforge.audit import AuditLog
 
     verify = AuditLog(ws.audit_url).verify()
-    ing = summary["ingest"]
     console.rule("corpusforge demo: done")
-    console.print(f"workspace      {ws.root}")
-    console.print(f"sample corpus  {ws.runs_dir / 'sample'}")
+    console.print(f"workspace    {ws.root}")
+    for stage, counts in result["stages"].items():
+        shown = ", ".join(f"{k} {v}" for k, v in counts.items() if isinstance(v, int) and v)
+        console.print(f"{stage:<12} {result['outputs'][stage]}  ({shown})")
+    for stage, (first, last) in result["val_loss"].items():
+        console.print(f"{stage:<12} validation loss {first:.2f} -> {last:.2f}")
+    console.print(f"checkpoint   {result['checkpoint']} (encrypted store: {ws.store_dir})")
+    console.print(f"prompt       {result['prompt']}")
+    console.print(f"completion   {result['completion']!r}")
+    lineage = result["lineage"]
     console.print(
-        f"documents      {ing['output']}  ({ing['out']} documents: "
-        + ", ".join(f"{s} {n}" for s, n in sorted(ing["by_source"].items()))
-        + f"; {ing['rejected']} rejected, {ing.get('dropped_short', 0)} too short)"
+        f"lineage      {lineage['documents']} documents in {len(lineage['shards'])} token shards, "
+        "by source: " + ", ".join(f"{s} {n}" for s, n in sorted(lineage["by_source"].items()))
     )
+    for src in lineage["sources"]:
+        licenses = "; ".join(src["licenses"]) or "licence unknown"
+        console.print(f"             {src['documents']:>4}  {src['uri']}  ({licenses})")
+    console.print(f"report       {result['report']['markdown']}")
+    console.print(f"             {result['report']['html']}")
     console.print(
-        f"audit log      {verify.entries} entries, chain {'OK' if verify.ok else 'BROKEN'}, "
+        f"audit log    {verify.entries} entries, chain {'verified' if verify.ok else 'BROKEN'}, "
         f"head {verify.head_hash[:16]}"
     )
-    console.print(f"time           {seconds:.1f} s")
+    console.print(f"admin token  {result['admin_token_file']} (for `corpusforge store ...`)")
+    console.print(f"time         {seconds:.0f} s")
     console.print(
-        "Prefect UI     "
-        f"PREFECT_HOME={ws.prefect_home} .venv/bin/prefect server start  "
-        "# then open http://127.0.0.1:4200/runs"
+        f"Prefect UI   PREFECT_HOME={ws.prefect_home} .venv/bin/prefect server start\n"
+        "             then open http://127.0.0.1:4200/runs (flow run 'corpus-to-model')"
     )
 
 
