@@ -49,6 +49,35 @@ def task_runner_for(address: str | None = None, workers: int | None = None) -> T
     return ProcessPoolTaskRunner(max_workers=workers or os.cpu_count() or 1)
 
 
+def retry_on_io_error(task, task_run, state) -> bool:
+    """Retry condition for tasks: I/O trouble (network file systems, busy disks) is worth a
+    retry; bad data and bugs are not."""
+    try:
+        state.result()
+    except (OSError, TimeoutError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+def map_in_order(
+    task, items: Sequence[str], progress: Progress, key: str = "path", **fixed: Any
+) -> list[dict[str, Any]]:
+    """Map `task` over `items` (other arguments fixed), advance `progress` as each finishes,
+    and return the results in input order (`result[key]` names the item each result is for)."""
+    from prefect import unmapped
+    from prefect.futures import as_completed
+
+    futures = task.map(list(items), **{k: unmapped(v) for k, v in fixed.items()})
+    results: dict[str, dict[str, Any]] = {}
+    for fut in as_completed(futures):
+        result = fut.result()
+        results[result[key]] = result
+        progress.advance()
+    return [results[item] for item in items]
+
+
 def artifact_key(name: str) -> str:
     """Prefect artifact keys: lower-case letters, digits and dashes."""
     return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:100]

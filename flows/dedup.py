@@ -23,6 +23,7 @@ from corpusforge.workspace import Workspace
 from flows.common import (
     Progress,
     audit,
+    map_in_order,
     markdown_table,
     publish_markdown,
     publish_table,
@@ -103,15 +104,9 @@ def dedup_flow(params: DedupParams) -> dict[str, Any]:
     run = StageRun("dedup", out, params.config, [params.input])
     work_root = str(Workspace.resolve().root / "cache" / "dedup")
     progress = Progress(2 * len(shards) + 1, f"dedup: {len(shards)} shards")
-    futures = signatures_task.map(
-        shards, work_root=unmapped(work_root), config=unmapped(params.config)
+    summaries = map_in_order(
+        signatures_task, shards, progress, key="shard", work_root=work_root, config=params.config
     )
-    by_shard: dict[str, dict[str, Any]] = {}
-    for fut in as_completed(futures):
-        r = fut.result()
-        by_shard[r["shard"]] = r
-        progress.advance()
-    summaries = [by_shard[s] for s in shards]
     state = cluster_task.submit(summaries, params.config, params.index, str(out)).result()
     progress.advance()
     outputs: list[dict[str, Any]] = []

@@ -6,17 +6,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task, unmapped
-from prefect.futures import as_completed
+from prefect import flow, task
 from pydantic import BaseModel, Field
 
 from corpusforge.workspace import Workspace
 from flows.common import (
     Progress,
     audit,
+    map_in_order,
     markdown_table,
     publish_markdown,
     publish_table,
+    retry_on_io_error,
     task_runner_for,
 )
 from pipeline.ingest.config import IngestConfig
@@ -30,19 +31,11 @@ class IngestParams(BaseModel):
     task_runner: str | None = Field(None, description="dask://HOST:PORT, threads, or processes")
 
 
-def _transient(task, task_run, state) -> bool:
-    """Retry only I/O trouble (network file systems, busy disks), not bad data or bugs."""
-    try:
-        state.result()
-    except (OSError, TimeoutError):
-        return True
-    except Exception:
-        return False
-    return False
-
-
 @task(
-    retries=2, retry_delay_seconds=2, retry_condition_fn=_transient, task_run_name="ingest-{path}"
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_on_io_error,
+    task_run_name="ingest-{path}",
 )
 def ingest_file_task(path: str, cache_root: str, config: IngestConfig) -> dict[str, Any]:
     return ingest_file(path, cache_root, config)
@@ -53,15 +46,9 @@ def ingest_flow(params: IngestParams) -> dict[str, Any]:
     files = expand_inputs(params.inputs)
     cache_root = str(Workspace.resolve().root / "cache" / "ingest")
     progress = Progress(len(files), f"ingest: {len(files)} files")
-    futures = ingest_file_task.map(
-        files, cache_root=unmapped(cache_root), config=unmapped(params.config)
+    ordered = map_in_order(
+        ingest_file_task, files, progress, cache_root=cache_root, config=params.config
     )
-    results: dict[str, dict[str, Any]] = {}
-    for fut in as_completed(futures):
-        r = fut.result()
-        results[r["path"]] = r
-        progress.advance()
-    ordered = [results[f] for f in files]
     manifest = assemble(ordered, cache_root, params.output, params.config, files)
     _record(ordered, manifest, params.output)
     return manifest

@@ -7,17 +7,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task, unmapped
-from prefect.futures import as_completed
+from prefect import flow, task
 from pydantic import BaseModel, Field
 
 from corpusforge.workspace import Workspace
 from flows.common import (
     Progress,
     audit,
+    map_in_order,
     markdown_table,
     publish_markdown,
     publish_table,
+    retry_on_io_error,
     task_runner_for,
 )
 from pipeline.documents import list_shards
@@ -33,18 +34,12 @@ class PiiParams(BaseModel):
     workers: int | None = Field(None, ge=1, description="worker processes (default: cores)")
 
 
-def _transient(task, task_run, state) -> bool:
-    """Retry only I/O trouble, not bad data or bugs."""
-    try:
-        state.result()
-    except (OSError, TimeoutError):
-        return True
-    except Exception:
-        return False
-    return False
-
-
-@task(retries=2, retry_delay_seconds=2, retry_condition_fn=_transient, task_run_name="pii-{shard}")
+@task(
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_on_io_error,
+    task_run_name="pii-{shard}",
+)
 def scrub_shard_task(shard: str, cache_root: str, config: PiiConfig) -> dict[str, Any]:
     return scrub_shard(shard, cache_root, config)
 
@@ -54,15 +49,9 @@ def pii_flow(params: PiiParams) -> dict[str, Any]:
     shards = [str(s) for s in list_shards(params.input)]
     cache_root = str(Workspace.resolve().root / "cache" / "pii")
     progress = Progress(len(shards), f"pii: {len(shards)} shards")
-    futures = scrub_shard_task.map(
-        shards, cache_root=unmapped(cache_root), config=unmapped(params.config)
+    ordered = map_in_order(
+        scrub_shard_task, shards, progress, cache_root=cache_root, config=params.config
     )
-    results: dict[str, dict[str, Any]] = {}
-    for fut in as_completed(futures):
-        r = fut.result()
-        results[r["path"]] = r
-        progress.advance()
-    ordered = [results[s] for s in shards]
     manifest = assemble(ordered, cache_root, params.output, params.config)
     _record(ordered, manifest, params.output)
     return manifest

@@ -10,17 +10,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task, unmapped
-from prefect.futures import as_completed
+from prefect import flow, task
 from pydantic import BaseModel, Field
 
 from corpusforge.workspace import Workspace
 from flows.common import (
     Progress,
     audit,
+    map_in_order,
     markdown_table,
     publish_markdown,
     publish_table,
+    retry_on_io_error,
     task_runner_for,
 )
 from pipeline.tokenize.config import TokenizeConfig
@@ -50,7 +51,12 @@ def tokenizer_task(shards: list[str], output: str, config: TokenizeConfig) -> di
     return prepare_tokenizer([Path(s) for s in shards], output, config, _cache_root())
 
 
-@task(retries=2, retry_delay_seconds=2, task_run_name="encode-{shard}")
+@task(
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_on_io_error,
+    task_run_name="encode-{shard}",
+)
 def encode_task(shard: str, chunk_root: str, plan: EncodePlan) -> dict[str, Any]:
     return encode_or_reject(shard, chunk_root, plan)
 
@@ -62,15 +68,9 @@ def tokenize_flow(params: TokenizeParams) -> dict[str, Any]:
     tokenizer = tokenizer_task(shards, params.output, params.config)
     plan, mixture = make_plan([Path(s) for s in shards], params.output, params.config, tokenizer)
     progress = Progress(len(shards), f"tokenize: {len(shards)} input shards")
-    futures = encode_task.map(
-        shards, chunk_root=unmapped(str(_cache_root() / "chunks")), plan=unmapped(plan)
+    chunks = map_in_order(
+        encode_task, shards, progress, chunk_root=str(_cache_root() / "chunks"), plan=plan
     )
-    results: dict[str, dict[str, Any]] = {}
-    for fut in as_completed(futures):
-        r = fut.result()
-        results[r["path"]] = r
-        progress.advance()
-    chunks = [results[s] for s in shards]
     manifest = assemble(chunks, params.output, params.config, tokenizer, mixture)
     _record(manifest, params.output)
     return manifest

@@ -8,6 +8,8 @@ file; output is always zstd Parquet shards named `part-NNNNN.parquet`.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -137,6 +139,16 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pa.Table:
     return (
         pa.concat_tables(tables, promote_options="default") if tables else DOC_SCHEMA.empty_table()
     )
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Place a finished shard from a cache into an output directory: a hard link when the file
+    system allows it (no bytes copied), else a copy."""
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
 
 
 class ShardWriter:

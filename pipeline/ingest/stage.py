@@ -21,7 +21,7 @@ from typing import Any
 from corpusforge.errors import InputError
 from corpusforge.hashing import sha256_file, sha256_json
 from corpusforge.version import code_version
-from pipeline.documents import ShardWriter, shard_name
+from pipeline.documents import ShardWriter, link_or_copy, shard_name
 from pipeline.ingest.config import IngestConfig
 from pipeline.ingest.records import RawDocument, RecordError
 from pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
@@ -190,14 +190,6 @@ def _to_row(
     }
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
 def assemble(
     results: list[dict[str, Any]],
     cache_root: str | Path,
@@ -229,7 +221,7 @@ def assemble(
         src_dir = Path(cache_root) / r["cache_key"]
         for shard in r["outputs"]:
             name = shard_name(index)
-            _link_or_copy(src_dir / shard["path"], out / name)
+            link_or_copy(src_dir / shard["path"], out / name)
             run.add_outputs([{**shard, "path": name, "from": r["path"]}])
             index += 1
         rejects_path = src_dir / REJECTS_NAME

@@ -25,7 +25,13 @@ import pyarrow.parquet as pq
 from corpusforge.errors import InputError
 from corpusforge.hashing import sha256_file, sha256_json
 from corpusforge.version import code_version
-from pipeline.documents import ShardWriter, iter_shard_batches, list_shards, shard_name
+from pipeline.documents import (
+    ShardWriter,
+    iter_shard_batches,
+    link_or_copy,
+    list_shards,
+    shard_name,
+)
 from pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
 from pipeline.pii.config import PiiConfig
 from pipeline.pii.scrub import Scrubbed, Scrubber, language_of
@@ -169,14 +175,6 @@ def scrub_shard(shard: str, cache_root: str | Path, config: PiiConfig) -> dict[s
     return {**result, "cached": False}
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
 def assemble(
     results: list[dict[str, Any]], cache_root: str | Path, out_dir: str | Path, config: PiiConfig
 ) -> dict[str, Any]:
@@ -194,10 +192,10 @@ def assemble(
     for i, r in enumerate(results):
         src = Path(cache_root) / r["cache_key"]
         for shard in r["outputs"]:
-            _link_or_copy(src / shard["path"], out / shard_name(index))
+            link_or_copy(src / shard["path"], out / shard_name(index))
             run.add_outputs([{**shard, "path": shard_name(index), "from": r["path"]}])
             index += 1
-        _link_or_copy(src / "entity_counts.parquet", out / COUNTS_DIR / shard_name(i))
+        link_or_copy(src / "entity_counts.parquet", out / COUNTS_DIR / shard_name(i))
         for line in (src / REJECTS_NAME).read_text(encoding="utf-8").splitlines():
             if line.strip():
                 run.reject(json.loads(line))
