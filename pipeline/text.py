@@ -16,7 +16,6 @@ _C1_OR_NONCHAR = re.compile(rb"\xc2[\x80-\x9f]|\xef\xbf[\xbe\xbf]")
 
 # Space-like characters in UTF-8: tab, NBSP, U+2000-U+200B, U+202F, U+205F, U+3000.
 _ODD_SPACE = re.compile(rb"\t|\xc2\xa0|\xe2\x80[\x80-\x8b\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
-_ODD_SPACE_LEADS = (b"\t", b"\xc2\xa0", b"\xe2\x80", b"\xe2\x81\x9f", b"\xe3\x80\x80")
 _SPACE_RUN = re.compile(rb"  +")
 _EDGE_SPACES = re.compile(rb" \n ?|\n ")
 _BLANK_LINES = re.compile(rb"\n{3,}")
@@ -39,10 +38,11 @@ def normalize_text(text: str) -> str:
         raw = b"\x00"
     if _has_controls(raw):
         text = _CONTROL.sub("", text)
+        raw = text.encode("utf-8")
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    raw = text.encode("utf-8")
-    if any(lead in raw for lead in _ODD_SPACE_LEADS):
+        raw = text.encode("utf-8")
+    if _ODD_SPACE.search(raw):
         raw = _ODD_SPACE.sub(b" ", raw)
     if b"  " in raw:
         raw = _SPACE_RUN.sub(b" ", raw)
