@@ -61,6 +61,25 @@ def retry_on_io_error(task, task_run, state) -> bool:
     return False
 
 
+def io_retrying_task(run_name: str):
+    """The task decorator for per-file/per-shard work: two retries, on I/O errors only."""
+    from prefect import task
+
+    return task(
+        retries=2,
+        retry_delay_seconds=2,
+        retry_condition_fn=retry_on_io_error,
+        task_run_name=run_name,
+    )
+
+
+def stage_cache_dir(stage: str) -> str:
+    """Where a stage keeps its finished per-file/per-shard results (reused on reruns)."""
+    from corpusforge.workspace import Workspace
+
+    return str(Workspace.resolve().root / "cache" / stage)
+
+
 def map_in_order(
     task, items: Sequence[str], progress: Progress, key: str = "path", **fixed: Any
 ) -> list[dict[str, Any]]:

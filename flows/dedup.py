@@ -19,7 +19,6 @@ from pydantic import BaseModel, Field
 
 from corpusforge.errors import InputError
 from corpusforge.hashing import sha256_file, sha256_json
-from corpusforge.workspace import Workspace
 from flows.common import (
     Progress,
     audit,
@@ -27,6 +26,7 @@ from flows.common import (
     markdown_table,
     publish_markdown,
     publish_table,
+    stage_cache_dir,
     task_runner_for,
 )
 from pipeline.dedup.config import DedupConfig
@@ -102,7 +102,7 @@ def dedup_flow(params: DedupParams) -> dict[str, Any]:
     if out.resolve() in {Path(s).resolve().parent for s in shards}:
         raise InputError(f"{out}: output directory must differ from the input directory")
     run = StageRun("dedup", out, params.config, [params.input])
-    work_root = str(Workspace.resolve().root / "cache" / "dedup")
+    work_root = stage_cache_dir("dedup")
     progress = Progress(2 * len(shards) + 1, f"dedup: {len(shards)} shards")
     summaries = map_in_order(
         signatures_task, shards, progress, key="shard", work_root=work_root, config=params.config

@@ -6,18 +6,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow
 from pydantic import BaseModel, Field
 
-from corpusforge.workspace import Workspace
 from flows.common import (
     Progress,
     audit,
+    io_retrying_task,
     map_in_order,
     markdown_table,
     publish_markdown,
     publish_table,
-    retry_on_io_error,
+    stage_cache_dir,
     task_runner_for,
 )
 from pipeline.ingest.config import IngestConfig
@@ -31,12 +31,7 @@ class IngestParams(BaseModel):
     task_runner: str | None = Field(None, description="dask://HOST:PORT, threads, or processes")
 
 
-@task(
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_on_io_error,
-    task_run_name="ingest-{path}",
-)
+@io_retrying_task("ingest-{path}")
 def ingest_file_task(path: str, cache_root: str, config: IngestConfig) -> dict[str, Any]:
     return ingest_file(path, cache_root, config)
 
@@ -44,7 +39,7 @@ def ingest_file_task(path: str, cache_root: str, config: IngestConfig) -> dict[s
 @flow(name="ingest", log_prints=True)
 def ingest_flow(params: IngestParams) -> dict[str, Any]:
     files = expand_inputs(params.inputs)
-    cache_root = str(Workspace.resolve().root / "cache" / "ingest")
+    cache_root = stage_cache_dir("ingest")
     progress = Progress(len(files), f"ingest: {len(files)} files")
     ordered = map_in_order(
         ingest_file_task, files, progress, cache_root=cache_root, config=params.config

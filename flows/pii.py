@@ -7,18 +7,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow
 from pydantic import BaseModel, Field
 
-from corpusforge.workspace import Workspace
 from flows.common import (
     Progress,
     audit,
+    io_retrying_task,
     map_in_order,
     markdown_table,
     publish_markdown,
     publish_table,
-    retry_on_io_error,
+    stage_cache_dir,
     task_runner_for,
 )
 from pipeline.documents import list_shards
@@ -34,12 +34,7 @@ class PiiParams(BaseModel):
     workers: int | None = Field(None, ge=1, description="worker processes (default: cores)")
 
 
-@task(
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_on_io_error,
-    task_run_name="pii-{shard}",
-)
+@io_retrying_task("pii-{shard}")
 def scrub_shard_task(shard: str, cache_root: str, config: PiiConfig) -> dict[str, Any]:
     return scrub_shard(shard, cache_root, config)
 
@@ -47,7 +42,7 @@ def scrub_shard_task(shard: str, cache_root: str, config: PiiConfig) -> dict[str
 @flow(name="pii", log_prints=True)
 def pii_flow(params: PiiParams) -> dict[str, Any]:
     shards = [str(s) for s in list_shards(params.input)]
-    cache_root = str(Workspace.resolve().root / "cache" / "pii")
+    cache_root = stage_cache_dir("pii")
     progress = Progress(len(shards), f"pii: {len(shards)} shards")
     ordered = map_in_order(
         scrub_shard_task, shards, progress, cache_root=cache_root, config=params.config

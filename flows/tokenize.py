@@ -13,15 +13,15 @@ from typing import Any
 from prefect import flow, task
 from pydantic import BaseModel, Field
 
-from corpusforge.workspace import Workspace
 from flows.common import (
     Progress,
     audit,
+    io_retrying_task,
     map_in_order,
     markdown_table,
     publish_markdown,
     publish_table,
-    retry_on_io_error,
+    stage_cache_dir,
     task_runner_for,
 )
 from pipeline.tokenize.config import TokenizeConfig
@@ -43,7 +43,7 @@ class TokenizeParams(BaseModel):
 
 
 def _cache_root() -> Path:
-    return Workspace.resolve().root / "cache" / "tokenize"
+    return Path(stage_cache_dir("tokenize"))
 
 
 @task(task_run_name="train-tokenizer")
@@ -51,12 +51,7 @@ def tokenizer_task(shards: list[str], output: str, config: TokenizeConfig) -> di
     return prepare_tokenizer([Path(s) for s in shards], output, config, _cache_root())
 
 
-@task(
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_on_io_error,
-    task_run_name="encode-{shard}",
-)
+@io_retrying_task("encode-{shard}")
 def encode_task(shard: str, chunk_root: str, plan: EncodePlan) -> dict[str, Any]:
     return encode_or_reject(shard, chunk_root, plan)
 
