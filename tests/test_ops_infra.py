@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import compose_spec
 import pytest
 import yaml
 
@@ -16,6 +18,56 @@ INFRA = Path(__file__).resolve().parents[1] / "infra"
 
 def _compose() -> dict:
     return yaml.safe_load((INFRA / "docker-compose.yml").read_text())
+
+
+# Innermost `${VAR}`, `${VAR-default}` or `${VAR:-default}`: resolved repeatedly, so nested
+# defaults work inside out, as `docker compose` interpolates before it validates.
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^${}]*))?\}")
+
+
+def _interpolate(text: str, env: dict[str, str]) -> str:
+    def value(m: re.Match) -> str:
+        name, op, default = m.groups()
+        if op == ":-":
+            return env.get(name) or default
+        if op == "-":
+            return env.get(name, default)
+        return env.get(name, "")
+
+    text = text.replace("$$", "\0")  # `$$` is a literal dollar, never a variable
+    while (resolved := _VARIABLE.sub(value, text)) != text:
+        text = resolved
+    return text.replace("\0", "$")
+
+
+def _validate_compose_spec(text: str, env: dict[str, str]) -> list[str]:
+    """Parse and validate against the Compose Specification; returns the service names."""
+    compose = compose_spec.PyOptions(apply_merge=True).from_yaml(_interpolate(text, env))
+    compose.validate()
+    return compose.service_names()
+
+
+def test_compose_file_is_valid_compose_spec_with_defaults_and_overrides():
+    text = (INFRA / "docker-compose.yml").read_text()
+    services = _validate_compose_spec(text, {})
+    assert {"postgres", "prefect-server"} <= set(services)
+    overrides = {"CORPUSFORGE_IMAGE": "registry.example/corpusforge:1.2", "POSTGRES_PASSWORD": "x"}
+    assert _validate_compose_spec(text, overrides) == services
+
+
+def test_compose_validation_rejects_a_broken_file():
+    """The validator is real: a misspelt service key and a bad port mapping both fail."""
+    text = (INFRA / "docker-compose.yml").read_text()
+    with pytest.raises(ValueError):
+        _validate_compose_spec(text.replace("depends_on:", "depends_onn:", 1), {})
+    with pytest.raises(ValueError):
+        _validate_compose_spec(text.replace('"4200:4200"', '"4200:http"'), {})
+
+
+def test_interpolation_follows_compose_rules():
+    env = {"SET": "v", "EMPTY": ""}
+    assert _interpolate("${SET}-${UNSET:-d}-${EMPTY:-d}-${EMPTY-d}-$$x", env) == "v-d-d--$x"
+    assert _interpolate("${A:-a${SET:-no}b}", env) == "avb"
 
 
 def test_compose_declares_postgres_server_worker_and_deployments():
