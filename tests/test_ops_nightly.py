@@ -1,0 +1,99 @@
+"""The nightly-prepare deployment over a drop folder, night after night.
+
+Each night runs `corpus-to-model` with the deployment's own parameters. New files are
+processed, files already done are not, and a document that arrives again (verbatim or
+lightly edited) in a later file is removed against the earlier nights' dedup index.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from flows.pipeline import corpus_to_model
+from flows.pipeline_config import PipelineConfig
+from flows.pipeline_deployments import build_deployments
+from pipeline.documents import read_table
+from pipeline.manifest import read_manifest
+
+WORDS = (
+    "river stone market winter lantern harbor garden copper meadow signal orchard canvas "
+    "thunder velvet compass island mirror anchor bridge candle forest glacier marble pepper "
+    "saddle timber violet walnut yellow zephyr basket cactus dragon ember falcon granite"
+).split()
+
+
+def _article(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(160)) + "."
+
+
+def _write_jsonl(path: Path, texts: list[str]) -> None:
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+
+
+def _nightly_config(drop: Path, out: Path) -> PipelineConfig:
+    sft = out.parent / "sft.jsonl"  # the full pipeline's config needs it; nightly never trains
+    sft.write_text('{"prompt": "p", "response": "r"}\n')
+    base = PipelineConfig(
+        name="nightly-test",
+        inputs=[str(drop)],
+        output=str(out),
+        task_runner="threads",
+        pii={"mode": "fast"},
+        tokenize={"vocab_size": 512},
+        finetune={"data": str(sft)},
+    )
+    nightly = {d.name: d for d in build_deployments(base, drop_folder=str(drop))}["nightly-prepare"]
+    return PipelineConfig.model_validate(nightly.parameters["config"])
+
+
+def _batch_dir(result: dict) -> Path:
+    return Path(result["output"])
+
+
+def test_nightly_prepare_takes_only_new_files_and_dedups_against_earlier_nights(
+    prefect_harness, tmp_path
+):
+    rng = random.Random(7)
+    drop, out = tmp_path / "drop", tmp_path / "out"
+    drop.mkdir()
+    night1 = [_article(rng) for _ in range(6)]
+    _write_jsonl(drop / "crawl-1.jsonl", night1)
+    config = _nightly_config(drop, out)
+    assert config.incremental and config.stages == ["ingest", "dedup", "pii", "tokenize"]
+
+    first = corpus_to_model(config)
+    batch1 = _batch_dir(first)
+    assert {r["status"] for r in first["stages"].values()} == {"ran"}
+    kept1 = read_table(batch1 / "dedup", columns=["id"])["id"].to_pylist()
+    assert len(kept1) == 6
+
+    # Night 2: two new articles, one verbatim repeat and one with a single word changed.
+    words = night1[1].split()
+    words[40] = "quartz"
+    night2 = [_article(rng), _article(rng), night1[0], " ".join(words)]
+    _write_jsonl(drop / "crawl-2.jsonl", night2)
+    second = corpus_to_model(config)
+    batch2 = _batch_dir(second)
+    assert batch2 != batch1
+
+    ingest2 = read_manifest(batch2 / "documents")
+    assert ingest2["counts"]["out"] == 4  # only the new file was ingested
+    kept2 = read_table(batch2 / "dedup", columns=["id", "text"])
+    assert sorted(kept2["text"].to_pylist()) == sorted(night2[:2])
+    clusters = pq.read_table(batch2 / "dedup" / "clusters.parquet").to_pylist()
+    removed = [c for c in clusters if not c["kept"]]
+    assert len(removed) == 2
+    assert {c["similar_to"] for c in removed} <= set(kept1)  # matched to night 1's documents
+    assert read_manifest(batch2 / "tokens")["counts"]["in"] == 2  # only the kept new documents
+
+    ledger = [json.loads(x) for x in (out / "ingested.jsonl").read_text().splitlines()]
+    assert [Path(e["path"]).name for e in ledger] == ["crawl-1.jsonl", "crawl-2.jsonl"]
+    assert len({e["batch"] for e in ledger}) == 2
+
+    # Night 3: nothing new in the drop folder, so nothing runs.
+    third = corpus_to_model(config)
+    assert third["stages"] == {}
