@@ -3,13 +3,17 @@ envelope + sha256 manifest + audit) against a plain file copy on the same disk, 
 
     /work/main/.venv/bin/python benchmarks/store.py --size-mb 1024 --repeat 3
 
-Prints medians and the store/copy ratio (goal: >= 0.5 of plain copy speed).
+Each repeat times shutil.copytree of the checkpoint folder (the peer), a put and a get;
+dirty pages are flushed (untimed) before each, so no step pays for an earlier one's
+writeback. Prints medians, the store/copy ratios (goal: >= 0.5 of plain copy speed) and the
+peak memory (RSS high-water mark) each step added to the process.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -22,6 +26,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from corpusforge.workspace import Workspace  # noqa: E402
 from model.store import bootstrap_store, open_store  # noqa: E402
+from model.store.envelope import DEFAULT_CHUNK_BYTES, buffer_bytes  # noqa: E402
 
 
 def _write_random(path: Path, size_mb: int) -> None:
@@ -31,10 +36,36 @@ def _write_random(path: Path, size_mb: int) -> None:
             f.write(block[i % 7 :] + block[: i % 7])  # cheap, not compressible, not constant
 
 
-def _timed(fn) -> float:
+def _rss_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    """Reset the RSS high-water mark (Linux: clear_refs 5); False where unsupported."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _timed(fn) -> tuple[float, float | None]:
+    """Seconds `fn` took and the MiB its peak RSS rose above the RSS it started with."""
+    os.sync()
+    can_reset = _reset_peak()
+    before = _rss_kib("VmRSS") if can_reset else None
     t0 = time.perf_counter()
     fn()
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    peak = _rss_kib("VmHWM") if can_reset else None
+    grew = (peak - before) / 1024 if peak is not None and before is not None else None
+    return seconds, grew
 
 
 def main() -> None:
@@ -50,24 +81,34 @@ def main() -> None:
         os.environ["CORPUSFORGE_AUDIT_URL"] = f"sqlite:///{scratch / 'audit.db'}"
         tokens = bootstrap_store(ws)
         store = open_store(ws, tokens["svc:trainer"])
+        admin = open_store(ws, tokens["user:admin"])
         src = scratch / "ckpt"
         src.mkdir()
         _write_random(src / "model.safetensors", args.size_mb)
-        copy_t, put_t, get_t = [], [], []
+        runs: dict[str, list[tuple[float, float | None]]] = {"copy": [], "put": [], "get": []}
         for i in range(args.repeat):
-            dst = scratch / f"copy-{i}"
-            copy_t.append(_timed(lambda d=dst: shutil.copytree(src, d)))
-            shutil.rmtree(dst)
-            put_t.append(_timed(lambda i=i: store.put_checkpoint(f"bench/{i}", src, {})))
-            out = scratch / f"out-{i}"
-            get_t.append(_timed(lambda i=i, o=out: store.get_checkpoint(f"bench/{i}", o)))
+            name, copied, out = f"bench/{i}", scratch / f"copy-{i}", scratch / f"out-{i}"
+            runs["copy"].append(_timed(lambda d=copied: shutil.copytree(src, d)))
+            shutil.rmtree(copied)
+            runs["put"].append(_timed(lambda n=name: store.put_checkpoint(n, src, {})))
+            runs["get"].append(_timed(lambda n=name, o=out: store.get_checkpoint(n, o)))
             shutil.rmtree(out)
+            admin.delete_checkpoint(name)  # keep the disk and the dirty page cache small
         mb = args.size_mb
-        copy, put, get = (statistics.median(t) for t in (copy_t, put_t, get_t))
-        print(f"size: {mb} MiB, repeats: {args.repeat} (medians)")
-        print(f"plain copy : {mb / copy:8.1f} MiB/s")
-        print(f"store put  : {mb / put:8.1f} MiB/s  ratio vs copy {copy / put:.2f}")
-        print(f"store get  : {mb / get:8.1f} MiB/s  ratio vs copy {copy / get:.2f}")
+        seconds = {step: statistics.median(t for t, _ in r) for step, r in runs.items()}
+        peaks = {step: [m for _, m in r if m is not None] for step, r in runs.items()}
+        print(f"size: {mb} MiB, repeats: {args.repeat} (medians), cpus: {os.cpu_count()}")
+        for step in ("copy", "put", "get"):
+            label = {"copy": "plain copy", "put": "store put ", "get": "store get "}[step]
+            ratio = seconds["copy"] / seconds[step]
+            ratio = "" if step == "copy" else f"  ratio vs copy {ratio:.2f}"
+            peak = f"  peak RSS +{max(peaks[step]):.0f} MiB" if peaks[step] else ""
+            print(f"{label} : {mb / seconds[step]:8.1f} MiB/s{ratio}{peak}")
+        print(
+            f"envelope buffers: {buffer_bytes() / 2**20:.0f} MiB at most "
+            f"(chunk {DEFAULT_CHUNK_BYTES >> 20} MiB); process max RSS "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -20,10 +20,11 @@ import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import fsspec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from fsspec.implementations.local import LocalFileSystem
 
 from corpusforge.audit import AuditLog
 from corpusforge.errors import AccessDenied, CorpusforgeError, InputError, IntegrityError
@@ -138,6 +139,12 @@ class SecureCheckpointStore:
     def _object_path(self, name: str, file_id: str) -> str:
         return f"{self.root}/{name}/@{file_id}.enc"
 
+    def _open_object(self, path: str, mode: str) -> BinaryIO:
+        """Local folders: a plain file (mappable, preallocatable, no fsspec layer)."""
+        if isinstance(self.fs, LocalFileSystem):
+            return open(path, mode)  # noqa: SIM115 - the caller closes it
+        return self.fs.open(path, mode)
+
     def _read_manifest(self, name: str) -> dict[str, Any]:
         path = self._manifest_path(name)
         try:
@@ -200,8 +207,14 @@ class SecureCheckpointStore:
     def _encrypt_file(self, name: str, rel: str, path: Path) -> dict[str, Any]:
         file_id = secrets.token_hex(16)
         data_key = AESGCM.generate_key(bit_length=256)
-        with open(path, "rb") as src, self.fs.open(self._object_path(name, file_id), "wb") as dst:
-            info = encrypt_stream(src, dst, data_key, bytes.fromhex(file_id), self.chunk_bytes)
+        target = self._object_path(name, file_id)
+        try:
+            with open(path, "rb") as src, self._open_object(target, "wb") as dst:
+                info = encrypt_stream(src, dst, data_key, bytes.fromhex(file_id), self.chunk_bytes)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.fs.rm_file(target)  # no orphan half-objects from a failed put
+            raise
         wrapped = self.keys.wrap(data_key, sealed_manifest.key_context(name, file_id))
         return {"path": rel, "file_id": file_id, **info, "data_key": wrapped}
 
@@ -239,13 +252,12 @@ class SecureCheckpointStore:
                 out = staging / rel
                 out.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    src_cm = self.fs.open(self._object_path(name, entry["file_id"]), "rb")
+                    src_cm = self._open_object(self._object_path(name, entry["file_id"]), "rb")
                 except FileNotFoundError:
                     raise IntegrityError(f"{label}: encrypted object is missing") from None
                 with src_cm as src, open(out, "wb") as dst:
-                    info = decrypt_stream(
-                        src, dst, data_key, bytes.fromhex(entry["file_id"]), label
-                    )
+                    file_id = bytes.fromhex(entry["file_id"])
+                    info = decrypt_stream(src, dst, data_key, file_id, label, entry["size"])
                 if info["sha256"] != entry["sha256"] or info["size"] != entry["size"]:
                     raise IntegrityError(f"{label}: sha256 does not match the manifest")
             _move_into(staging, dest)
