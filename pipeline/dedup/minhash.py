@@ -2,17 +2,17 @@
 
 Permutation i maps a 32-bit shingle hash x to (a_i * x + b_i) mod 2**64 >> 32 (multiply-add-
 shift with random 64-bit a_i, b_i: a universal family for 32-bit keys, like datasketch's
-(a*x + b) mod p). The shift is monotone, so the minimum is taken before shifting; all
-permutations are applied at once to a block of shingles (a numpy outer product), and
-`np.minimum.reduceat` takes each document's minimum. There is no per-shingle Python loop.
+(a*x + b) mod p). The shift is monotone, so the minimum is taken before shifting. All
+permutations of a shingle are applied in one compiled loop (kernels.minhash) with the
+document's minima in registers: no per-shingle Python loop and no shingles x permutations
+temporary.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-_BLOCK = 1 << 14  # shingles per block: block x num_perm uint64 stays cache-sized
-_S32 = np.uint64(32)
+from pipeline.dedup.kernels import minhash
 
 
 def permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -31,26 +31,9 @@ def signatures(
     Every document must have at least one shingle.
     """
     a, b = perms
-    n_docs = offsets.size - 1
-    if n_docs and np.any(offsets[1:] == offsets[:-1]):
+    if offsets.size > 1 and np.any(offsets[1:] == offsets[:-1]):
         raise ValueError("every document needs at least one shingle")
-    mins = np.full((n_docs, a.size), np.iinfo(np.uint64).max, dtype=np.uint64)
-    x = hashes.astype(np.uint64)
-    block = np.empty((_BLOCK, a.size), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for lo in range(0, x.size, _BLOCK):
-            hi = min(lo + _BLOCK, x.size)
-            v = block[: hi - lo]
-            np.multiply(x[lo:hi, None], a[None, :], out=v)
-            v += b
-            # documents overlapping [lo, hi): first and last may be cut by the block edges
-            d0 = int(np.searchsorted(offsets, lo, side="right")) - 1
-            d1 = int(np.searchsorted(offsets, hi - 1, side="right")) - 1
-            starts = np.maximum(offsets[d0 : d1 + 1], lo) - lo
-            np.minimum(
-                mins[d0 : d1 + 1], np.minimum.reduceat(v, starts, axis=0), out=mins[d0 : d1 + 1]
-            )
-    return (mins >> _S32).astype(np.uint32)
+    return minhash(hashes, np.asarray(offsets, dtype=np.int64), a, b)
 
 
 def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
