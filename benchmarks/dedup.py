@@ -36,6 +36,7 @@ import tempfile
 import time
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,32 +208,61 @@ def tool_datasketch(corpus: Path, work: Path, threshold: float, workers: int) ->
     return removed
 
 
+# datatrove's executor starts its pool with "forkserver", which re-imports the main module:
+# without the __main__ guard every worker re-ran the whole script (the crash loop seen before).
 DATATROVE_SCRIPT = r"""
-import sys, json
+import json, resource, sys, time
 from pathlib import Path
-from datatrove.executor import LocalPipelineExecutor
-from datatrove.pipeline.readers import ParquetReader
-from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupSignature,
-    MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter)
-from datatrove.pipeline.writers import JsonlWriter
-corpus, work, workers = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
-n = len(list(Path(corpus).glob("part-*.parquet")))
-cfg = MinhashConfig()
-reader = ParquetReader(corpus, id_key="id", text_key="text")
-LocalPipelineExecutor([reader, MinhashDedupSignature(output_folder=f"{work}/sigs", config=cfg)],
-                      tasks=n, workers=workers, logging_dir=f"{work}/l1").run()
-LocalPipelineExecutor([MinhashDedupBuckets(input_folder=f"{work}/sigs",
-                      output_folder=f"{work}/buckets", config=cfg)],
-                      tasks=cfg.num_buckets, workers=workers, logging_dir=f"{work}/l2").run()
-LocalPipelineExecutor([MinhashDedupCluster(input_folder=f"{work}/buckets",
-                      output_folder=f"{work}/remove_ids", config=cfg)],
-                      tasks=1, logging_dir=f"{work}/l3").run()
-LocalPipelineExecutor([reader, MinhashDedupFilter(input_folder=f"{work}/remove_ids",
-                      exclusion_writer=JsonlWriter(f"{work}/removed", compression=None)),
-                      JsonlWriter(f"{work}/kept", compression=None)],
-                      tasks=n, workers=workers, logging_dir=f"{work}/l4").run()
-removed = [json.loads(l)["id"] for p in Path(f"{work}/removed").glob("*.jsonl") for l in open(p)]
-Path(f"{work}/removed_ids.json").write_text(json.dumps(removed))
+
+import datatrove.utils.hashes.xxhash as dt_xxhash
+import xxhash
+
+# datatrove 0.10 hashes str, which xxhash >= 4 refuses; encode as UTF-8 (what xxhash 3 did).
+# At module level, so the forkserver workers (which import this file) get it too.
+dt_xxhash.xxhash32 = lambda d: xxhash.xxh32_intdigest(d.encode() if isinstance(d, str) else d)
+dt_xxhash.xxhash64 = lambda d: xxhash.xxh64_intdigest(d.encode() if isinstance(d, str) else d)
+
+
+def main():
+    t0 = time.perf_counter()
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets,
+        MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature)
+    from datatrove.pipeline.readers import ParquetReader
+    from datatrove.pipeline.writers import JsonlWriter
+
+    corpus, work, workers = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    n = len(list(Path(corpus).glob("part-*.parquet")))
+    cfg = MinhashConfig()
+    reader = ParquetReader(corpus, id_key="id", text_key="text")
+
+    def run(pipeline, tasks, name):
+        LocalPipelineExecutor(pipeline, tasks=tasks, workers=min(workers, tasks),
+                              logging_dir=f"{work}/{name}").run()
+
+    run([reader, MinhashDedupSignature(output_folder=f"{work}/sigs", config=cfg)], n, "l1")
+    run([MinhashDedupBuckets(input_folder=f"{work}/sigs", output_folder=f"{work}/buckets",
+                             config=cfg)], cfg.num_buckets, "l2")
+    run([MinhashDedupCluster(input_folder=f"{work}/buckets", output_folder=f"{work}/remove_ids",
+                             config=cfg)], 1, "l3")
+    run([reader, MinhashDedupFilter(input_folder=f"{work}/remove_ids",
+                                    exclusion_writer=JsonlWriter(f"{work}/removed",
+                                                                 compression=None)),
+         JsonlWriter(f"{work}/kept", compression=None)], n, "l4")
+    seconds = time.perf_counter() - t0
+    removed = [json.loads(line)["id"] for p in Path(f"{work}/removed").glob("*.jsonl")
+               for line in open(p)]
+    Path(f"{work}/removed_ids.json").write_text(json.dumps(removed))
+    # VmHWM, not RUSAGE_SELF: getrusage's maximum survives exec, so it would report the
+    # benchmark parent's memory (it holds the corpus) instead of this tool's
+    hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+    own = int(hwm[0].split()[1]) if hwm else 0
+    peak = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": round(peak, 1)}))
+
+
+if __name__ == "__main__":
+    main()
 """
 
 
@@ -258,6 +288,16 @@ def _timed(cmd: list[str], read_removed) -> dict:
     }
 
 
+def _own_peak_kb() -> int:
+    """This process's peak resident set (VmHWM). Not getrusage(RUSAGE_SELF): its maximum
+    survives exec, so a tool started by this benchmark would report the benchmark's memory
+    (which holds the whole corpus); pool workers forked by the tool are RUSAGE_CHILDREN."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _child(tool: str, corpus: Path, work: Path, threshold: float, workers: int) -> None:
     t0 = time.perf_counter()
     removed = {"corpusforge": tool_corpusforge, "datasketch": tool_datasketch}[tool](
@@ -265,13 +305,7 @@ def _child(tool: str, corpus: Path, work: Path, threshold: float, workers: int) 
     )
     seconds = time.perf_counter() - t0
     (work / f"{tool}_removed.json").write_text(json.dumps(sorted(removed)))
-    peak = (
-        max(
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-        )
-        / 1024
-    )
+    peak = max(_own_peak_kb(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     print(json.dumps({"seconds": seconds, "peak_mb": round(peak, 1)}))
 
 
@@ -282,6 +316,61 @@ def _signature_bytes_per_doc(work: Path, docs: int) -> float:
     return sum(p.stat().st_size for p in files) / max(docs, 1)
 
 
+def subset_corpus(corpus: Path, out: Path, size_mb: float, shards: int, seed: int = 1) -> dict:
+    """Whole families (an original and all its copies) drawn at random up to `size_mb`, in
+    input order: a slow peer's precision/recall on it is scored like the full run's."""
+    table = pa.concat_tables(pq.read_table(p) for p in sorted(corpus.glob("part-*.parquet")))
+    fam = table["family"].to_pylist()
+    size: dict[int, int] = {}
+    for f, n in zip(fam, pc.binary_length(table["text"]).to_pylist(), strict=True):
+        size[f] = size.get(f, 0) + n
+    order = sorted(size)
+    random.Random(seed).shuffle(order)
+    chosen, total = set(), 0
+    for f in order:
+        if total >= size_mb * 1e6:
+            break
+        chosen.add(f)
+        total += size[f]
+    rows = table.filter(pa.array([f in chosen for f in fam]))
+    out.mkdir(parents=True, exist_ok=True)
+    per = (rows.num_rows + shards - 1) // shards
+    for k in range(shards):
+        part = rows.slice(k * per, per)
+        pq.write_table(part, out / f"part-{k:05d}.parquet", compression="zstd")
+    return {"documents": rows.num_rows, "bytes": total}
+
+
+WARM_KERNELS = (
+    "from pipeline.dedup.shingles import normalize_for_dedup as n, shingle_sets as s; "
+    "from pipeline.dedup.minhash import signatures, permutations; "
+    "h, o = s([n('Warm é'), n('one two three four five six')]); "
+    "signatures(h, o, permutations(64))"
+)
+
+
+def run_tool(tool: str, corpus: Path, work: Path, args) -> dict:
+    if tool == "datatrove":
+        if not Path(args.peer_python).exists():
+            return {"error": f"no peer python at {args.peer_python}"}
+        return run_datatrove(corpus, work, args.peer_python, args.workers)
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        tool,
+        "--corpus",
+        str(corpus),
+        "--work",
+        str(work),
+        "--threshold",
+        str(args.threshold),
+        "--workers",
+        str(args.workers),
+    ]
+    return _timed(cmd, lambda: set(json.loads((work / f"{tool}_removed.json").read_text())))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size-mb", type=float, default=20.0)
@@ -289,6 +378,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--peers", default="datasketch,datatrove")
+    ap.add_argument(
+        "--subset-peers",
+        default="datasketch",
+        help="peers too slow for the whole corpus: run on a random subset of whole families",
+    )
+    ap.add_argument("--subset-mb", type=float, default=20.0, help="size of that subset")
     ap.add_argument(
         "--peer-python",
         default=sys.executable,
@@ -306,44 +401,43 @@ def main() -> None:
     corpus = work / "corpus"
     t0 = time.perf_counter()
     info = build_corpus(corpus, args.size_mb, args.shards)
-    sims, ids, required = ground_truth(corpus, args.threshold)
+    truth = {"full": (info, *ground_truth(corpus, args.threshold))}
+    required = truth["full"][3]
     print(
         f"corpus: {info['documents']} documents, {info['bytes'] / 1e6:.1f} MB, "
         f"{len(required)} removals required at J >= {args.threshold} "
         f"(built + ground truth in {time.perf_counter() - t0:.0f}s), {args.workers} workers, "
-        f"{os.cpu_count()} CPUs"
+        f"{os.cpu_count()} CPUs, load average before the runs {os.getloadavg()[0]:.1f}"
     )
-    results = {}
+    # numba compiles the kernels once per install and caches them on disk; do that untimed,
+    # as an installed corpusforge would have done it already
+    subprocess.run([sys.executable, "-c", WARM_KERNELS], check=True, cwd=ROOT)
+    subset_peers = {p for p in args.subset_peers.split(",") if p}
+    results, labels = {}, {}
     for tool in ["corpusforge"] + [p for p in args.peers.split(",") if p]:
-        if tool == "datatrove":
-            if not Path(args.peer_python).exists():
-                results[tool] = {"error": f"no peer venv at {args.peer_python}"}
-                continue
-            results[tool] = run_datatrove(corpus, work, args.peer_python, args.workers)
-            continue
-        cmd = [
-            sys.executable,
-            __file__,
-            "--child",
-            tool,
-            "--corpus",
-            str(corpus),
-            "--work",
-            str(work),
-            "--threshold",
-            str(args.threshold),
-            "--workers",
-            str(args.workers),
-        ]
-        results[tool] = _timed(
-            cmd, lambda t=tool: set(json.loads((work / f"{t}_removed.json").read_text()))
+        on_subset = tool in subset_peers and args.subset_mb < info["bytes"] / 1e6
+        if on_subset and "subset" not in truth:
+            sub = work / "subset"
+            sub_info = subset_corpus(corpus, sub, args.subset_mb, max(1, args.shards // 4))
+            truth["subset"] = (sub_info, *ground_truth(sub, args.threshold))
+            print(
+                f"subset for {', '.join(sorted(subset_peers))}: {sub_info['documents']} "
+                f"documents, {sub_info['bytes'] / 1e6:.1f} MB (whole families drawn at random, "
+                f"seed 1), {len(truth['subset'][3])} removals required"
+            )
+        key = "subset" if on_subset else "full"
+        results[tool] = run_tool(tool, corpus if key == "full" else work / key, work, args)
+        labels[tool] = (
+            f"{tool} (random {truth[key][0]['bytes'] / 1e6:.0f} MB subset)" if on_subset else tool
         )
-    mb = info["bytes"] / 1e6
+        results[tool]["truth"] = key
     for r in results.values():
         if "error" in r:
             continue
-        s = score(r["removed"], ids, sims, required, args.threshold)
-        r.update(s, mbps=mb / r["seconds"], docs_per_s=info["documents"] / r["seconds"])
+        t_info, sims, ids, t_required = truth[r["truth"]]
+        mb = t_info["bytes"] / 1e6
+        s = score(r["removed"], ids, sims, t_required, args.threshold)
+        r.update(s, mbps=mb / r["seconds"], docs_per_s=t_info["documents"] / r["seconds"])
     fastest_peer = max(
         (r["mbps"] for t, r in results.items() if t != "corpusforge" and "mbps" in r), default=None
     )
@@ -351,16 +445,17 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for tool, r in results.items():
         if "error" in r:
-            print(f"| {tool} | could not run: {r['error']} | | | | | | |")
+            print(f"| {labels[tool]} | could not run: {r['error']} | | | | | | |")
             continue
         ratio = f"{r['mbps'] / fastest_peer:.1f}x" if fastest_peer else "-"
         print(
-            f"| {tool} | {r['removed']} | {r['precision']:.3f} | {r['recall']:.3f} | "
+            f"| {labels[tool]} | {r['removed']} | {r['precision']:.3f} | {r['recall']:.3f} | "
             f"{r['mbps']:.1f} | {r['docs_per_s']:.0f} | {r['peak_mb']} | {ratio} |"
         )
     print(
         f"\ncorpusforge signatures + band keys: "
-        f"{_signature_bytes_per_doc(work, info['documents']):.0f} bytes/document; work dir {work}"
+        f"{_signature_bytes_per_doc(work, info['documents']):.0f} bytes/document; "
+        f"load average after the runs {os.getloadavg()[0]:.1f}; work dir {work}"
     )
 
 

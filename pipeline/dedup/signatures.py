@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
@@ -47,6 +48,17 @@ def _title(meta: Any) -> str:
         return ""
     title = value.get("title") if isinstance(value, dict) else None
     return str(title)[:_TITLE_CHARS] if title else ""
+
+
+def _columns(shard: Path) -> list[str] | None:
+    """The columns this step reads (Parquet reads only those; other columns can be large)."""
+    if shard.suffix != ".parquet":
+        return None
+    try:
+        names = pq.read_schema(shard).names
+    except (pa.ArrowInvalid, OSError):
+        return None  # unreadable: iter_shard_batches raises the clear InputError
+    return [c for c in ("id", "text", "source", "meta") if c in names or c in ("id", "text")]
 
 
 class _Accumulator:
@@ -100,15 +112,14 @@ def compute_shard(shard: str | Path, work_root: str | Path, config: DedupConfig)
     pending: list[str] = []
     row = 0
     n_bytes = 0
-    for table in iter_shard_batches(shard, batch_size=config.batch_docs):
+    for table in iter_shard_batches(shard, batch_size=config.batch_docs, columns=_columns(shard)):
         data = table.to_pydict()
         n = table.num_rows
         sources = data.get("source") or [""] * n
         metas = data.get("meta") or [None] * n
+        n_bytes += pc.sum(pc.binary_length(table["text"])).as_py() or 0  # UTF-8 bytes, no copy
         for i in range(n):
-            raw = data["text"][i] or ""
-            n_bytes += len(raw.encode("utf-8", "surrogatepass"))
-            text = normalize_for_dedup(raw)
+            text = normalize_for_dedup(data["text"][i] or "")
             content = xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
             cols["row"].append(row)
             cols["id"].append(str(data["id"][i]))
