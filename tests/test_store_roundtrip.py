@@ -97,6 +97,28 @@ def test_roundtrip(backend, workspace, ckpt, tmp_path, request):
         assert b"gpt2" not in raw  # encrypted at rest on the remote side too
 
 
+def test_failed_put_leaves_no_half_written_object(workspace, ckpt, monkeypatch):
+    import model.store.store as store_module
+
+    real = store_module.encrypt_stream
+    calls = []
+
+    def fail_on_second_file(src, dst, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            dst.write(b"half of a file")
+            raise OSError("disk full")
+        return real(src, dst, *args)
+
+    monkeypatch.setattr(store_module, "encrypt_stream", fail_on_second_file)
+    trainer = open_store(workspace, bootstrap_store(workspace)["svc:trainer"])
+    with pytest.raises(OSError, match="disk full"):
+        trainer.put_checkpoint("a/step-1", ckpt, {"pii_scrubbed": True})
+    folder = workspace.store_dir / "checkpoints" / "a" / "step-1"
+    assert len(list(folder.glob("*.enc"))) == 1  # the first file; the failed one is gone
+    assert not (folder / "@manifest.json").exists() and not trainer.exists("a/step-1")
+
+
 def test_rotation_rewraps_without_reencrypting(workspace, ckpt, tmp_path):
     tokens = bootstrap_store(workspace)
     trainer = open_store(workspace, tokens["svc:trainer"])
