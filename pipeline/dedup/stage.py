@@ -22,7 +22,7 @@ from pipeline.dedup.cluster import NOT_REMOVED, band_groups, decide
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.index import DedupIndex
 from pipeline.dedup.parts import Part, SignatureStore
-from pipeline.dedup.signatures import NO_SIGNATURE, compute_shard
+from pipeline.dedup.signatures import NO_SIGNATURE, compute_shard, warm_up
 from pipeline.documents import ShardWriter, iter_shard_batches, list_shards, shard_name
 from pipeline.manifest import Reject, StageRun, write_json_atomic
 
@@ -398,6 +398,7 @@ def run_dedup_local(
     work_root = Path(work_root or out / "_work")
     run = StageRun("dedup", out, config, [input_path])
     index = DedupIndex(index_dir, config) if index_dir else None
+    warm_up(config)  # before the fork: the workers inherit what it loads
     with ProcessPoolExecutor(max_workers=workers) as pool:
         summaries = list(
             pool.map(compute_shard, shards, [work_root] * len(shards), [config] * len(shards))
