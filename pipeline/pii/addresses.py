@@ -9,7 +9,7 @@ from __future__ import annotations
 import regex as re
 from presidio_analyzer import Pattern
 
-from pipeline.pii.base import CuePatternRecognizer
+from pipeline.pii.base import CuePatternRecognizer, Prefilter
 
 _SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|"
@@ -57,6 +57,26 @@ _FR_STREET = (
 )
 _PO_BOX = r"(?i)\bP\.?\s?O\.?\s?Box\s+\d{1,6}" + _TAIL
 
+_ROMANCE_WAYS = (
+    "rue avenue boulevard bd place chemin allée impasse quai route calle via viale piazza "
+    "avenida rua plaza"
+).split()
+# Street words without which these patterns cannot match. (An anchor at house numbers did not
+# pay for US/UK addresses: the cost is in the attempts at numbers, not in finding them.)
+_PREFILTERS = {
+    "eu-address": Prefilter(
+        needles=tuple(
+            "straße strasse str. weg platz allee gasse ring damm ufer gracht laan straat vej "
+            "gatan gata veien".split()
+        )
+    ),
+    "romance-address": Prefilter(
+        needles=tuple(_ROMANCE_WAYS),
+        anchor=r"\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:" + "|".join(_ROMANCE_WAYS) + r")\s",
+    ),
+    "po-box": Prefilter(needles=("box",), fold=True),
+}
+
 
 class StreetAddressRecognizer(CuePatternRecognizer):
     def __init__(self) -> None:
@@ -71,6 +91,7 @@ class StreetAddressRecognizer(CuePatternRecognizer):
                 Pattern("po-box", _PO_BOX, 0.7),
             ],
             global_regex_flags=re.MULTILINE,
+            prefilters=_PREFILTERS,
         )
 
     def validate_result(self, pattern_text: str) -> bool | None:

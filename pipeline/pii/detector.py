@@ -14,6 +14,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from pipeline.pii.addresses import StreetAddressRecognizer
 from pipeline.pii.config import NER_ENTITIES, PiiConfig
+from pipeline.pii.ner_view import SKIPPABLE_TYPES
 from pipeline.pii.people import ContextualNameRecognizer
 from pipeline.pii.secrets import secret_recognizers
 from pipeline.pii.structured import structured_recognizers
@@ -92,8 +93,12 @@ class PiiDetector:
         used = [self.ner_language(t, lang) for t, lang in zip(texts, languages, strict=True)]
         for lang, detector in (self.ner or {}).items():
             idx = [i for i, u in enumerate(used) if u == lang]
+            taken = [
+                [(r.start, r.end) for r in found[i] if r.entity_type in SKIPPABLE_TYPES]
+                for i in idx
+            ]
             for i, results in zip(
-                idx, detector.analyze_batch([texts[i] for i in idx]), strict=True
+                idx, detector.analyze_batch([texts[i] for i in idx], taken), strict=True
             ):
                 found[i].extend(results)
         final = []
@@ -136,14 +141,48 @@ def propagate_names(text: str, results: Sequence[RecognizerResult]) -> list[Reco
             if len(parts) == 2:
                 names.add(f"{parts[0]} {parts[1]}")
     out: list[RecognizerResult] = []
+    folded = text.lower()
+    if len(folded) != len(text):  # rare letters whose lower case is longer: offsets differ
+        folded = None
     for name in names:
-        pattern = r"(?<![\w@.])" + r"\s+".join(map(re.escape, name.split())) + r"(?![\w@])"
-        for m in re.finditer(pattern, text, re.IGNORECASE):
-            out.append(RecognizerResult("PERSON", m.start(), m.end(), PROPAGATED_SCORE))
+        if folded is None:
+            pattern = r"(?<![\w@.])" + r"\s+".join(map(re.escape, name.split())) + r"(?![\w@])"
+            spans = [m.span() for m in re.finditer(pattern, text, re.IGNORECASE)]
+        else:
+            spans = _mentions(text, folded, name.lower().split())
+        out.extend(RecognizerResult("PERSON", s, e, PROPAGATED_SCORE) for s, e in spans)
     for surname in surnames:  # case-sensitive: "Baker" the person, not "baker" the job
-        for m in re.finditer(r"(?<![\w@.])" + re.escape(surname) + r"(?![\w@])", text):
-            out.append(RecognizerResult("PERSON", m.start(), m.end(), PROPAGATED_SCORE))
+        out.extend(
+            RecognizerResult("PERSON", s, e, PROPAGATED_SCORE)
+            for s, e in _mentions(text, text, [surname])
+        )
     return out
+
+
+_BLOCKS_BEFORE = re.compile(r"[\w@.]")
+_BLOCKS_AFTER = re.compile(r"[\w@]")
+_SPACES = re.compile(r"\s+")
+
+
+def _mentions(text: str, haystack: str, parts: list[str]) -> list[tuple[int, int]]:
+    """Spans where `parts` occur in `haystack` (text or its same-length lower case) as whole
+    words separated by white space. A literal search: compiling a regular expression for every
+    name cost more than all the pattern recognizers together."""
+    spans = []
+    i = haystack.find(parts[0])
+    while i >= 0:
+        end = i + len(parts[0])
+        ok = not (i and _BLOCKS_BEFORE.match(text, i - 1))
+        for part in parts[1:]:
+            gap = _SPACES.match(text, end) if ok else None
+            ok = gap is not None and haystack.startswith(part, gap.end())
+            end = gap.end() + len(part) if ok else end
+        if ok and not _BLOCKS_AFTER.match(text, end):
+            spans.append((i, end))
+            i = haystack.find(parts[0], end)
+        else:
+            i = haystack.find(parts[0], i + 1)
+    return spans
 
 
 def resolve_overlaps(results: Sequence[RecognizerResult]) -> list[RecognizerResult]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import regex as re
 from presidio_analyzer import Pattern, RecognizerResult
 
-from pipeline.pii.base import CuePatternRecognizer
+from pipeline.pii.base import CuePatternRecognizer, Prefilter
 
 _NOT_A_NAME = (
     "the a an and or of to in for on at is was not this that it all any team support admin "
@@ -82,6 +82,16 @@ _PATTERNS = [
         0.6,
     ),
 ]
+_BYLINE_CUES = (
+    "my name is", "my name's", "i am called", "name:", "named", "call me", "written by",
+    "posted by", "authored by", "reported by", "edited by", "photo by", "by:", "contact person",
+    "attn", "c/o", "courtesy of", "interviewed", "signed", "cc", "ping",
+)  # fmt: skip
+_PREFILTERS = {
+    "header": Prefilter(needles=(":",)),
+    "byline": Prefilter(needles=_BYLINE_CUES, fold=True),
+    "dash-signature": Prefilter(needles=("--", "—")),
+}
 # "Jane Doe <jane@example.org>", "-- Jane Doe <jane@...>": find the bracketed address first
 # (rare, fast to scan for), then the name just before it on the same line.
 _BRACKETED_EMAIL = re.compile(r"[<(\[][ \t]*[\w.+-]+@[\w-]+\.[\w.-]+[ \t]*[>)\]]")
@@ -95,10 +105,13 @@ class ContextualNameRecognizer(CuePatternRecognizer):
             name="CorpusforgeContextualName",
             patterns=_PATTERNS,
             global_regex_flags=re.MULTILINE,
+            prefilters=_PREFILTERS,
         )
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        if self.use_prefilters and "@" not in text:
+            return results
         for m in _BRACKETED_EMAIL.finditer(text):
             line_start = max(text.rfind("\n", 0, m.start()) + 1, m.start() - 80)
             before = _NAME_AT_END.search(text, line_start, m.start())

@@ -12,7 +12,7 @@ from collections import Counter
 import regex as re
 from presidio_analyzer import Pattern, PatternRecognizer
 
-from pipeline.pii.base import CuePatternRecognizer
+from pipeline.pii.base import CuePatternRecognizer, Prefilter
 
 CASE_SENSITIVE = re.MULTILINE | re.DOTALL
 
@@ -69,6 +69,23 @@ _ASSIGNMENT = Pattern(
     0.8,
 )
 
+# Literals a pattern cannot match without (patterns that start with a literal prefix are
+# found as fast by the regex engine itself and have none).
+_PREFILTERS = {
+    "aws-secret-key": Prefilter(needles=("aws",), fold=True),
+    "openai-style-key": Prefilter(needles=("sk-",)),
+    "stripe-key": Prefilter(needles=("_live_", "_test_")),
+    "slack-token": Prefilter(needles=("xox",)),
+    "slack-webhook": Prefilter(needles=("https://hooks.slack.com/services/",)),
+    "google-api-key": Prefilter(needles=("AIza",)),
+    "jwt": Prefilter(needles=("eyJ",)),
+    "private-key-block": Prefilter(needles=("-----BEGIN ",)),
+    "url-password": Prefilter(needles=("://",)),
+    "password-assignment": Prefilter(
+        needles=("pass", "pwd", "secret", "api", "access", "auth", "private"), fold=True
+    ),
+}
+
 _PLACEHOLDER_VALUE = re.compile(
     r"^(?:[<{$%].*|.*\$\{.*|\*+|x+|\.+|your[_-].*|example.*|placeholder.*|password|secret|"
     r"os\.environ.*|getenv.*|env\[.*|process\.env.*|self\..*|none|null|required|optional|str|"
@@ -92,6 +109,7 @@ class SecretRecognizer(CuePatternRecognizer):
             name="CorpusforgeSecret",
             patterns=[*_TOKENS, _ASSIGNMENT],
             global_regex_flags=CASE_SENSITIVE,
+            prefilters=_PREFILTERS,
         )
 
     def validate_result(self, pattern_text: str) -> bool | None:

@@ -14,7 +14,7 @@ import phonenumbers
 import regex as re
 from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
 
-from pipeline.pii.base import CuePatternRecognizer
+from pipeline.pii.base import CuePatternRecognizer, Prefilter
 from pipeline.pii.offline import has_public_suffix
 
 CASE_SENSITIVE = re.MULTILINE | re.DOTALL
@@ -39,6 +39,7 @@ class ValidatedEmailRecognizer(CuePatternRecognizer):
                 )
             ],
             global_regex_flags=CASE_SENSITIVE,
+            prefilters={"email": Prefilter(needles=("@",))},
         )
 
     def validate_result(self, pattern_text: str) -> bool:
@@ -65,6 +66,10 @@ class ValidatedIpRecognizer(CuePatternRecognizer):
                 ),
             ],
             global_regex_flags=CASE_SENSITIVE,
+            prefilters={
+                "ipv4": Prefilter(needles=(".",)),
+                "ipv6": Prefilter(needles=(":",)),
+            },
         )
 
     def validate_result(self, pattern_text: str) -> bool:
@@ -105,6 +110,7 @@ class LuhnCardRecognizer(CuePatternRecognizer):
                 )
             ],
             global_regex_flags=CASE_SENSITIVE,
+            prefilters={"card": Prefilter(anchor=r"[3-6]\d{3}[ -]?\d{3}")},
         )
 
     def validate_result(self, pattern_text: str) -> bool:
@@ -138,6 +144,10 @@ class SsnRuleRecognizer(CuePatternRecognizer):
                 ),
             ],
             global_regex_flags=CASE_SENSITIVE,
+            prefilters={
+                "ssn-dashed": Prefilter(anchor=r"\d{3}[- ]\d{2}[- ]\d{4}"),
+                "ssn-plain": Prefilter(needles=("ssn", "social security", "ss#"), fold=True),
+            },
         )
 
     def validate_result(self, pattern_text: str) -> bool:
