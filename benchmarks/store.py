@@ -106,7 +106,7 @@ def main() -> None:
             print(f"{label} : {mb / seconds[step]:8.1f} MiB/s{ratio}{peak}")
         print(
             f"envelope buffers: {buffer_bytes() / 2**20:.0f} MiB at most "
-            f"(chunk {DEFAULT_CHUNK_BYTES >> 20} MiB); process max RSS "
+            f"(chunk {DEFAULT_CHUNK_BYTES >> 10} KiB); process max RSS "
             f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
         )
     finally:

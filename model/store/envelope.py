@@ -8,7 +8,7 @@ the authentication failing. The sha256 of the plaintext is computed in the same 
 
 Speed (measured, see docs/store.md): AES-GCM holds the GIL; sha256 and file I/O release it.
 So the caller's thread en/decrypts one small chunk at a time and writes it (the write hands
-the GIL over at once), while one helper thread runs sha256 over 16 MiB batches. Nothing is
+the GIL over at once), while one helper thread runs sha256 over 8 MiB batches. Nothing is
 copied in Python: local files are read through per-batch read-only memory maps (a read()
 copy costs more CPU than AES-GCM here), other sources with readinto() into a fixed ring;
 AES writes into preallocated buffers (encrypt_into/decrypt_into); local outputs are
@@ -40,7 +40,7 @@ TAG_BYTES = 16
 # One AES-GCM call per chunk: short, since it holds the GIL, and small enough that the chunk
 # is still in the core's cache when it is written (measured: 256 KiB beats 1 and 4 MiB).
 DEFAULT_CHUNK_BYTES = 256 << 10
-BATCH_BYTES = 16 << 20  # one sha256 call (releases the GIL)
+BATCH_BYTES = 8 << 20  # one sha256 call (releases the GIL) per batch
 MAX_CHUNK_BYTES = 64 << 20  # bounds what a forged header can make a reader allocate
 DEPTH = 2  # batches queued for the hasher
 
