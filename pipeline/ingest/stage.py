@@ -14,22 +14,22 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from corpusforge.errors import InputError
 from corpusforge.hashing import sha256_file, sha256_json
 from corpusforge.version import code_version
-from pipeline.documents import ShardWriter, link_or_copy, shard_name
+from pipeline.documents import link_or_copy, shard_name
 from pipeline.ingest.config import IngestConfig
 from pipeline.ingest.records import RawDocument, RecordError
+from pipeline.ingest.writer import BackgroundShardWriter
 from pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
 from pipeline.text import normalize_text
 
 DONE_NAME = "_DONE.json"
 HUB_PREFIX = "hf://"
-_WRITE_BATCH = 256
 
 
 def document_id(source: str, file_sha256: str, key: str) -> str:
@@ -38,8 +38,23 @@ def document_id(source: str, file_sha256: str, key: str) -> str:
     Same file, same ids on every run; the same record in two files (a book as .txt and as
     .zip, overlapping dumps) gets two ids, and dedup removes the copy.
     """
-    digest = hashlib.blake2b(f"{file_sha256}:{key}".encode(), digest_size=10).hexdigest()
-    return f"{source}-{digest}"
+    return id_maker(file_sha256)(source, key)
+
+
+def id_maker(file_sha256: str) -> Callable[[str, str], str]:
+    """`document_id` for the records of one file: the file's part of the hash is done once."""
+    prefix = hashlib.blake2b(f"{file_sha256}:".encode(), digest_size=10)
+
+    def new_id(source: str, key: str) -> str:
+        h = prefix.copy()
+        h.update(key.encode())
+        return f"{source}-{h.hexdigest()}"
+
+    return new_id
+
+
+# One encoder for every document's meta (json.dumps would build one per call).
+_meta_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).encode
 
 
 def expand_inputs(inputs: Iterable[str | Path]) -> list[str]:
@@ -106,8 +121,12 @@ def ingest_file(path: str, cache_root: str | Path, config: IngestConfig) -> dict
     by_source: Counter[str] = Counter()
     licenses: set[str] = set()
     fmt = "hub-dataset" if is_hub else None
-    writer = ShardWriter(work, rows_per_shard=config.rows_per_shard)
-    with open(work / REJECTS_NAME, "w", encoding="utf-8") as rejects:
+    new_id = id_maker(file_sha)
+    min_chars, max_chars = config.min_chars, config.max_doc_chars
+    with (
+        open(work / REJECTS_NAME, "w", encoding="utf-8") as rejects,
+        BackgroundShardWriter(work, config.rows_per_shard) as writer,
+    ):
 
         def reject(position: Any, reason: str, source: str | None = None) -> None:
             r = Reject(file=path, position=position, reason=reason, source=source)
@@ -115,7 +134,6 @@ def ingest_file(path: str, cache_root: str | Path, config: IngestConfig) -> dict
             counts["rejected"] += 1
 
         position: Any = 0
-        batch: list[dict[str, Any]] = []
         try:
             if not is_hub:
                 from pipeline.ingest.detect import detect_format
@@ -127,22 +145,35 @@ def ingest_file(path: str, cache_root: str | Path, config: IngestConfig) -> dict
                     continue
                 position = item.position
                 counts["records"] += 1
-                row = _to_row(item, path, file_sha, config, reject, counts)
-                if row is None:
+                if len(item.text) > max_chars:
+                    reject(
+                        position,
+                        f"document too large ({len(item.text)} chars > max_doc_chars {max_chars})",
+                        item.source,
+                    )
+                    continue
+                text = normalize_text(item.text)
+                if len(text) < min_chars:
+                    counts["dropped_short"] += 1
                     continue
                 if lic := item.meta.get("license"):
                     licenses.add(str(lic))
-                batch.append(row)
                 by_source[item.source] += 1
-                if len(batch) >= _WRITE_BATCH:
-                    writer.write_rows(batch)
-                    batch = []
+                writer.add(
+                    new_id(item.source, item.key),
+                    text,
+                    item.source,
+                    path,
+                    item.locator,
+                    _meta_json(item.meta),
+                )
         except InputError as exc:
             reject(position, str(exc))
         except Exception as exc:  # a reader bug or unforeseen corruption: quarantine, keep rest
+            if writer.failed:  # not the input's fault (disk full, ...): fail the file
+                raise
             reject(position, f"unreadable after this position: {type(exc).__name__}")
-        writer.write_rows(batch)
-    outputs = writer.close()
+        outputs = writer.close()
 
     result = {
         "path": path,
@@ -163,31 +194,6 @@ def ingest_file(path: str, cache_root: str | Path, config: IngestConfig) -> dict
     shutil.rmtree(final_dir, ignore_errors=True)
     work.replace(final_dir)
     return {**result, "cached": False}
-
-
-def _to_row(
-    item: RawDocument, path: str, file_sha: str, config: IngestConfig, reject, counts
-) -> dict | None:
-    """Normalise one record; quarantine it if too large, count it if too short."""
-    if len(item.text) > config.max_doc_chars:
-        reject(
-            item.position,
-            f"document too large ({len(item.text)} chars > max_doc_chars {config.max_doc_chars})",
-            item.source,
-        )
-        return None
-    text = normalize_text(item.text)
-    if len(text) < config.min_chars:
-        counts["dropped_short"] += 1
-        return None
-    return {
-        "id": document_id(item.source, file_sha, item.key),
-        "text": text,
-        "source": item.source,
-        "uri": path,
-        "locator": item.locator,
-        "meta": json.dumps(item.meta, ensure_ascii=False, sort_keys=True, default=str),
-    }
 
 
 def assemble(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import re
 import zlib
 from collections import Counter
@@ -56,6 +57,7 @@ def _codec(label: str | None) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=256)  # a crawl has few distinct Content-Type values
 def charset_from_content_type(content_type: str | None) -> str | None:
     if not content_type:
         return None

@@ -1,0 +1,101 @@
+"""Document batches to Parquet shards on a background thread.
+
+Extraction holds the interpreter; Arrow's Parquet encoder and zstd do not. Handing each
+batch to a writer thread lets the shard writing of one batch run on a second core while the
+next batch is extracted. Rows are collected as columns (one list per document column), so no
+per-row dict is built.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline.documents import DOC_COLUMNS, DOC_SCHEMA, ShardWriter
+
+# A batch is written once it has this many rows or characters of text, whichever comes first:
+# large row groups for readers, bounded memory for huge documents.
+BATCH_ROWS = 1024
+BATCH_CHARS = 16_000_000
+_QUEUED_BATCHES = 2  # at most this many full batches wait for the writer thread
+
+
+class BackgroundShardWriter:
+    """Collect document columns, write them through a ShardWriter on a worker thread.
+
+    `add(id, text, source, uri, locator, meta)` appends one document; `close()` writes what
+    is left, waits for the thread and returns the ShardWriter's outputs. An error in the
+    thread is raised again by the next `add`/`close`.
+    """
+
+    def __init__(self, out_dir: str | Path, rows_per_shard: int):
+        self._writer = ShardWriter(out_dir, rows_per_shard=rows_per_shard)
+        self._columns: list[list[str]] = [[] for _ in DOC_COLUMNS]
+        self._chars = 0
+        self._queue: queue.Queue[list[list[str]] | None] = queue.Queue(_QUEUED_BATCHES)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="shard-writer", daemon=True)
+        self._thread.start()
+
+    def add(self, id: str, text: str, source: str, uri: str, locator: str, meta: str) -> None:
+        c = self._columns
+        c[0].append(id)
+        c[1].append(text)
+        c[2].append(source)
+        c[3].append(uri)
+        c[4].append(locator)
+        c[5].append(meta)
+        self._chars += len(text)
+        if len(c[0]) >= BATCH_ROWS or self._chars >= BATCH_CHARS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._columns[0]:
+            self._queue.put(self._columns)
+            self._columns = [[] for _ in DOC_COLUMNS]
+            self._chars = 0
+
+    def _run(self) -> None:
+        while (columns := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain the queue so the producer never blocks
+            try:
+                arrays = [pa.array(values, pa.string()) for values in columns]
+                self._writer.write_table(pa.Table.from_arrays(arrays, schema=DOC_SCHEMA))
+            except BaseException as exc:  # re-raised in the producer
+                self._error = exc
+
+    @property
+    def failed(self) -> bool:
+        """True once writing a batch has failed (the error is raised by add/close)."""
+        return self._error is not None
+
+    def close(self) -> list[dict[str, Any]]:
+        """Write what is left; return the finished shards (path, rows, sha256)."""
+        try:
+            self._flush()
+        finally:
+            self._stop()
+        if self._error is not None:
+            raise self._error
+        return self._writer.close()
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def __enter__(self) -> BackgroundShardWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """On an error, stop the thread and remove the unfinished shard."""
+        if exc_type is not None:
+            self._stop()
+            self._writer.__exit__(exc_type, exc, tb)
