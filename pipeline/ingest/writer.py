@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from pipeline.documents import DOC_COLUMNS, DOC_SCHEMA, ShardWriter
@@ -22,6 +23,20 @@ from pipeline.documents import DOC_COLUMNS, DOC_SCHEMA, ShardWriter
 BATCH_ROWS = 1024
 BATCH_CHARS = 16_000_000
 _QUEUED_BATCHES = 2  # at most this many full batches wait for the writer thread
+
+
+def _string_array(values: list[str]) -> pa.Array:
+    """`pa.array(values, pa.string())` from the UTF-8 bytes. pa.array first asks whether its
+    input is a pandas object, which imports pandas: about a second of CPU in every fresh
+    worker process, for nothing."""
+    encoded = [v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    if offsets[-1] >= 2**31:  # past 32-bit offsets: let pyarrow split the column
+        return pa.array(values, pa.string())
+    return pa.StringArray.from_buffers(
+        len(encoded), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(encoded))
+    )
 
 
 class BackgroundShardWriter:
@@ -66,7 +81,7 @@ class BackgroundShardWriter:
             if self._error is not None:
                 continue  # drain the queue so the producer never blocks
             try:
-                arrays = [pa.array(values, pa.string()) for values in columns]
+                arrays = [_string_array(values) for values in columns]
                 self._writer.write_table(pa.Table.from_arrays(arrays, schema=DOC_SCHEMA))
             except BaseException as exc:  # re-raised in the producer
                 self._error = exc
