@@ -1,11 +1,13 @@
 """PII benchmark: corpusforge's scrubber vs stock presidio on the same labeled documents.
 
-    /work/main/.venv/bin/python benchmarks/pii.py [--docs 700] [--seed 0] [--quick]
+    /work/main/.venv/bin/python benchmarks/pii.py [--docs 700] [--seed 0] [--quick] [--repeat 3]
 
 Reports precision, recall and F2 per type and overall, leakage (share of planted values still
 present verbatim after scrubbing) per type, false redaction of hard negatives, and chars/s on
 one core, for `full` and `fast` mode and for stock presidio (AnalyzerEngine with its default
 recognizers on the same spaCy model, `analyze` per document, then AnonymizerEngine).
+With --repeat N each system is timed N times, in turn, and its best time is kept (on a shared
+machine other jobs only ever slow a run down).
 """
 
 from __future__ import annotations
@@ -45,22 +47,26 @@ BASELINE_TYPE = {"LOCATION": "STREET_ADDRESS"}
 _DATE = re.compile(r"^\d{1,4}[-/]\d{1,2}[-/]\d{1,4}$")
 
 
-def run_ours(docs, config: PiiConfig):
+def ours(config: PiiConfig):
     scrubber = Scrubber(config)
     scrubber.scrub(["warm up Jane Doe"])
-    texts = [d["text"] for d in docs]
-    t0 = time.perf_counter()
-    outputs, preds = [], []
-    for i in range(0, len(texts), config.docs_per_batch):
-        batch = texts[i : i + config.docs_per_batch]
-        found, _ = scrubber.detector.analyze_batch(batch)
-        for text, results in zip(batch, found, strict=True):
-            outputs.append(scrubber.redactor.redact(text, results))
-            preds.append([(r.start, r.end, r.entity_type) for r in results])
-    return outputs, preds, time.perf_counter() - t0
+
+    def run(docs):
+        texts = [d["text"] for d in docs]
+        t0 = time.perf_counter()
+        outputs, preds = [], []
+        for i in range(0, len(texts), config.docs_per_batch):
+            batch = texts[i : i + config.docs_per_batch]
+            found, _ = scrubber.detector.analyze_batch(batch)
+            for text, results in zip(batch, found, strict=True):
+                outputs.append(scrubber.redactor.redact(text, results))
+                preds.append([(r.start, r.end, r.entity_type) for r in results])
+        return outputs, preds, time.perf_counter() - t0
+
+    return run
 
 
-def run_presidio(docs):
+def presidio():
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
     from presidio_anonymizer import AnonymizerEngine
@@ -72,15 +78,19 @@ def run_presidio(docs):
     analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
     anonymizer = AnonymizerEngine()
     analyzer.analyze("warm up Jane Doe", language="en")
-    t0 = time.perf_counter()
-    outputs, preds = [], []
-    for d in docs:
-        results = analyzer.analyze(d["text"], language="en")
-        outputs.append(anonymizer.anonymize(text=d["text"], analyzer_results=results).text)
-        preds.append(
-            [(r.start, r.end, BASELINE_TYPE.get(r.entity_type, r.entity_type)) for r in results]
-        )
-    return outputs, preds, time.perf_counter() - t0
+
+    def run(docs):
+        t0 = time.perf_counter()
+        outputs, preds = [], []
+        for d in docs:
+            results = analyzer.analyze(d["text"], language="en")
+            outputs.append(anonymizer.anonymize(text=d["text"], analyzer_results=results).text)
+            preds.append(
+                [(r.start, r.end, BASELINE_TYPE.get(r.entity_type, r.entity_type)) for r in results]
+            )
+        return outputs, preds, time.perf_counter() - t0
+
+    return run
 
 
 def covered(start, end, spans) -> int:
@@ -132,6 +142,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=700)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="140 documents")
+    ap.add_argument("--repeat", type=int, default=1, help="time each system N times, keep best")
     args = ap.parse_args()
     docs = generate(140 if args.quick else args.docs, seed=args.seed)
     chars = sum(len(d["text"]) for d in docs)
@@ -140,11 +151,17 @@ def main() -> None:
         f"{sum(len(d['negatives']) for d in docs)} hard negatives; one core, one process"
     )
     no_drop = {"drop_entities_per_1000_chars": None}
-    systems = {
-        "full": run_ours(docs, PiiConfig(mode="full", spacy_model=MODEL, **no_drop)),
-        "fast": run_ours(docs, PiiConfig(mode="fast", **no_drop)),
-        "presidio": run_presidio(docs),
+    runners = {
+        "full": ours(PiiConfig(mode="full", spacy_model=MODEL, **no_drop)),
+        "fast": ours(PiiConfig(mode="fast", **no_drop)),
+        "presidio": presidio(),
     }
+    systems: dict = {}
+    for _ in range(max(1, args.repeat)):  # in turn, so load from other jobs hits all alike
+        for name, run in runners.items():
+            out, pred, seconds = run(docs)
+            best = systems.get(name, (None, None, float("inf")))[2]
+            systems[name] = (out, pred, min(seconds, best))
     scores = {name: score(docs, out, pred) for name, (out, pred, _) in systems.items()}
     names = list(systems)
     print("\n| type | n | " + " | ".join(f"{n} P / R / F2 / leak" for n in names) + " |")
