@@ -121,3 +121,23 @@ def test_binary_junk_and_malformed_unicode(full):
     assert "malformed_unicode" in b.flags and "<|email|>" in b.text
     b.text.encode("utf-8")  # writable
     assert c.text == "" and "empty" in c.flags
+
+
+def test_ner_offsets_hold_across_skipped_spans_lines_and_seams():
+    """NER reads a view without phones, e-mails and capital-free lines, cut into chunks; every
+    name must come back at its exact place in the original text."""
+    cfg = PiiConfig(
+        mode="full", max_chunk_chars=300, chunk_overlap_chars=80, drop_entities_per_1000_chars=None
+    )
+    s = Scrubber(cfg)
+    names = ["Margaret Hamilton", "Barack Obama", "Angela Merkel", "Nelson Mandela"]
+    text = "\n".join(
+        f"call +1 415 555 26{71 + i} or mail ops{i}@example.com\n"
+        "nothing with a capital letter on this line at all\n"
+        f"Yesterday {name} met the press in Chicago."
+        for i, name in enumerate(names)
+    )
+    results = s.detector.analyze_batch([text])[0][0]
+    persons = {text[r.start : r.end] for r in results if r.entity_type == "PERSON"}
+    assert set(names) <= persons
+    assert {"PHONE_NUMBER", "EMAIL_ADDRESS"} <= {r.entity_type for r in results}
