@@ -143,13 +143,13 @@ def test_literal_name_search_equals_the_regex(text, parts):
     assert {(r.start, r.end) for r in found} >= set(want)
 
 
-def test_ner_view_drops_taken_spans_and_capital_free_lines():
+def test_ner_view_drops_taken_spans_and_maps_offsets_back():
     text = "From: Siobhan Carter <carter@mail.co.uk>\nall lower case here\nCall +49 30 2766748 now"
     email = (text.index("carter@"), text.index(">"))
     phone = (text.index("+49"), text.index(" now"))
     view = ner_view(text, [email, phone])
     assert "carter@" not in view.text and "+49" not in view.text
-    assert "lower case" not in view.text
+    assert "all lower case here" in view.text  # the model tags some lower-case names
     assert view.text.count("\n") == text.count("\n")  # line structure kept
     for word in ("Siobhan Carter", "Call", "now", "From"):
         start = view.text.index(word)

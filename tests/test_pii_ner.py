@@ -123,9 +123,9 @@ def test_binary_junk_and_malformed_unicode(full):
     assert c.text == "" and "empty" in c.flags
 
 
-def test_ner_offsets_hold_across_skipped_spans_lines_and_seams():
-    """NER reads a view without phones, e-mails and capital-free lines, cut into chunks; every
-    name must come back at its exact place in the original text."""
+def test_ner_offsets_hold_across_skipped_spans_and_seams():
+    """NER reads a view without phones and e-mails, cut into chunks; every name must come back
+    at its exact place in the original text."""
     cfg = PiiConfig(
         mode="full", max_chunk_chars=300, chunk_overlap_chars=80, drop_entities_per_1000_chars=None
     )
