@@ -1,7 +1,7 @@
 """Dedup benchmark: a corpus with a known answer, exact ground truth, corpusforge vs peers.
 
-    .venv/bin/python benchmarks/dedup.py --size-mb 20           # quick
-    .venv/bin/python benchmarks/dedup.py --size-mb 200          # the table in docs/dedup.md
+    .venv/bin/python benchmarks/dedup.py --size-mb 20                       # quick
+    .venv/bin/python benchmarks/dedup.py --size-mb 200 --subset-peers datasketch  # docs/dedup.md
 
 The corpus is built from sentences of real English text (the Gutenberg books in
 ../shared/fixtures when present), cut into documents of log-normal length; then exact copies
@@ -13,8 +13,10 @@ of it; recall is right removals over the removals the rule requires (greedy, inp
 
 Each tool runs in its own process on the same Parquet shards; peak memory is that process
 tree's largest resident set. Peers: datasketch used plainly (MinHash.update per shingle,
-MinHashLSH query-then-insert), datatrove's MinHash stages 1-4 (local executor, in the
-separate venv given by --peer-python, since it is not a project dependency).
+MinHashLSH query-then-insert) and datatrove's MinHash stages 1-4 (local executor; installed
+by the `bench` extra). Peers named in --subset-peers (default: plain datasketch, ~0.3 MB/s)
+run on a random subset of whole families of --subset-mb, scored against that subset's own
+ground truth, and are labelled so in the table.
 """
 
 from __future__ import annotations
@@ -274,16 +276,52 @@ def run_datatrove(corpus: Path, work: Path, peer_python: str, workers: int) -> d
     return _timed(cmd, lambda: set(json.loads((d / "removed_ids.json").read_text())))
 
 
+def _descendants(root: int) -> list[int]:
+    parent = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:  # field 4 of /proc/PID/stat, after the parenthesised command name
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = [root], [root]
+    while frontier:
+        frontier = [p for p, pp in parent.items() if pp in frontier]
+        tree += frontier
+    return tree
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _timed(cmd: list[str], read_removed) -> dict:
+    """Run a tool; peak memory is the largest resident set of any process of its tree, from
+    its own report and from sampling /proc every 0.5 s (datatrove's forkserver workers are
+    not its children, so getrusage in the tool cannot see them)."""
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)  # files: never blocks
+        sampled = 0
+        while proc.poll() is None:
+            sampled = max([sampled] + [_rss_kb(p) for p in _descendants(proc.pid)])
+            time.sleep(0.5)
+        wall = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:200]}
-    info = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
+        return {"error": (stderr.strip().splitlines() or ["failed"])[-1][:200]}
+    info = json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else {}
     return {
         "seconds": info.get("seconds", wall),
-        "peak_mb": info.get("peak_mb"),
+        "peak_mb": round(max(info.get("peak_mb") or 0, sampled / 1024), 1),
         "removed": read_removed(),
     }
 
