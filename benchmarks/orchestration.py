@@ -25,21 +25,60 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 STAGES = ["ingest", "dedup", "pii", "tokenize"]
 
 
-def plain(sample: Path, out: Path, pii_cfg, tok_cfg) -> float:
+def plain(sample: Path, out: Path, pii_cfg, tok_cfg) -> dict[str, float]:
+    """Seconds per stage (and "total") of the plain script: the same per-file and per-shard
+    `pipeline/` functions the flow's tasks call, on one pool of forked worker processes as
+    many as the flow uses (a strict baseline: forked workers start with everything imported)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     from pipeline.dedup.stage import run_dedup_local
-    from pipeline.ingest.stage import ingest
-    from pipeline.pii.stage import scrub_documents
+    from pipeline.documents import list_shards
+    from pipeline.ingest import stage as ingest_stage
+    from pipeline.ingest.config import IngestConfig
+    from pipeline.pii import stage as pii_stage
     from pipeline.tokenize.stage import tokenize_corpus
 
-    t0 = time.perf_counter()
-    ingest([sample / d for d in ("web", "books", "wiki")], out / "documents")
-    run_dedup_local(out / "documents", out / "dedup", workers=os.cpu_count() or 1)
-    scrub_documents(out / "dedup", out / "pii", pii_cfg)
-    tokenize_corpus(out / "pii", out / "tokens", tok_cfg)
-    return time.perf_counter() - t0
+    workers = os.cpu_count() or 1
+    cache = out / "cache"
+
+    def ingest(pool):
+        files = ingest_stage.expand_inputs([sample / d for d in ("web", "books", "wiki")])
+        cfg = IngestConfig()
+        results = list(pool.map(ingest_stage.ingest_file, files, *_same(files, cache / "i", cfg)))
+        ingest_stage.assemble(results, cache / "i", out / "documents", cfg, files)
+
+    def pii(pool):
+        shards = [str(s) for s in list_shards(out / "dedup")]
+        results = list(
+            pool.map(pii_stage.scrub_shard, shards, *_same(shards, cache / "p", pii_cfg))
+        )
+        pii_stage.assemble(results, cache / "p", out / "pii", pii_cfg)
+
+    steps = {
+        "ingest": ingest,
+        "dedup": lambda pool: run_dedup_local(out / "documents", out / "dedup", workers=workers),
+        "pii": pii,
+        # tokenize_corpus runs its own `workers` processes (spawned: tokenizers' threads)
+        "tokenize": lambda pool: tokenize_corpus(out / "pii", out / "tokens", tok_cfg),
+    }
+    seconds = {}
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            step(pool)
+            seconds[name] = time.perf_counter() - t0
+    seconds["total"] = sum(seconds.values())
+    return seconds
 
 
-def flow(sample: Path, out: Path, runner: str, pii_cfg, tok_cfg) -> tuple[float, int]:
+def _same(items: list, *values) -> list[list]:
+    """`pool.map` arguments: each value repeated once per item."""
+    return [[v] * len(items) for v in values]
+
+
+def flow(sample: Path, out: Path, runner: str, pii_cfg, tok_cfg) -> tuple[dict[str, float], int]:
+    """Seconds per stage (as the flow measured each subflow, and "total") and task runs."""
     from datetime import UTC, datetime
 
     from prefect.client.orchestration import get_client
@@ -64,7 +103,8 @@ def flow(sample: Path, out: Path, runner: str, pii_cfg, tok_cfg) -> tuple[float,
     with get_client(sync_client=True) as client:
         body = {"task_runs": {"expected_start_time": {"after_": started}}}
         tasks = client._client.post("/task_runs/count", json=body).json()
-    return seconds, tasks
+    stages = {name: result["stages"][name]["seconds"] for name in STAGES}
+    return {**stages, "total": seconds}, tasks
 
 
 def main() -> None:
@@ -72,7 +112,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="scales 1 and 10 instead of 1, 100")
     parser.add_argument("--scales", type=int, nargs="*", help="sample scales to measure")
     parser.add_argument(
-        "--runner", default="threads", help="flow task runner: threads (default) or processes"
+        "--runner",
+        default="processes",
+        help="flow task runner: processes (the default: warm local worker processes) or threads",
     )
     args = parser.parse_args()
     scales = args.scales or ([1, 10] if args.quick else [1, 100])
@@ -98,15 +140,18 @@ def main() -> None:
             docs = sum(info["document_counts"].values())
             # Fresh workspace caches per side, so neither reuses the other's work.
             os.environ["CORPUSFORGE_WORKSPACE"] = str(root / f"ws-plain-{scale}")
-            t_plain = plain(sample, root / f"plain-{scale}", pii_cfg, tok_cfg)
+            s_plain = plain(sample, root / f"plain-{scale}", pii_cfg, tok_cfg)
             os.environ["CORPUSFORGE_WORKSPACE"] = str(root / f"ws-flow-{scale}")
-            t_flow, tasks = flow(sample, root / f"flow-{scale}", args.runner, pii_cfg, tok_cfg)
+            s_flow, tasks = flow(sample, root / f"flow-{scale}", args.runner, pii_cfg, tok_cfg)
+            t_plain, t_flow = s_plain["total"], s_flow["total"]
             rows.append((scale, docs, t_plain, t_flow, tasks))
             print(
                 f"scale {scale:>4}: {docs:>6} docs  plain {t_plain:7.1f} s  "
                 f"flow {t_flow:7.1f} s  flow/plain {t_flow / t_plain:5.2f}  tasks {tasks}",
                 flush=True,
             )
+            per_stage = "  ".join(f"{n} {s_plain[n]:.1f}/{s_flow[n]:.1f}" for n in STAGES)
+            print(f"    per stage, plain/flow seconds: {per_stage}", flush=True)
     print(
         "\n| scale | documents | plain script (s) | corpus-to-model flow (s) | flow/plain | "
         "task runs |"

@@ -13,7 +13,7 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from corpusforge.audit import open_audit_log
 
@@ -38,7 +38,9 @@ def share_api_with_workers() -> None:
 
 
 def task_runner_for(address: str | None = None, workers: int | None = None) -> TaskRunner:
-    """Local worker processes by default; `dask://HOST:PORT` runs tasks on a Dask cluster."""
+    """Where a data stage's tasks run: by default on threads that hand their compute to this
+    process's warm worker processes (`flows.workers`); `processes` is the same; `threads` keeps
+    the compute in the threads; `dask://HOST:PORT` runs tasks on a Dask cluster."""
     share_api_with_workers()
     if address and address.startswith(("dask://", "tcp://")):
         from prefect_dask import DaskTaskRunner
@@ -46,7 +48,9 @@ def task_runner_for(address: str | None = None, workers: int | None = None) -> T
         return DaskTaskRunner(address=address.replace("dask://", "tcp://", 1))
     if address == "threads":
         return ThreadPoolTaskRunner(max_workers=workers or os.cpu_count() or 1)
-    return ProcessPoolTaskRunner(max_workers=workers or os.cpu_count() or 1)
+    from flows.workers import LocalWorkersTaskRunner
+
+    return LocalWorkersTaskRunner(max_workers=workers or os.cpu_count() or 1)
 
 
 def retry_on_io_error(task, task_run, state) -> bool:

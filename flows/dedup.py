@@ -29,6 +29,7 @@ from flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
+from flows.workers import compute
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.index import DedupIndex
 from pipeline.dedup.signatures import compute_shard
@@ -60,7 +61,7 @@ class DedupParams(BaseModel):
 
 @task(task_run_name="dedup-signatures-{shard}")
 def signatures_task(shard: str, work_root: str, config: DedupConfig) -> dict[str, Any]:
-    return compute_shard(shard, work_root, config)
+    return compute(compute_shard, shard, work_root, config)
 
 
 @task(task_run_name="dedup-cluster")
@@ -92,7 +93,7 @@ def cluster_task(
 @task(task_run_name="dedup-filter-{index}")
 def filter_task(shard: str, index: int, state_dir: str, output: str) -> list[dict[str, Any]]:
     keep = np.load(Path(state_dir) / f"keep-{index:05d}.npy")
-    return filter_shard(shard, index, keep, output)
+    return compute(filter_shard, shard, index, keep, output)
 
 
 @flow(name="dedup", log_prints=True)

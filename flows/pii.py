@@ -21,6 +21,7 @@ from flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
+from flows.workers import compute
 from pipeline.documents import list_shards
 from pipeline.pii.config import PiiConfig
 from pipeline.pii.stage import assemble, scrub_shard
@@ -36,7 +37,7 @@ class PiiParams(BaseModel):
 
 @io_retrying_task("pii-{shard}")
 def scrub_shard_task(shard: str, cache_root: str, config: PiiConfig) -> dict[str, Any]:
-    return scrub_shard(shard, cache_root, config)
+    return compute(scrub_shard, shard, cache_root, config)
 
 
 @flow(name="pii", log_prints=True)

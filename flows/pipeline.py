@@ -19,7 +19,13 @@ from typing import Any
 from prefect import flow
 
 from corpusforge.errors import ConfigError
-from flows.common import audit, markdown_table, publish_markdown, publish_table
+from flows.common import (
+    audit,
+    markdown_table,
+    publish_markdown,
+    publish_table,
+    share_api_with_workers,
+)
 from flows.pipeline_batches import plan_batch, record_batch
 from flows.pipeline_config import STAGES, PipelineConfig, load_config
 from flows.pipeline_fingerprint import (
@@ -31,6 +37,7 @@ from flows.pipeline_fingerprint import (
     write_fingerprint,
 )
 from flows.pipeline_steps import STEPS, StepContext, available_stages
+from flows.workers import prestart
 
 __all__ = [
     "STAGES",
@@ -93,6 +100,9 @@ def _run_stage(name: str, config: PipelineConfig, force: bool) -> dict[str, Any]
 @flow(name="corpus-to-model", log_prints=True)
 def corpus_to_model(config: PipelineConfig, force: bool = False) -> dict[str, Any]:
     """Run the configured stages in order; each is a subflow, skipped when already done."""
+    if config.task_runner in (None, "processes"):
+        share_api_with_workers()
+        prestart()  # the data stages' worker processes start while the first stage is planned
     run_config, new_files = config, None
     if config.incremental:
         new_files, batch = plan_batch(config)

@@ -24,6 +24,7 @@ from flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
+from flows.workers import compute
 from pipeline.tokenize.config import TokenizeConfig
 from pipeline.tokenize.encode import EncodePlan
 from pipeline.tokenize.stage import (
@@ -53,7 +54,7 @@ def tokenizer_task(shards: list[str], output: str, config: TokenizeConfig) -> di
 
 @io_retrying_task("encode-{shard}")
 def encode_task(shard: str, chunk_root: str, plan: EncodePlan) -> dict[str, Any]:
-    return encode_or_reject(shard, chunk_root, plan)
+    return compute(encode_or_reject, shard, chunk_root, plan)
 
 
 @flow(name="tokenize", log_prints=True)

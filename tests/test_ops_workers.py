@@ -1,0 +1,63 @@
+"""Warm worker processes: task compute goes to one pool that outlives flow runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+from prefect import flow, task
+
+from flows.common import task_runner_for
+from flows.workers import WorkerCrashed, compute, shutdown_pool
+
+
+@task
+def pid_task(_: int) -> int:
+    return compute(os.getpid)
+
+
+@task
+def crash_task(_: int) -> int:
+    return compute(os.kill, os.getpid(), 0) or compute(_die)
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@flow
+def pids_flow(n: int) -> list[int]:
+    return [f.result() for f in pid_task.map(list(range(n)))]
+
+
+@flow
+def crash_flow() -> int:
+    return crash_task.submit(0).result()
+
+
+@pytest.fixture
+def fresh_pool():
+    shutdown_pool()
+    yield
+    shutdown_pool()
+
+
+def test_compute_runs_on_warm_workers_kept_across_flow_runs(prefect_harness, fresh_pool):
+    first = set(pids_flow.with_options(task_runner=task_runner_for("processes", 2))(6))
+    second = set(pids_flow.with_options(task_runner=task_runner_for(None, 2))(6))
+    assert os.getpid() not in first | second
+    assert len(first | second) <= 2  # the same two processes served both runs: no new start-up
+
+
+def test_threads_runner_keeps_compute_in_the_flow_process(prefect_harness, fresh_pool):
+    pids = pids_flow.with_options(task_runner=task_runner_for("threads", 2))(3)
+    assert set(pids) == {os.getpid()}
+
+
+def test_a_dead_worker_fails_its_task_clearly_and_the_next_run_gets_new_workers(
+    prefect_harness, fresh_pool
+):
+    with pytest.raises(WorkerCrashed, match="worker process died while running _die"):
+        crash_flow.with_options(task_runner=task_runner_for("processes", 1))()
+    assert pids_flow.with_options(task_runner=task_runner_for("processes", 1))(2)
