@@ -84,6 +84,47 @@ def stage_cache_dir(stage: str) -> str:
     return str(Workspace.resolve().root / "cache" / stage)
 
 
+# A task's share of a stage: about this much input, and at least TASKS_PER_WORKER tasks per
+# worker when there are enough shards (load balance). Task counts then grow with the data in
+# large steps, not with the number of small shards: Prefect's per-task cost stays a few percent.
+BATCH_BYTES = 256 << 20
+TASKS_PER_WORKER = 4
+
+
+def batches(items: Sequence[str], workers: int) -> list[list[str]]:
+    """Contiguous batches of `items` (files or shards), balanced by size in bytes."""
+    items = list(items)
+    if not items:
+        return []
+    sizes = [os.path.getsize(p) if os.path.isfile(p) else 1 for p in items]
+    total = sum(sizes)
+    n = min(len(items), max(TASKS_PER_WORKER * max(workers, 1), -(-total // BATCH_BYTES)))
+    out: list[list[str]] = []
+    done = 0
+    for item, size in zip(items, sizes, strict=True):
+        # start a new batch when this item's midpoint passes the next equal share of the bytes
+        if not out or (len(out) < n and (done + size / 2) * n >= len(out) * total):
+            out.append([])
+        out[-1].append(item)
+        done += size
+    return out
+
+
+def map_batches(task, groups: Sequence[list[str]], progress: Progress, **fixed: Any) -> list[Any]:
+    """Map `task` over batches (it returns one result per item, in order), advance `progress`
+    per item as batches finish, and return all results in input order."""
+    from prefect import unmapped
+    from prefect.futures import as_completed
+
+    futures = task.map([list(g) for g in groups], **{k: unmapped(v) for k, v in fixed.items()})
+    position = {id(f): i for i, f in enumerate(futures)}
+    results: list[list[Any] | None] = [None] * len(futures)
+    for fut in as_completed(futures):
+        results[position[id(fut)]] = fut.result()
+        progress.advance(len(groups[position[id(fut)]]))
+    return [r for batch in results for r in batch or []]
+
+
 def map_in_order(
     task, items: Sequence[str], progress: Progress, key: str = "path", **fixed: Any
 ) -> list[dict[str, Any]]:

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
-from prefect import flow, task, unmapped
-from prefect.futures import as_completed
+from prefect import flow, task
 from pydantic import BaseModel, Field
 
 from corpusforge.errors import InputError
@@ -22,14 +21,15 @@ from corpusforge.hashing import sha256_file, sha256_json
 from flows.common import (
     Progress,
     audit,
-    map_in_order,
+    batches,
+    map_batches,
     markdown_table,
     publish_markdown,
     publish_table,
     stage_cache_dir,
     task_runner_for,
 )
-from flows.workers import compute
+from flows.workers import compute_each
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.index import DedupIndex
 from pipeline.dedup.signatures import compute_shard
@@ -59,9 +59,10 @@ class DedupParams(BaseModel):
     task_runner: str | None = Field(None, description="dask://HOST:PORT, threads, or processes")
 
 
-@task(task_run_name="dedup-signatures-{shard}")
-def signatures_task(shard: str, work_root: str, config: DedupConfig) -> dict[str, Any]:
-    return compute(compute_shard, shard, work_root, config)
+@task(task_run_name="dedup-signatures-from-{shards[0]}")
+def signatures_task(shards: list[str], work_root: str, config: DedupConfig) -> list[dict[str, Any]]:
+    """Signatures of a batch of shards (each cached on its own)."""
+    return compute_each(compute_shard, [(s, work_root, config) for s in shards])
 
 
 @task(task_run_name="dedup-cluster")
@@ -90,10 +91,15 @@ def cluster_task(
     return {"state_dir": str(state_dir), "key": key, "resumed": resumed}
 
 
-@task(task_run_name="dedup-filter-{index}")
-def filter_task(shard: str, index: int, state_dir: str, output: str) -> list[dict[str, Any]]:
-    keep = np.load(Path(state_dir) / f"keep-{index:05d}.npy")
-    return compute(filter_shard, shard, index, keep, output)
+@task(task_run_name="dedup-filter-from-{indices[0]}")
+def filter_task(
+    indices: list[int], shards: list[str], state_dir: str, output: str
+) -> list[list[dict[str, Any]]]:
+    """The kept rows of a batch of shards (by their index in the input)."""
+    calls = [
+        (shards[i], i, np.load(Path(state_dir) / f"keep-{i:05d}.npy"), output) for i in indices
+    ]
+    return compute_each(filter_shard, calls)
 
 
 @flow(name="dedup", log_prints=True)
@@ -105,21 +111,26 @@ def dedup_flow(params: DedupParams) -> dict[str, Any]:
     run = StageRun("dedup", out, params.config, [params.input])
     work_root = stage_cache_dir("dedup")
     progress = Progress(2 * len(shards) + 1, f"dedup: {len(shards)} shards")
-    summaries = map_in_order(
-        signatures_task, shards, progress, key="shard", work_root=work_root, config=params.config
+    groups = batches(shards, os.cpu_count() or 1)
+    summaries = map_batches(
+        signatures_task, groups, progress, work_root=work_root, config=params.config
     )
     state = cluster_task.submit(summaries, params.config, params.index, str(out)).result()
     progress.advance()
-    outputs: list[dict[str, Any]] = []
-    filters = filter_task.map(
-        shards,
-        range(len(shards)),
-        state_dir=unmapped(state["state_dir"]),
-        output=unmapped(str(out)),
+    start = 0
+    index_groups = []
+    for g in groups:
+        index_groups.append(list(range(start, start + len(g))))
+        start += len(g)
+    per_shard = map_batches(
+        filter_task,
+        index_groups,
+        progress,
+        shards=shards,
+        state_dir=state["state_dir"],
+        output=str(out),
     )
-    for fut in as_completed(filters):
-        outputs.extend(fut.result())
-        progress.advance()
+    outputs = [o for outs in per_shard for o in outs]
     result = load_state(state["state_dir"], state["key"], out)
     assert result is not None
     run.extra["resumed_cluster"] = state["resumed"]

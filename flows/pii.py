@@ -13,15 +13,16 @@ from pydantic import BaseModel, Field
 from flows.common import (
     Progress,
     audit,
+    batches,
     io_retrying_task,
-    map_in_order,
+    map_batches,
     markdown_table,
     publish_markdown,
     publish_table,
     stage_cache_dir,
     task_runner_for,
 )
-from flows.workers import compute
+from flows.workers import compute_each
 from pipeline.documents import list_shards
 from pipeline.pii.config import PiiConfig
 from pipeline.pii.stage import assemble, scrub_shard
@@ -35,9 +36,12 @@ class PiiParams(BaseModel):
     workers: int | None = Field(None, ge=1, description="worker processes (default: cores)")
 
 
-@io_retrying_task("pii-{shard}")
-def scrub_shard_task(shard: str, cache_root: str, config: PiiConfig) -> dict[str, Any]:
-    return compute(scrub_shard, shard, cache_root, config)
+@io_retrying_task("pii-from-{shards[0]}")
+def scrub_shards_task(
+    shards: list[str], cache_root: str, config: PiiConfig
+) -> list[dict[str, Any]]:
+    """A batch of shards (each cached on its own, so a rerun redoes only unfinished ones)."""
+    return compute_each(scrub_shard, [(s, cache_root, config) for s in shards])
 
 
 @flow(name="pii", log_prints=True)
@@ -45,8 +49,9 @@ def pii_flow(params: PiiParams) -> dict[str, Any]:
     shards = [str(s) for s in list_shards(params.input)]
     cache_root = stage_cache_dir("pii")
     progress = Progress(len(shards), f"pii: {len(shards)} shards")
-    ordered = map_in_order(
-        scrub_shard_task, shards, progress, cache_root=cache_root, config=params.config
+    groups = batches(shards, params.workers or os.cpu_count() or 1)
+    ordered = map_batches(
+        scrub_shards_task, groups, progress, cache_root=cache_root, config=params.config
     )
     manifest = assemble(ordered, cache_root, params.output, params.config)
     _record(ordered, manifest, params.output)

@@ -16,15 +16,16 @@ from pydantic import BaseModel, Field
 from flows.common import (
     Progress,
     audit,
+    batches,
     io_retrying_task,
-    map_in_order,
+    map_batches,
     markdown_table,
     publish_markdown,
     publish_table,
     stage_cache_dir,
     task_runner_for,
 )
-from flows.workers import compute
+from flows.workers import compute_each
 from pipeline.tokenize.config import TokenizeConfig
 from pipeline.tokenize.encode import EncodePlan
 from pipeline.tokenize.stage import (
@@ -52,9 +53,10 @@ def tokenizer_task(shards: list[str], output: str, config: TokenizeConfig) -> di
     return prepare_tokenizer([Path(s) for s in shards], output, config, _cache_root())
 
 
-@io_retrying_task("encode-{shard}")
-def encode_task(shard: str, chunk_root: str, plan: EncodePlan) -> dict[str, Any]:
-    return compute(encode_or_reject, shard, chunk_root, plan)
+@io_retrying_task("encode-from-{shards[0]}")
+def encode_task(shards: list[str], chunk_root: str, plan: EncodePlan) -> list[dict[str, Any]]:
+    """Token chunks of a batch of shards (each cached on its own)."""
+    return compute_each(encode_or_reject, [(s, chunk_root, plan) for s in shards])
 
 
 @flow(name="tokenize", log_prints=True)
@@ -64,8 +66,9 @@ def tokenize_flow(params: TokenizeParams) -> dict[str, Any]:
     tokenizer = tokenizer_task(shards, params.output, params.config)
     plan, mixture = make_plan([Path(s) for s in shards], params.output, params.config, tokenizer)
     progress = Progress(len(shards), f"tokenize: {len(shards)} input shards")
-    chunks = map_in_order(
-        encode_task, shards, progress, chunk_root=str(_cache_root() / "chunks"), plan=plan
+    groups = batches(shards, params.config.workers or os.cpu_count() or 1)
+    chunks = map_batches(
+        encode_task, groups, progress, chunk_root=str(_cache_root() / "chunks"), plan=plan
     )
     manifest = assemble(chunks, params.output, params.config, tokenizer, mixture)
     _record(manifest, params.output)

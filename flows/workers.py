@@ -106,6 +106,20 @@ def compute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise WorkerCrashed(f"a worker process died while running {fn.__name__}") from exc
 
 
+def compute_each(fn: Callable[..., T], calls: list[tuple[Any, ...]]) -> list[T]:
+    """`fn(*args)` for every args tuple of a batch, in order: all at once on the warm workers
+    (the batch spreads over them), or one after another in this thread or process."""
+    pool = _target.get()
+    if pool is None:
+        return [fn(*args) for args in calls]
+    futures = [pool.submit(fn, *args) for args in calls]
+    try:
+        return [f.result() for f in futures]
+    except BrokenProcessPool as exc:
+        _discard(pool)
+        raise WorkerCrashed(f"a worker process died while running {fn.__name__}") from exc
+
+
 class LocalWorkersTaskRunner(ThreadPoolTaskRunner):
     """Tasks on threads, their compute (see `compute`) on the warm worker processes."""
 

@@ -61,3 +61,25 @@ def test_a_dead_worker_fails_its_task_clearly_and_the_next_run_gets_new_workers(
     with pytest.raises(WorkerCrashed, match="worker process died while running _die"):
         crash_flow.with_options(task_runner=task_runner_for("processes", 1))()
     assert pids_flow.with_options(task_runner=task_runner_for("processes", 1))(2)
+
+
+def test_batches_follow_bytes_not_shard_count(tmp_path, monkeypatch):
+    from flows import common
+
+    def shard(name: str, size: int) -> str:
+        path = tmp_path / name
+        path.write_bytes(b"x" * size)
+        return str(path)
+
+    small = [shard(f"s{i:03d}", 10) for i in range(100)]
+    groups = common.batches(small, workers=2)
+    assert len(groups) == 8 and [p for g in groups for p in g] == small  # contiguous, in order
+    assert max(map(len, groups)) - min(map(len, groups)) <= 1
+
+    monkeypatch.setattr(common, "BATCH_BYTES", 1000)
+    big = [shard("b0", 3000), shard("b1", 3000), *[shard(f"t{i}", 100) for i in range(30)]]
+    groups = common.batches(big, workers=1)
+    assert len(groups) == 9  # 9000 bytes / 1000 per task
+    assert groups[0] == [big[0]] and groups[1] == [big[1]]  # a large shard is a task of its own
+    assert common.batches(small[:3], workers=2) == [[p] for p in small[:3]]
+    assert common.batches([], workers=2) == []
