@@ -1,20 +1,13 @@
 """Ingest flow: one task per input file (mapped), then assemble shards, audit, artifacts.
 
-By default the file tasks run on threads of the flow process, each handing its file to a pool
-of plain worker processes that the run starts before the flow begins: the workers import the
-readers while the flow run is being created, and never import Prefect (a Prefect process-pool
-worker imports Prefect and runs a task engine: seconds of start-up per worker on every run).
-`task_runner` "threads" ingests in the flow process; `dask://...` on a Dask cluster.
+The file tasks run on threads and hand the file to the warm worker processes of
+`flows.workers` (forked with the readers imported; they never import Prefect), unless
+`task_runner` says "threads" (in the flow process) or `dask://...`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import multiprocessing
 import os
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +25,7 @@ from flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
+from flows.workers import compute
 from pipeline.ingest.config import IngestConfig
 from pipeline.ingest.stage import assemble, expand_inputs, ingest_file
 
@@ -43,33 +37,9 @@ class IngestParams(BaseModel):
     task_runner: str | None = Field(None, description="dask://HOST:PORT, threads, or processes")
 
 
-# The worker processes of the run in progress (set by run_ingest); None: work in the task.
-_workers: ProcessPoolExecutor | None = None
-
-
 @io_retrying_task("ingest-{path}")
 def ingest_file_task(path: str, cache_root: str, config: IngestConfig) -> dict[str, Any]:
-    if _workers is None:
-        return ingest_file(path, cache_root, config)
-    return _workers.submit(ingest_file, path, cache_root, config).result()
-
-
-@contextlib.contextmanager
-def worker_processes(n: int) -> Iterator[ProcessPoolExecutor]:
-    """`n` fresh worker processes (spawned: nothing of the flow process's threads is
-    inherited) for one run, started at once so their imports overlap the flow's set-up."""
-    global _workers
-    ctx = multiprocessing.get_context("spawn")
-    # The initializer must not live in this module: unpickling it would import Prefect.
-    warm = {"initializer": importlib.import_module, "initargs": ("pipeline.ingest.readers",)}
-    with ProcessPoolExecutor(n, mp_context=ctx, **warm) as pool:
-        for _ in range(n):  # each submit starts one more worker while none is idle
-            pool.submit(int)
-        _workers = pool
-        try:
-            yield pool
-        finally:
-            _workers = None
+    return compute(ingest_file, path, cache_root, config)
 
 
 @flow(name="ingest", log_prints=True)
@@ -86,16 +56,11 @@ def ingest_flow(params: IngestParams) -> dict[str, Any]:
 
 
 def run_ingest(params: IngestParams) -> dict[str, Any]:
-    """Run the flow on local worker processes (one per file, up to the cores), on threads, or
-    on Dask."""
+    """Run the flow on the local worker processes (one per file, up to the cores), on
+    threads, or on Dask."""
     files = expand_inputs(params.inputs)
-    workers = min(len(files), os.cpu_count() or 1)
-    if params.task_runner not in (None, "processes"):
-        runner = task_runner_for(params.task_runner, workers=workers)
-        return ingest_flow.with_options(task_runner=runner)(params)
-    with worker_processes(workers):
-        runner = task_runner_for("threads", workers=workers)
-        return ingest_flow.with_options(task_runner=runner)(params)
+    runner = task_runner_for(params.task_runner, workers=min(len(files), os.cpu_count() or 1))
+    return ingest_flow.with_options(task_runner=runner)(params)
 
 
 def _record(results: list[dict[str, Any]], manifest: dict[str, Any], output: str) -> None:
