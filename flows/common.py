@@ -125,23 +125,6 @@ def map_batches(task, groups: Sequence[list[str]], progress: Progress, **fixed: 
     return [r for batch in results for r in batch or []]
 
 
-def map_in_order(
-    task, items: Sequence[str], progress: Progress, key: str = "path", **fixed: Any
-) -> list[dict[str, Any]]:
-    """Map `task` over `items` (other arguments fixed), advance `progress` as each finishes,
-    and return the results in input order (`result[key]` names the item each result is for)."""
-    from prefect import unmapped
-    from prefect.futures import as_completed
-
-    futures = task.map(list(items), **{k: unmapped(v) for k, v in fixed.items()})
-    results: dict[str, dict[str, Any]] = {}
-    for fut in as_completed(futures):
-        result = fut.result()
-        results[result[key]] = result
-        progress.advance()
-    return [results[item] for item in items]
-
-
 def artifact_key(name: str) -> str:
     """Prefect artifact keys: lower-case letters, digits and dashes."""
     return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:100]

@@ -17,15 +17,16 @@ from pydantic import BaseModel, Field
 from flows.common import (
     Progress,
     audit,
+    batches,
     io_retrying_task,
-    map_in_order,
+    map_batches,
     markdown_table,
     publish_markdown,
     publish_table,
     stage_cache_dir,
     task_runner_for,
 )
-from flows.workers import compute
+from flows.workers import compute_each
 from pipeline.ingest.config import IngestConfig
 from pipeline.ingest.stage import assemble, expand_inputs, ingest_file
 
@@ -37,9 +38,12 @@ class IngestParams(BaseModel):
     task_runner: str | None = Field(None, description="dask://HOST:PORT, threads, or processes")
 
 
-@io_retrying_task("ingest-{path}")
-def ingest_file_task(path: str, cache_root: str, config: IngestConfig) -> dict[str, Any]:
-    return compute(ingest_file, path, cache_root, config)
+@io_retrying_task("ingest-from-{paths[0]}")
+def ingest_files_task(
+    paths: list[str], cache_root: str, config: IngestConfig
+) -> list[dict[str, Any]]:
+    """A batch of input files (each cached on its own, by content hash)."""
+    return compute_each(ingest_file, [(p, cache_root, config) for p in paths])
 
 
 @flow(name="ingest", log_prints=True)
@@ -47,8 +51,9 @@ def ingest_flow(params: IngestParams) -> dict[str, Any]:
     files = expand_inputs(params.inputs)
     cache_root = stage_cache_dir("ingest")
     progress = Progress(len(files), f"ingest: {len(files)} files")
-    ordered = map_in_order(
-        ingest_file_task, files, progress, cache_root=cache_root, config=params.config
+    groups = batches(files, os.cpu_count() or 1)
+    ordered = map_batches(
+        ingest_files_task, groups, progress, cache_root=cache_root, config=params.config
     )
     manifest = assemble(ordered, cache_root, params.output, params.config, files)
     _record(ordered, manifest, params.output)

@@ -45,6 +45,7 @@ def warm_pool(workers: int) -> ProcessPoolExecutor:
     (another workspace, other credentials) gets a fresh pool rather than stale workers.
     """
     global _pool, _pool_key
+    workers = max(workers, os.cpu_count() or 1)  # one size for every stage: no restarts
     key = (workers, _settings())
     with _lock:
         if _pool is not None and _pool_key is not None:
