@@ -138,6 +138,9 @@ def run_pipeline(
     config: PipelineConfig, *, force: bool = False, reporter: Reporter | None = None
 ) -> dict[str, Any]:
     """Run `corpus-to-model`; `reporter(stage, event, info)` hears about each stage."""
+    if config.task_runner in (None, "processes"):
+        share_api_with_workers()
+        prestart()  # before Prefect creates the flow run: the workers start meanwhile
     token = _reporter.set(reporter)
     try:
         return corpus_to_model(config, force=force)

@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -30,8 +30,10 @@ PRELOAD = ["flows.worker_preload"]
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _pool_key: tuple[int, frozenset[tuple[str, str]]] | None = None  # (size, settings)
-# Set for the tasks a LocalWorkersTaskRunner submits: where their compute goes.
-_target: ContextVar[ProcessPoolExecutor | None] = ContextVar("corpusforge_workers", default=None)
+# Set for the tasks a LocalWorkersTaskRunner submits: how many workers their compute gets.
+_target: ContextVar[int | None] = ContextVar("corpusforge_workers", default=None)
+# One call at a time may run in the flow process while the workers start.
+_inline = threading.Semaphore(1)
 
 
 class WorkerCrashed(OSError):
@@ -39,7 +41,8 @@ class WorkerCrashed(OSError):
 
 
 def warm_pool(workers: int) -> ProcessPoolExecutor:
-    """This process's pool of at least `workers` processes, started now if it is not running.
+    """This process's pool of at least `workers` processes, started now (blocking until they
+    run) if it is not running.
 
     Workers inherit the environment when they start, so a changed corpusforge setting
     (another workspace, other credentials) gets a fresh pool rather than stale workers.
@@ -52,13 +55,24 @@ def warm_pool(workers: int) -> ProcessPoolExecutor:
             if _pool_key[0] >= workers and _pool_key[1] == key[1]:
                 return _pool
             _pool.shutdown(wait=False, cancel_futures=True)
+            _pool, _pool_key = None, None
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
-        _pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_one_thread_each)
-        _pool_key = key
-        for _ in range(workers):  # start them now, while Prefect creates the flow run
-            _pool.submit(int)
-        return _pool
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_one_thread_each)
+        for f in [pool.submit(int) for _ in range(workers)]:  # each submit starts a worker
+            f.result()
+        _pool, _pool_key = pool, key
+        return pool
+
+
+def ready_pool(workers: int) -> ProcessPoolExecutor | None:
+    """The pool if its workers are already running (never waits)."""
+    pool, key = _pool, _pool_key
+    if pool is None or key is None:
+        return None
+    if key[0] < workers or key[1] != _settings():
+        return None
+    return pool
 
 
 def _one_thread_each() -> None:
@@ -94,49 +108,63 @@ def shutdown_pool() -> None:
         _discard(pool)
 
 
-def compute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run `fn` on the warm workers when the task came from a LocalWorkersTaskRunner; in the
-    task's own thread or process otherwise (a thread runner, a Dask worker)."""
-    pool = _target.get()
-    if pool is None:
-        return fn(*args, **kwargs)
-    try:
-        return pool.submit(fn, *args, **kwargs).result()
-    except BrokenProcessPool as exc:
-        _discard(pool)  # the next task (or this one's retry) gets a fresh pool
-        raise WorkerCrashed(f"a worker process died while running {fn.__name__}") from exc
+def compute(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` on the warm workers when the task came from a LocalWorkersTaskRunner; in
+    the task's own thread or process otherwise (a thread runner, a Dask worker)."""
+    return compute_each(fn, [args])[0]
 
 
 def compute_each(fn: Callable[..., T], calls: list[tuple[Any, ...]]) -> list[T]:
-    """`fn(*args)` for every args tuple of a batch, in order: all at once on the warm workers
-    (the batch spreads over them), or one after another in this thread or process."""
-    pool = _target.get()
-    if pool is None:
+    """`fn(*args)` for every args tuple of a batch, in order: spread over the warm workers, or
+    one after another in this thread or process when the task was not sent to them.
+
+    While the workers are still starting (the fork server imports the stage libraries), one
+    call at a time runs here in the flow process, which has those libraries loaded already,
+    so the first stage does not wait with idle cores.
+    """
+    workers = _target.get()
+    if workers is None:
         return [fn(*args) for args in calls]
-    futures = [pool.submit(fn, *args) for args in calls]
-    try:
-        return [f.result() for f in futures]
-    except BrokenProcessPool as exc:
-        _discard(pool)
-        raise WorkerCrashed(f"a worker process died while running {fn.__name__}") from exc
+    results: list[Any] = [None] * len(calls)
+    futures: dict[int, tuple[ProcessPoolExecutor, Future]] = {}
+    for i, args in enumerate(calls):
+        pool = ready_pool(workers)
+        if pool is None and _inline.acquire(blocking=False):
+            try:
+                results[i] = fn(*args)
+            finally:
+                _inline.release()
+            continue
+        pool = pool or warm_pool(workers)
+        futures[i] = (pool, pool.submit(fn, *args))
+    for i, (pool, future) in futures.items():
+        try:
+            results[i] = future.result()
+        except BrokenProcessPool as exc:
+            _discard(pool)  # the next task (or this one's retry) gets a fresh pool
+            raise WorkerCrashed(f"a worker process died while running {fn.__name__}") from exc
+    return results
 
 
 class LocalWorkersTaskRunner(ThreadPoolTaskRunner):
     """Tasks on threads, their compute (see `compute`) on the warm worker processes."""
 
     def __init__(self, max_workers: int | None = None):
-        super().__init__(max_workers=max_workers or os.cpu_count() or 1)
-        self._workers = max_workers or os.cpu_count() or 1
+        workers = max_workers or os.cpu_count() or 1
+        # Twice as many task threads as workers: while one task of a worker's share is being
+        # recorded by Prefect, the next one's compute is already queued, so no worker idles.
+        super().__init__(max_workers=2 * workers)
+        self._workers = workers
 
     def duplicate(self) -> LocalWorkersTaskRunner:
         return type(self)(max_workers=self._workers)
 
     def __enter__(self):
-        self._compute_pool = warm_pool(self._workers)
+        prestart(self._workers)  # tasks compute here until the workers run (compute_each)
         return super().__enter__()
 
     def submit(self, *args: Any, **kwargs: Any):
-        token = _target.set(self._compute_pool)
+        token = _target.set(self._workers)
         try:
             return super().submit(*args, **kwargs)
         finally:

@@ -9,7 +9,7 @@ import pytest
 from prefect import flow, task
 
 from flows.common import task_runner_for
-from flows.workers import WorkerCrashed, compute, shutdown_pool
+from flows.workers import WorkerCrashed, compute, shutdown_pool, warm_pool
 
 
 @task
@@ -44,6 +44,7 @@ def fresh_pool():
 
 
 def test_compute_runs_on_warm_workers_kept_across_flow_runs(prefect_harness, fresh_pool):
+    warm_pool(2)  # (while workers start, compute may run in the flow process instead)
     first = set(pids_flow.with_options(task_runner=task_runner_for("processes", 2))(6))
     second = set(pids_flow.with_options(task_runner=task_runner_for(None, 2))(6))
     assert os.getpid() not in first | second
@@ -59,9 +60,11 @@ def test_threads_runner_keeps_compute_in_the_flow_process(prefect_harness, fresh
 def test_a_dead_worker_fails_its_task_clearly_and_the_next_run_gets_new_workers(
     prefect_harness, fresh_pool
 ):
+    warm_pool(1)  # _die must run on a worker, not in this process
     with pytest.raises(WorkerCrashed, match="worker process died while running _die"):
         crash_flow.with_options(task_runner=task_runner_for("processes", 1))()
-    assert pids_flow.with_options(task_runner=task_runner_for("processes", 1))(2)
+    warm_pool(1)
+    assert os.getpid() not in pids_flow.with_options(task_runner=task_runner_for("processes", 1))(2)
 
 
 def test_batches_follow_bytes_not_shard_count(tmp_path, monkeypatch):
@@ -84,3 +87,15 @@ def test_batches_follow_bytes_not_shard_count(tmp_path, monkeypatch):
     assert groups[0] == [big[0]] and groups[1] == [big[1]]  # a large shard is a task of its own
     assert common.batches(small[:3], workers=2) == [[p] for p in small[:3]]
     assert common.batches([], workers=2) == []
+
+
+def test_while_workers_start_one_call_at_a_time_runs_in_the_flow_process(
+    prefect_harness, fresh_pool
+):
+    """Nothing waits with idle cores for the fork server: the flow process, which has the
+    stage code loaded, takes one call at a time until the workers run; then they take over."""
+    pids = pids_flow.with_options(task_runner=task_runner_for("processes", 2))(40)
+    assert len(pids) == 40
+    warm_pool(2)  # waits until the workers run
+    later = pids_flow.with_options(task_runner=task_runner_for("processes", 2))(6)
+    assert os.getpid() not in later
