@@ -58,7 +58,9 @@ def warm_pool(workers: int) -> ProcessPoolExecutor:
             _pool, _pool_key = None, None
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
-        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_one_thread_each)
+        pool = ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_worker_setup, initargs=(dict(key[1]),)
+        )
         for f in [pool.submit(int) for _ in range(workers)]:  # each submit starts a worker
             f.result()
         _pool, _pool_key = pool, key
@@ -75,8 +77,13 @@ def ready_pool(workers: int) -> ProcessPoolExecutor | None:
     return pool
 
 
-def _one_thread_each() -> None:
-    """The processes are the parallelism: libraries with thread pools use one thread each."""
+def _worker_setup(settings: dict[str, str]) -> None:
+    """A worker's environment: this pool's corpusforge settings (the fork server's environment
+    is the one it started with), and one thread each for libraries with thread pools: the
+    processes are the parallelism."""
+    for name in [n for n in os.environ if n.startswith("CORPUSFORGE_")]:
+        del os.environ[name]
+    os.environ.update(settings)
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 

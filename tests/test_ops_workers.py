@@ -99,3 +99,28 @@ def test_while_workers_start_one_call_at_a_time_runs_in_the_flow_process(
     warm_pool(2)  # waits until the workers run
     later = pids_flow.with_options(task_runner=task_runner_for("processes", 2))(6)
     assert os.getpid() not in later
+
+
+@task
+def env_task(name: str) -> str | None:
+    return compute(os.getenv, name)
+
+
+@flow
+def env_flow(name: str) -> str | None:
+    return env_task.submit(name).result()
+
+
+def test_workers_see_the_current_corpusforge_settings(prefect_harness, fresh_pool, monkeypatch):
+    """The fork server keeps the environment it started with; each pool gets today's settings
+    (a salt or workspace set later must reach the workers, and one unset must not linger)."""
+    run = env_flow.with_options(task_runner=task_runner_for("processes", 1))
+    monkeypatch.setenv("CORPUSFORGE_PROBE", "first")
+    warm_pool(1)
+    assert run("CORPUSFORGE_PROBE") == "first"
+    monkeypatch.setenv("CORPUSFORGE_PROBE", "second")
+    warm_pool(1)
+    assert run("CORPUSFORGE_PROBE") == "second"
+    monkeypatch.delenv("CORPUSFORGE_PROBE")
+    warm_pool(1)
+    assert run("CORPUSFORGE_PROBE") is None
