@@ -24,7 +24,6 @@ from flows.common import (
     markdown_table,
     publish_markdown,
     publish_table,
-    share_api_with_workers,
 )
 from flows.pipeline_batches import plan_batch, record_batch
 from flows.pipeline_config import STAGES, PipelineConfig, load_config
@@ -101,7 +100,6 @@ def _run_stage(name: str, config: PipelineConfig, force: bool) -> dict[str, Any]
 def corpus_to_model(config: PipelineConfig, force: bool = False) -> dict[str, Any]:
     """Run the configured stages in order; each is a subflow, skipped when already done."""
     if config.task_runner in (None, "processes"):
-        share_api_with_workers()
         prestart()  # the data stages' worker processes start while the first stage is planned
     run_config, new_files = config, None
     if config.incremental:
@@ -138,9 +136,6 @@ def run_pipeline(
     config: PipelineConfig, *, force: bool = False, reporter: Reporter | None = None
 ) -> dict[str, Any]:
     """Run `corpus-to-model`; `reporter(stage, event, info)` hears about each stage."""
-    if config.task_runner in (None, "processes"):
-        share_api_with_workers()
-        prestart()  # before Prefect creates the flow run: the workers start meanwhile
     token = _reporter.set(reporter)
     try:
         return corpus_to_model(config, force=force)
