@@ -10,6 +10,7 @@ import regex as re
 from presidio_analyzer import Pattern
 
 from pipeline.pii.base import CuePatternRecognizer, Prefilter
+from pipeline.pii.gates import DIGIT, NON_ASCII, SPACE, alternatives
 
 _SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|"
@@ -65,18 +66,35 @@ _ROMANCE_WAYS = (
 ).split()
 # Street words without which these patterns cannot match. (An anchor at house numbers did not
 # pay for US/UK addresses: the cost is in the attempts at numbers, not in finding them.)
+_EU_WAYS = (
+    "straße strasse str. weg platz allee gasse ring damm ufer gracht laan straat vej gatan gata "
+    "veien"
+).split()
+# Street words without which these patterns cannot match. (An anchor at house numbers did not
+# pay for US/UK addresses: the cost is in the attempts at numbers, not in finding them.)
+# Gates: a number, later a street suffix after a space or a letter (and, in lower case, a
+# postcode's digit after it).
 _PREFILTERS = {
+    "us-uk-address": Prefilter(
+        gate=rf"{DIGIT}[\s\S]*[A-Za-z\t\n\x0b\x0c\r {NON_ASCII}]{_SUFFIX}(?:[^A-Za-z0-9_]|$)"
+    ),
+    "lower-case-address": Prefilter(
+        gate=rf"{DIGIT}[\s\S]*{SPACE}{_SUFFIX},?{SPACE}[\s\S]*{DIGIT}", gate_caseless=True
+    ),
     "eu-address": Prefilter(
-        needles=tuple(
-            "straße strasse str. weg platz allee gasse ring damm ufer gracht laan straat vej "
-            "gatan gata veien".split()
-        )
+        needles=tuple(_EU_WAYS), gate=rf"{alternatives(_EU_WAYS)}{SPACE}+{DIGIT}"
     ),
     "romance-address": Prefilter(
         needles=tuple(_ROMANCE_WAYS),
         anchor=r"\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:" + "|".join(_ROMANCE_WAYS) + r")\s",
+        gate=rf"{DIGIT}(?:{SPACE}?(?:bis|ter))?,?{SPACE}+{alternatives(_ROMANCE_WAYS)}{SPACE}",
     ),
-    "po-box": Prefilter(needles=("box",), fold=True),
+    "po-box": Prefilter(
+        needles=("box",),
+        fold=True,
+        gate=rf"p\.?{SPACE}?o\.?{SPACE}?box{SPACE}+{DIGIT}",
+        gate_caseless=True,
+    ),
 }
 
 

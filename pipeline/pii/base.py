@@ -6,11 +6,13 @@ Here a pattern may name a group `value`: the match starts at the cue (fast liter
 only the group is reported. Validation works as in presidio: True raises the score to 1.0,
 False discards the match, None keeps the pattern's score.
 
-A pattern may also have a `Prefilter`: literals without which it cannot match (a substring
-test runs at GB/s) and an anchor, a simple expression that matches wherever a match of the
-pattern can start, so the full pattern is only tried there. Both only skip text where the
-pattern cannot match, so the results equal a plain scan (`use_prefilters = False`), which
-tests/test_pii_engine.py checks against presidio's AnalyzerEngine.
+A pattern may also have a `Prefilter`: a gate (pipeline/pii/gates.py), an expression that one
+hyperscan pass checks for all patterns of the recognizer at once; literals without which it
+cannot match (a substring test runs at GB/s); and an anchor, a simple expression that matches
+wherever a match of the pattern can start, so the full pattern is only tried there. All only
+skip text where the pattern cannot match, so the results equal a plain scan
+(`use_prefilters = False`), which tests/test_pii_engine.py checks against presidio's
+AnalyzerEngine.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ from dataclasses import dataclass
 import regex as re
 from presidio_analyzer import PatternRecognizer, RecognizerResult
 
+from pipeline.pii.gates import SCAN, Gates
+
 
 @dataclass(frozen=True)
 class Prefilter:
     needles: tuple[str, ...] = ()  # one of these occurs wherever the pattern matches
     fold: bool = False  # needles are lower case and looked for in text.casefold()
     anchor: str | None = None  # matches at every position where a match can start
+    gate: str | None = None  # hyperscan expression found in every text the pattern matches
+    gate_caseless: bool = False
 
 
 class CuePatternRecognizer(PatternRecognizer):
@@ -41,12 +47,22 @@ class CuePatternRecognizer(PatternRecognizer):
             pf = prefilters.get(pattern.name, Prefilter())
             anchor = re.compile(pf.anchor, flags=self.global_regex_flags) if pf.anchor else None
             self._scans.append((pattern, compiled, "value" in compiled.groupindex, pf, anchor))
+        self.gates = Gates(
+            {i: (pf.gate, pf.gate_caseless) for i, (*_, pf, _) in enumerate(self._scans) if pf.gate}
+        )
 
-    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None, gates_open=SCAN):
+        """`gates_open`: the gates found in `text` when a GateSet has scanned it already."""
         entity = self.supported_entities[0]
         results = []
         folded = None
-        for pattern, compiled, has_value, pf, anchor in self._scans:
+        if not self.use_prefilters:
+            gated = None
+        else:
+            gated = self.gates.open(text) if gates_open is SCAN else gates_open
+        for i, (pattern, compiled, has_value, pf, anchor) in enumerate(self._scans):
+            if gated is not None and i in self.gates.keys and i not in gated:
+                continue
             if self.use_prefilters and pf.needles:
                 if pf.fold and folded is None:
                     folded = text.casefold()

@@ -14,6 +14,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from pipeline.pii.addresses import StreetAddressRecognizer
 from pipeline.pii.config import NER_ENTITIES, PiiConfig
+from pipeline.pii.gates import GateSet
 from pipeline.pii.ner_view import SKIPPABLE_TYPES
 from pipeline.pii.people import ContextualNameRecognizer
 from pipeline.pii.secrets import secret_recognizers
@@ -53,6 +54,7 @@ class PiiDetector:
         self.recognizers = [
             r for r in pattern_recognizers() if self.entities & set(r.supported_entities)
         ]
+        self.gates = GateSet([r.gates for r in self.recognizers])
         ner_entities = [e for e in NER_ENTITIES if e in self.entities]
         self.ner = None
         if config.mode == "full" and ner_entities:
@@ -115,12 +117,13 @@ class PiiDetector:
 
     def _patterns(self, text: str) -> list[RecognizerResult]:
         out: list[RecognizerResult] = []
-        for rec in self.recognizers:
-            out.extend(rec.analyze(text, rec.supported_entities, None))
+        for rec, gates_open in zip(self.recognizers, self.gates.open(text), strict=True):
+            out.extend(rec.analyze(text, rec.supported_entities, None, gates_open=gates_open))
         return out
 
 
 _NAME_PART = re.compile(r"[^\W\d_]{2,}")
+_LOCAL_SEPARATOR = re.compile(r"[._-]")
 
 
 def propagate_names(text: str, results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
@@ -137,7 +140,7 @@ def propagate_names(text: str, results: Sequence[RecognizerResult]) -> list[Reco
                 surnames.add(parts[-1])
         elif r.entity_type == "EMAIL_ADDRESS":
             local = text[r.start : r.end].split("@", 1)[0]
-            parts = [p for p in re.split(r"[._-]", local) if p.isalpha() and len(p) >= 2]
+            parts = [p for p in _LOCAL_SEPARATOR.split(local) if p.isalpha() and len(p) >= 2]
             if len(parts) == 2:
                 names.add(f"{parts[0]} {parts[1]}")
     out: list[RecognizerResult] = []

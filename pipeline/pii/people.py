@@ -11,6 +11,7 @@ import regex as re
 from presidio_analyzer import Pattern, RecognizerResult
 
 from pipeline.pii.base import CuePatternRecognizer, Prefilter
+from pipeline.pii.gates import LOWER, SCAN, UPPER
 
 _NOT_A_NAME = (
     "the a an and or of to in for on at is was not this that it all any team support admin "
@@ -28,14 +29,35 @@ _NAME = rf"(?:{_CAP_T}(?:[ \t]+{_CAP_T}){{0,3}}|{_LOW_T}(?:[ \t]+{_LOW_T}){{0,2}
 
 _V = rf"(?P<value>{_STOP}{_NAME})"
 
+# Cue words, shared by the patterns and their gates (the syntax is valid in both engines).
+_HEADER_CUES = (
+    r"(?:from|to|cc|bcc|reply-to|author|committer|signed-off-by|"
+    r"co-authored-by|acked-by|reviewed-by|tested-by|reported-by|suggested-by|"
+    r"helped-by|cc-by|contact|name|full name|assignee|reporter|owner|maintainer|"
+    r"submitted by|posted by|written by)"
+)
+_BYLINE_CUE = (
+    r"(?:my name is|my name's|i am called|name:|named|call me|written by|"
+    r"posted by|authored by|reported by|edited by|photo by|by:|contact person:?|attn:?|"
+    r"c/o|courtesy of|interviewed|signed,?|cc:?|ping)"
+)
+_GREETINGS = (
+    r"(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening)|thanks|thank you|thx)"
+)
+_TITLES = r"(?:mr|mrs|ms|mx|miss|dr|prof|professor|sir|dame|rev|judge|officer|sgt|capt|det)"
+_SIGN_OFFS = (
+    r"(?:regards|best regards|kind regards|warm regards|best wishes|best|"
+    r"cheers|thanks|thank you|many thanks|sincerely|yours sincerely|yours truly|"
+    r"respectfully|cordially|love|--|—|-)"
+)
+
 _PATTERNS = [
     # Mail and git headers; the value up to an address, bracket or end of line.
     Pattern(
         "header",
-        r"(?im)^[ \t>]*(?:from|to|cc|bcc|reply-to|author|committer|signed-off-by|"
-        r"co-authored-by|acked-by|reviewed-by|tested-by|reported-by|suggested-by|"
-        r"helped-by|cc-by|contact|name|full name|assignee|reporter|owner|maintainer|"
-        r"submitted by|posted by|written by)[ \t]*:[ \t]*(?:\"|')?"
+        r"(?im)^[ \t>]*"
+        + _HEADER_CUES
+        + r"[ \t]*:[ \t]*(?:\"|')?"
         + _V
         + r"(?=[ \t]*(?:\"|')?[ \t]*(?:<|\(|\[|,|;|$|\n))",
         0.85,
@@ -43,16 +65,15 @@ _PATTERNS = [
     # Bylines and introductions.
     Pattern(
         "byline",
-        r"(?i:\b(?:my name is|my name's|i am called|name:|named|call me|written by|"
-        r"posted by|authored by|reported by|edited by|photo by|by:|contact person:?|attn:?|"
-        r"c/o|courtesy of|interviewed|signed,?|cc:?|ping)[ \t]+)" + _V + r"(?![^\W\d_])",
+        r"(?i:\b" + _BYLINE_CUE + r"[ \t]+)" + _V + r"(?![^\W\d_])",
         0.7,
     ),
     # Greetings: "Hi John,", "Dear Ms. Smith", "hello maria".
     Pattern(
         "greeting",
-        r"(?im:^[ \t]*(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening)|"
-        r"thanks|thank you|thx)[ \t]+(?:(?:mr|mrs|ms|miss|dr|prof)\.?[ \t]+)?)"
+        r"(?im:^[ \t]*"
+        + _GREETINGS
+        + r"[ \t]+(?:(?:mr|mrs|ms|miss|dr|prof)\.?[ \t]+)?)"
         + _V
         + r"(?=[ \t]*[,!:\n]|[ \t]*$)",
         0.8,
@@ -60,16 +81,13 @@ _PATTERNS = [
     # Titles: "Dr. Jane Doe", "mrs smith".
     Pattern(
         "title",
-        r"(?i:\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|sir|dame|rev|judge|officer|"
-        r"sgt|capt|det)\.?[ \t]+)" + _V + r"(?![^\W\d_])",
+        r"(?i:\b" + _TITLES + r"\.?[ \t]+)" + _V + r"(?![^\W\d_])",
         0.75,
     ),
     # Sign-off line followed by a short line that is only a name.
     Pattern(
         "signature",
-        r"(?im:^[ \t]*(?:regards|best regards|kind regards|warm regards|best wishes|best|"
-        r"cheers|thanks|thank you|many thanks|sincerely|yours sincerely|yours truly|"
-        r"respectfully|cordially|love|--|—|-)[ \t]*[,.!]?[ \t]*\n[ \t]*)" + _V + r"(?=[ \t]*$)",
+        r"(?im:^[ \t]*" + _SIGN_OFFS + r"[ \t]*[,.!]?[ \t]*\n[ \t]*)" + _V + r"(?=[ \t]*$)",
         0.85,
     ),
     # "-- Jane Doe" closing a post or mail.
@@ -88,9 +106,15 @@ _BYLINE_CUES = (
     "attn", "c/o", "courtesy of", "interviewed", "signed", "cc", "ping",
 )  # fmt: skip
 _PREFILTERS = {
-    "header": Prefilter(needles=(":",)),
-    "byline": Prefilter(needles=_BYLINE_CUES, fold=True),
-    "dash-signature": Prefilter(needles=("--", "—")),
+    "header": Prefilter(needles=(":",), gate=rf"^[ \t>]*{_HEADER_CUES}[ \t]*:", gate_caseless=True),
+    "byline": Prefilter(
+        needles=_BYLINE_CUES, fold=True, gate=rf"{_BYLINE_CUE}[ \t]", gate_caseless=True
+    ),
+    "greeting": Prefilter(gate=rf"^[ \t]*{_GREETINGS}[ \t]", gate_caseless=True),
+    "title": Prefilter(gate=rf"{_TITLES}\.?[ \t]", gate_caseless=True),
+    "signature": Prefilter(gate=rf"^[ \t]*{_SIGN_OFFS}[ \t]*[,.!]?[ \t]*\n", gate_caseless=True),
+    "dash-signature": Prefilter(needles=("--", "—"), gate=r"^[ \t]*(?:--|—)[ \t]"),
+    "initial-surname": Prefilter(gate=rf"{UPPER}\.[ \t]?(?:{UPPER}\.[ \t]?)?{UPPER}{LOWER}"),
 }
 # "Jane Doe <jane@example.org>", "-- Jane Doe <jane@...>": find the bracketed address first
 # (rare, fast to scan for), then the name just before it on the same line.
@@ -108,8 +132,8 @@ class ContextualNameRecognizer(CuePatternRecognizer):
             prefilters=_PREFILTERS,
         )
 
-    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None, gates_open=SCAN):
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags, gates_open)
         if self.use_prefilters and "@" not in text:
             return results
         for m in _BRACKETED_EMAIL.finditer(text):

@@ -13,6 +13,7 @@ import regex as re
 from presidio_analyzer import Pattern, PatternRecognizer
 
 from pipeline.pii.base import CuePatternRecognizer, Prefilter
+from pipeline.pii.gates import SPACE
 
 CASE_SENSITIVE = re.MULTILINE | re.DOTALL
 
@@ -58,12 +59,14 @@ _TOKENS = [
     ),
 ]
 
+_PASSWORD_KEYS = (
+    r"(?:pass(?:word|wd|phrase)?|pwd|secret(?:_key)?|api[_-]?key|apikey|"
+    r"access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key)"
+)
 # key = value / key: value / "key": "value" for password-like keys.
 _ASSIGNMENT = Pattern(
     "password-assignment",
-    r"(?i:(?<![a-z])(?:pass(?:word|wd|phrase)?|pwd|secret(?:_key)?|api[_-]?key|apikey|"
-    r"access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key)"
-    r"[\"']?\s{0,3}(?:=|:|=>|:=)\s{0,3}[\"']?)"
+    r"(?i:(?<![a-z])" + _PASSWORD_KEYS + r"[\"']?\s{0,3}(?:=|:|=>|:=)\s{0,3}[\"']?)"
     r"(?P<value>(?![\"'<{$%]|\s|none\b|null\b|true\b|false\b|xxx|\*\*\*|changeme\b|<)"
     r"[^\s\"',;`)}\]]{4,200})",
     0.8,
@@ -72,17 +75,25 @@ _ASSIGNMENT = Pattern(
 # Literals a pattern cannot match without (patterns that start with a literal prefix are
 # found as fast by the regex engine itself and have none).
 _PREFILTERS = {
-    "aws-secret-key": Prefilter(needles=("aws",), fold=True),
-    "openai-style-key": Prefilter(needles=("sk-",)),
-    "stripe-key": Prefilter(needles=("_live_", "_test_")),
-    "slack-token": Prefilter(needles=("xox",)),
-    "slack-webhook": Prefilter(needles=("https://hooks.slack.com/services/",)),
-    "google-api-key": Prefilter(needles=("AIza",)),
-    "jwt": Prefilter(needles=("eyJ",)),
-    "private-key-block": Prefilter(needles=("-----BEGIN ",)),
-    "url-password": Prefilter(needles=("://",)),
+    "aws-access-key-id": Prefilter(gate=r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)"),
+    "aws-secret-key": Prefilter(needles=("aws",), fold=True, gate="aws", gate_caseless=True),
+    "github-token": Prefilter(gate=r"(?:gh[pousr]_|github_pat_)"),
+    "openai-style-key": Prefilter(needles=("sk-",), gate="sk-"),
+    "stripe-key": Prefilter(needles=("_live_", "_test_"), gate=r"[spr]k_(?:live|test)_"),
+    "slack-token": Prefilter(needles=("xox",), gate=r"xox[abposr]-"),
+    "slack-webhook": Prefilter(
+        needles=("https://hooks.slack.com/services/",),
+        gate=r"https://hooks\.slack\.com/services/",
+    ),
+    "google-api-key": Prefilter(needles=("AIza",), gate="AIza"),
+    "jwt": Prefilter(needles=("eyJ",), gate=r"eyJ[\s\S]*\.eyJ"),
+    "private-key-block": Prefilter(needles=("-----BEGIN ",), gate="-----BEGIN "),
+    "url-password": Prefilter(needles=("://",), gate=r"://[^\t\n\x0b\x0c\r :/@]+:"),
     "password-assignment": Prefilter(
-        needles=("pass", "pwd", "secret", "api", "access", "auth", "private"), fold=True
+        needles=("pass", "pwd", "secret", "api", "access", "auth", "private"),
+        fold=True,
+        gate=_PASSWORD_KEYS + rf"[\"']?{SPACE}{{0,3}}[=:]",
+        gate_caseless=True,
     ),
 }
 
@@ -92,6 +103,8 @@ _PLACEHOLDER_VALUE = re.compile(
     r"string|input\(.*|settings\..*|config\..*|args\..*)$",
     re.IGNORECASE,
 )
+
+_CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\(.*")
 
 
 def shannon_entropy(value: str) -> float:
@@ -118,7 +131,7 @@ class SecretRecognizer(CuePatternRecognizer):
         if _PLACEHOLDER_VALUE.match(pattern_text):
             return False
         # Identifiers in code (password = get_password()) are not secrets.
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*\(.*", pattern_text):
+        if _CALL.fullmatch(pattern_text):
             return False
         return None
 

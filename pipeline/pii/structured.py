@@ -9,12 +9,14 @@ Lookbehinds drop the hard negatives a checksum cannot (versions, ISBNs, DOIs, ca
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 import phonenumbers
 import regex as re
 from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
 
 from pipeline.pii.base import CuePatternRecognizer, Prefilter
+from pipeline.pii.gates import DIGIT, SCAN, Gates
 from pipeline.pii.offline import has_public_suffix
 
 CASE_SENSITIVE = re.MULTILINE | re.DOTALL
@@ -23,6 +25,12 @@ _NOT_PII_BEFORE = (
     r"(?<!(?i:\b(?:v|ver|version|release|build|isbn(?:-1[03])?|doi|issn|case|ticket|order|"
     r"invoice|sku|part|model|serial|ref|no|patent|arxiv|pmid|id)[\s.:#-]{0,3}))"
 )
+
+
+# Compiled once: validators run per candidate, and the regex module's cache lookup is slow.
+_NON_DIGIT = re.compile(r"\D")
+_CARD_SEPARATOR = re.compile(r"[ -]")
+_IBAN_SEPARATOR = re.compile(r"[\s-]")
 
 
 class ValidatedEmailRecognizer(CuePatternRecognizer):
@@ -39,7 +47,12 @@ class ValidatedEmailRecognizer(CuePatternRecognizer):
                 )
             ],
             global_regex_flags=CASE_SENSITIVE,
-            prefilters={"email": Prefilter(needles=("@",))},
+            prefilters={
+                "email": Prefilter(
+                    needles=("@",),
+                    gate=r"[A-Za-z0-9._%+-]@[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2}",
+                )
+            },
         )
 
     def validate_result(self, pattern_text: str) -> bool:
@@ -67,8 +80,10 @@ class ValidatedIpRecognizer(CuePatternRecognizer):
             ],
             global_regex_flags=CASE_SENSITIVE,
             prefilters={
-                "ipv4": Prefilter(needles=(".",)),
-                "ipv6": Prefilter(needles=(":",)),
+                "ipv4": Prefilter(
+                    needles=(".",), gate=rf"{DIGIT}\.{DIGIT}{{1,3}}\.{DIGIT}{{1,3}}\."
+                ),
+                "ipv6": Prefilter(needles=(":",), gate=r":[0-9A-Fa-f]{0,4}:"),
             },
         )
 
@@ -110,14 +125,18 @@ class LuhnCardRecognizer(CuePatternRecognizer):
                 )
             ],
             global_regex_flags=CASE_SENSITIVE,
-            prefilters={"card": Prefilter(anchor=r"[3-6]\d{3}[ -]?\d{3}")},
+            prefilters={
+                "card": Prefilter(
+                    anchor=r"[3-6]\d{3}[ -]?\d{3}", gate=rf"[3-6]{DIGIT}{{3}}[ -]?{DIGIT}{{3}}"
+                )
+            },
         )
 
     def validate_result(self, pattern_text: str) -> bool:
-        digits = re.sub(r"\D", "", pattern_text)
+        digits = _NON_DIGIT.sub("", pattern_text)
         if not 13 <= len(digits) <= 19 or len(set(digits)) < 2:
             return False
-        groups = re.split(r"[ -]", pattern_text)
+        groups = _CARD_SEPARATOR.split(pattern_text)
         if len(groups) > 1 and len({len(g) for g in groups[:-1]}) > 2:
             return False
         return luhn_ok(digits)
@@ -145,13 +164,21 @@ class SsnRuleRecognizer(CuePatternRecognizer):
             ],
             global_regex_flags=CASE_SENSITIVE,
             prefilters={
-                "ssn-dashed": Prefilter(anchor=r"\d{3}[- ]\d{2}[- ]\d{4}"),
-                "ssn-plain": Prefilter(needles=("ssn", "social security", "ss#"), fold=True),
+                "ssn-dashed": Prefilter(
+                    anchor=r"\d{3}[- ]\d{2}[- ]\d{4}",
+                    gate=rf"{DIGIT}{{3}}[- ]{DIGIT}{{2}}[- ]{DIGIT}{{4}}",
+                ),
+                "ssn-plain": Prefilter(
+                    needles=("ssn", "social security", "ss#"),
+                    fold=True,
+                    gate=rf"(?:ssn|social security|ss#)[\s\S]*{DIGIT}{{9}}",
+                    gate_caseless=True,
+                ),
             },
         )
 
     def validate_result(self, pattern_text: str) -> bool:
-        digits = re.sub(r"\D", "", pattern_text)
+        digits = _NON_DIGIT.sub("", pattern_text)
         area, group, serial = digits[:3], digits[3:5], digits[5:]
         if area in ("000", "666") or area.startswith("9") or group == "00" or serial == "0000":
             return False
@@ -159,7 +186,7 @@ class SsnRuleRecognizer(CuePatternRecognizer):
 
 
 def iban_ok(candidate: str) -> bool:
-    iban = re.sub(r"[\s-]", "", candidate).upper()
+    iban = _IBAN_SEPARATOR.sub("", candidate).upper()
     if not 15 <= len(iban) <= 34:
         return False
     rearranged = iban[4:] + iban[:4]
@@ -180,6 +207,7 @@ class ChecksumIbanRecognizer(CuePatternRecognizer):
                 )
             ],
             global_regex_flags=CASE_SENSITIVE,
+            prefilters={"iban": Prefilter(gate=rf"[A-Z]{{2}}{DIGIT}{{2}}")},
         )
 
     def validate_result(self, pattern_text: str) -> bool:
@@ -192,6 +220,8 @@ _PHONE_CANDIDATE = re.compile(
     r"(?![\w/-]|\.\d)",
     re.IGNORECASE,
 )
+# Seven digits or more with phone punctuation between (the candidate's core).
+_PHONE_GATE = rf"{DIGIT}[0-9\t\n\x0b\x0c\r ().\-/\x{{80}}-\x{{10ffff}}]{{5,20}}{DIGIT}"
 _PHONE_NEGATIVE_BEFORE = re.compile(_NOT_PII_BEFORE[4:-1] + r"$")
 _DATE_LIKE = re.compile(
     r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?:\s+\d{1,2}:\d{2}.*)?$"
@@ -213,55 +243,66 @@ class PhonenumbersRecognizer(EntityRecognizer):
 
     def __init__(self, regions: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN")) -> None:
         self.regions = regions
+        self.use_prefilters = True
+        self.gates = Gates({0: (_PHONE_GATE, False)})
         super().__init__(supported_entities=["PHONE_NUMBER"], name="CorpusforgePhone")
 
     def load(self) -> None:
         pass
 
-    def analyze(self, text, entities, nlp_artifacts=None) -> list[RecognizerResult]:
+    def analyze(
+        self, text, entities, nlp_artifacts=None, gates_open=SCAN
+    ) -> list[RecognizerResult]:
         results = []
+        if self.use_prefilters:
+            gated = self.gates.open(text) if gates_open is SCAN else gates_open
+            if gated is not None and not gated:  # no seven digits with phone punctuation
+                return results
         for m in _PHONE_CANDIDATE.finditer(text):
             candidate = m.group().strip()
             start = m.start() + (len(m.group()) - len(m.group().lstrip()))
-            digits = sum(c.isdigit() for c in candidate)
+            digits = sum(map(str.isdigit, candidate))
             if digits < 7 or digits > 15 or _DATE_LIKE.match(candidate):
                 continue
             if _NOT_A_PHONE.match(candidate):  # IPv4 address or SSN shape
                 continue
             if _PHONE_NEGATIVE_BEFORE.search(text, max(0, start - 16), start):
                 continue
-            if self._valid(candidate):
+            if valid_phone(candidate, self.regions):
                 results.append(
                     RecognizerResult("PHONE_NUMBER", start, start + len(candidate), 0.75)
                 )
         return results
 
-    def _valid(self, candidate: str) -> bool:
-        international = candidate.startswith(("+", "00"))
-        digits = re.sub(r"\D", "", candidate)
-        if international:
-            regions: tuple[str | None, ...] = (None,)
-        elif digits.startswith("0"):  # a national trunk prefix: Europe, India, ...
-            regions = tuple(r for r in self.regions if r != "US")
-        elif len(digits) == 10 or (len(digits) == 11 and digits.startswith("1")):
-            # Written like a North American number: area and exchange codes start with 2-9.
-            nanp = digits[-10:]
-            if _NANP_SHAPE.match(candidate) and nanp[0] > "1" and nanp[3] > "1":
-                return True
-            regions = ("US",)
-        else:
-            return False
-        for region in regions:
-            try:
-                number = phonenumbers.parse(candidate, region)
-            except phonenumbers.NumberParseException:
-                continue
-            if phonenumbers.is_valid_number(number):
-                return True
-            # "+1 422 681 8981": an explicit country code makes a possible number enough.
-            if international and phonenumbers.is_possible_number(number):
-                return True
+
+@lru_cache(maxsize=1 << 16)  # corpora repeat numbers (signatures, footers); parsing is costly
+def valid_phone(candidate: str, regions: tuple[str, ...]) -> bool:
+    """`phonenumbers` decides, with the regions a national number is tried in."""
+    international = candidate.startswith(("+", "00"))
+    digits = _NON_DIGIT.sub("", candidate)
+    if international:
+        tried: tuple[str | None, ...] = (None,)
+    elif digits.startswith("0"):  # a national trunk prefix: Europe, India, ...
+        tried = tuple(r for r in regions if r != "US")
+    elif len(digits) == 10 or (len(digits) == 11 and digits.startswith("1")):
+        # Written like a North American number: area and exchange codes start with 2-9.
+        nanp = digits[-10:]
+        if _NANP_SHAPE.match(candidate) and nanp[0] > "1" and nanp[3] > "1":
+            return True
+        tried = ("US",)
+    else:
         return False
+    for region in tried:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return True
+        # "+1 422 681 8981": an explicit country code makes a possible number enough.
+        if international and phonenumbers.is_possible_number(number):
+            return True
+    return False
 
 
 def structured_recognizers() -> list[EntityRecognizer]:

@@ -1,0 +1,115 @@
+"""Gates: one hyperscan pass over a text tells which patterns cannot match it.
+
+The `regex` engine tries a pattern at every position of the text (20-80 ns a character), and a
+recognizer has up to eleven patterns. A gate is a simpler expression, for hyperscan's
+multi-pattern automaton, that matches somewhere in every text where its pattern matches (a
+necessary condition); patterns whose gate finds nothing are not run. Skipping never changes the
+results, only the time: tests/test_pii_engine.py compares against the plain scan.
+
+Gates are written so that this holds in Unicode text too: hyperscan sees UTF-8 and knows only
+ASCII classes, so wherever a pattern's class admits non-ASCII characters (\\d, \\s, \\w, \\p{Lu})
+the gate admits every non-ASCII character (`NON_ASCII`). One gap remains: case-insensitive
+`regex` patterns match ASCII letters to İ, ſ and K (Kelvin), which a caseless gate would not;
+texts holding one of those run every pattern.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+
+try:  # x86-64 wheels only; without it every pattern runs (same results, slower)
+    import hyperscan
+except ImportError:  # pragma: no cover - platform without wheels
+    hyperscan = None
+
+NON_ASCII = r"\x{80}-\x{10ffff}"
+DIGIT = rf"[0-9{NON_ASCII}]"  # \d in `regex` is any Unicode decimal digit
+SPACE = rf"[\t\n\x0b\x0c\r {NON_ASCII}]"  # \s: ASCII white space and Unicode White_Space
+UPPER = rf"[A-Z{NON_ASCII}]"  # \p{Lu}
+LOWER = rf"[a-z{NON_ASCII}]"  # \p{Ll}
+# Non-ASCII characters that `regex`'s IGNORECASE matches to ASCII letters (simple case folding).
+CASEFOLDS_TO_ASCII = frozenset("\u0130\u017f\u212a")
+SCAN = object()  # "scan the text yourself", where a recognizer may be handed a scan's result
+
+
+class Gates:
+    """Compiled gates of one recognizer, keyed by pattern index."""
+
+    def __init__(self, gates: dict[int, tuple[str, bool]]):
+        self.specs = gates  # key -> (expression, caseless)
+        self.keys = frozenset(gates) if hyperscan is not None else frozenset()
+        self._db = None
+        self._local = threading.local()  # hyperscan scratch space is per thread
+        if not self.keys:
+            return
+        order = sorted(gates)
+        base = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_MULTILINE | hyperscan.HS_FLAG_SINGLEMATCH
+        self._db = hyperscan.Database()
+        self._db.compile(
+            expressions=[gates[k][0].encode() for k in order],
+            ids=order,
+            flags=[base | (hyperscan.HS_FLAG_CASELESS if gates[k][1] else 0) for k in order],
+        )
+
+    def open(self, text: str) -> frozenset[int] | None:
+        """Keys of the gates found in `text`, or None when the gates cannot decide (run all)."""
+        if self._db is None:
+            return None
+        if not text.isascii():
+            if not CASEFOLDS_TO_ASCII.isdisjoint(text):
+                return None
+            try:
+                data = text.encode("utf-8")
+            except UnicodeEncodeError:  # lone surrogates: not valid UTF-8 for hyperscan
+                return None
+        else:
+            data = text.encode("ascii")
+        found: list[int] = []
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self._db)
+        self._db.scan(data, match_event_handler=_collect, context=found, scratch=scratch)
+        return frozenset(found)
+
+
+class GateSet:
+    """The gates of several recognizers in one database: one scan of a text serves them all
+    (a scan costs a few microseconds, as much as a short text's regex scans now do)."""
+
+    def __init__(self, members: Sequence[Gates]):
+        self._owner: list[tuple[int, int]] = []  # gate id -> (member, key)
+        specs = {}
+        for m, gates in enumerate(members):
+            for key, spec in gates.specs.items():
+                specs[len(self._owner)] = spec
+                self._owner.append((m, key))
+        self._gates = Gates(specs)
+        self._size = len(members)
+
+    def open(self, text: str) -> list[frozenset[int] | None]:
+        """`Gates.open` of every member, from one scan."""
+        found = self._gates.open(text)
+        if found is None:
+            return [None] * self._size
+        keys: list[list[int]] = [[] for _ in range(self._size)]
+        for gid in found:
+            m, key = self._owner[gid]
+            keys[m].append(key)
+        return [frozenset(k) for k in keys]
+
+
+def _collect(key: int, start: int, end: int, flags: int, found: list[int]) -> None:
+    found.append(key)
+
+
+def alternatives(words: Iterable[str]) -> str:
+    """Literal words as one alternation (escaped for hyperscan's PCRE syntax)."""
+    return "(?:" + "|".join(map(_escape, words)) + ")"
+
+
+def _escape(word: str) -> str:
+    return "".join("\\" + c if c in _SPECIAL else c for c in word)
+
+
+_SPECIAL = frozenset(".^$*+?()[]{}|\\/-")

@@ -1,0 +1,105 @@
+"""Gates only skip patterns that cannot match: each gate is found wherever its pattern matches,
+in ASCII and in Unicode text, and the detector's shared scan gives the plain scan's results."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import regex as re
+
+from pipeline.pii.base import CuePatternRecognizer
+from pipeline.pii.config import PiiConfig
+from pipeline.pii.detector import PiiDetector, pattern_recognizers
+from pipeline.pii.gates import CASEFOLDS_TO_ASCII, Gates, GateSet, hyperscan
+from pipeline.pii.structured import _PHONE_CANDIDATE, _PHONE_GATE
+
+pytestmark = pytest.mark.skipif(hyperscan is None, reason="hyperscan has no wheel here")
+
+
+def _generate(n: int, seed: int) -> list[str]:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "pii_data.py"
+    spec = importlib.util.spec_from_file_location("pii_benchmark_data_gates", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return [d["text"] for d in module.generate(n, seed=seed)]
+
+
+# Where ASCII-only gates would go wrong: Unicode digits and spaces, non-ASCII letters in names,
+# letters that IGNORECASE matches to ASCII, other line separators.
+UNICODE_TEXTS = [
+    "SSN ٢١٩-٠٩-٩٩٩٩ and ２１９-０９-９９９９, card ４１１１ １１１１ １１１１ １１１１",
+    "call +49\u00a030\u00a02766748 or (555)\u2009234-5678; ip ١٠.٠.٠.١",
+    "Hauptstraße\u00a05, 10115 Berlin; 12\u00a0rue de la Paix",
+    "Dear Zoë,\n\nKind regards,\nÉmile Ångström\n-- Åsa Öberg\u2028From: Jürgen Groß <j@x.de>",
+    "İBAN DE89 3704 0044 0532 0130 00; Mr. Łukasz Żółć; J.\u00a0Ðorđević",
+    "PAſſWORD=hunter2hunter2 \u212aEY and ſsn: 219099999, pasſword: s3cr3tv4lu3x",
+    "221b baker ſtreet, london nw1 6xe; 10 Downing St\u00a0, London SW1A 2AA",
+    "password\u3000=\u3000correcthorsebattery; api_key\u00a0: 'abc123def456'",
+    "\ud800 lone surrogate 219-09-9999",
+]
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    return _generate(200, seed=3) + UNICODE_TEXTS
+
+
+def test_each_gate_is_found_wherever_its_pattern_matches(texts):
+    checked = 0
+    for rec in pattern_recognizers():
+        if not isinstance(rec, CuePatternRecognizer):
+            continue
+        for i, (pattern, compiled, *_rest) in enumerate(rec._scans):
+            if i not in rec.gates.keys:
+                continue
+            for text in texts:
+                found = rec.gates.open(text)
+                if compiled.search(text) is not None and found is not None:
+                    assert i in found, (rec.name, pattern.name, text[:60])
+                    checked += 1
+    phone = Gates({0: (_PHONE_GATE, False)})
+    for text in texts:
+        if _PHONE_CANDIDATE.search(text) and phone.open(text) is not None:
+            assert phone.open(text) == {0}
+    assert checked > 500  # the gates were really consulted
+
+
+def test_gates_stand_aside_where_they_cannot_decide():
+    gates = Gates({0: ("ssn", True)})
+    assert gates.open("SSN here") == {0}
+    assert gates.open("nothing") == frozenset()
+    assert gates.open("ſsn") is None  # IGNORECASE matches ſ to s; hyperscan would not
+    assert gates.open("\ud800 ssn") is None  # not valid UTF-8
+
+
+def test_casefold_exceptions_are_complete():
+    ascii_letter = re.compile(r"(?i)[a-z]")
+    found = {chr(c) for c in range(0x80, 0x10000) if ascii_letter.match(chr(c))}
+    assert found == CASEFOLDS_TO_ASCII
+
+
+def test_gate_set_answers_like_each_member(texts):
+    members = [r.gates for r in pattern_recognizers()]
+    shared = GateSet(members)
+    for text in texts:
+        assert shared.open(text) == [g.open(text) for g in members]
+
+
+def test_detector_with_shared_scan_equals_plain_scan(texts):
+    detector = PiiDetector(PiiConfig(mode="fast"))
+    plain = pattern_recognizers()
+    for rec in plain:
+        rec.use_prefilters = False
+    for text in texts:
+        got = sorted((r.entity_type, r.start, r.end, r.score) for r in detector._patterns(text))
+        want = sorted(
+            (r.entity_type, r.start, r.end, r.score)
+            for rec in plain
+            for r in rec.analyze(text, rec.supported_entities, None)
+            if set(rec.supported_entities) & detector.entities
+        )
+        assert got == want, text[:60]
