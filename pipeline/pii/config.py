@@ -71,7 +71,7 @@ class PiiConfig(BaseModel):
     chunk_overlap_chars: int = Field(
         200, ge=0, description="overlap at forced (mid-sentence) chunk seams"
     )
-    nlp_batch_size: int = Field(64, ge=1, description="chunks per nlp.pipe batch")
+    nlp_batch_size: int = Field(256, ge=1, description="chunks per nlp.pipe batch")
     docs_per_batch: int = Field(256, ge=1, description="documents scrubbed per batch")
     rows_per_shard: int = Field(20_000, gt=0, description="documents per output shard")
 
