@@ -1,5 +1,6 @@
-"""Gates only skip patterns that cannot match: each gate is found wherever its pattern matches,
-in ASCII and in Unicode text, and the detector's shared scan gives the plain scan's results."""
+"""Gates only skip text where patterns cannot match: each gate is found wherever its pattern
+matches, no match starts more than `reach` before the gate's first end, in ASCII and Unicode
+text, and the detector's shared scan gives the plain scan's results."""
 
 from __future__ import annotations
 
@@ -56,22 +57,30 @@ def test_each_gate_is_found_wherever_its_pattern_matches(texts):
         for i, (pattern, compiled, *_rest) in enumerate(rec._scans):
             if i not in rec.gates.keys:
                 continue
+            reach = rec._scans[i][3].reach
             for text in texts:
                 found = rec.gates.open(text)
-                if compiled.search(text) is not None and found is not None:
+                first = compiled.search(text)
+                if first is not None and found is not None:
                     assert i in found, (rec.name, pattern.name, text[:60])
+                    if reach is not None:  # scanning may start `reach` before the gate's end
+                        assert first.start() >= found[i] - reach, (pattern.name, text[:60])
                     checked += 1
     phone = Gates({0: (_PHONE_GATE, False)})
     for text in texts:
-        if _PHONE_CANDIDATE.search(text) and phone.open(text) is not None:
-            assert phone.open(text) == {0}
+        first = _PHONE_CANDIDATE.search(text)
+        found = phone.open(text)
+        if first is not None and found is not None:
+            assert first.start() >= found[0] - 25
     assert checked > 500  # the gates were really consulted
 
 
 def test_gates_stand_aside_where_they_cannot_decide():
     gates = Gates({0: ("ssn", True)})
-    assert gates.open("SSN here") == {0}
-    assert gates.open("nothing") == frozenset()
+    assert gates.open("an SSN here") == {0: 6}  # where the first match ends
+    assert gates.open("ssn: é ssn") == {0: 3}
+    assert gates.open("é ssn") == {0: 5}  # in characters, not UTF-8 bytes
+    assert gates.open("nothing") == {}
     assert gates.open("ſsn") is None  # IGNORECASE matches ſ to s; hyperscan would not
     assert gates.open("\ud800 ssn") is None  # not valid UTF-8
 

@@ -33,6 +33,9 @@ class Prefilter:
     anchor: str | None = None  # matches at every position where a match can start
     gate: str | None = None  # hyperscan expression found in every text the pattern matches
     gate_caseless: bool = False
+    # Every match holds a gate match that ends at most `reach` characters after the match's
+    # start, so scanning can start `reach` before the first gate match ends.
+    reach: int | None = None
 
 
 class CuePatternRecognizer(PatternRecognizer):
@@ -61,18 +64,23 @@ class CuePatternRecognizer(PatternRecognizer):
         else:
             gated = self.gates.open(text) if gates_open is SCAN else gates_open
         for i, (pattern, compiled, has_value, pf, anchor) in enumerate(self._scans):
-            if gated is not None and i in self.gates.keys and i not in gated:
-                continue
-            if self.use_prefilters and pf.needles:
+            pos = 0  # no match starts before
+            if gated is not None and i in self.gates.keys:
+                first_end = gated.get(i)
+                if first_end is None:
+                    continue
+                if pf.reach is not None:
+                    pos = max(0, first_end - pf.reach)
+            elif self.use_prefilters and pf.needles:
                 if pf.fold and folded is None:
                     folded = text.casefold()
                 haystack = folded if pf.fold else text
                 if not any(n in haystack for n in pf.needles):
                     continue
             if self.use_prefilters and anchor is not None:
-                matches = _anchored(compiled, anchor, text)
+                matches = _anchored(compiled, anchor, text, pos)
             else:
-                matches = compiled.finditer(text)
+                matches = compiled.finditer(text, pos)
             for m in matches:
                 start, end = m.span("value") if has_value else m.span()
                 if end <= start:
@@ -85,10 +93,10 @@ class CuePatternRecognizer(PatternRecognizer):
         return results
 
 
-def _anchored(compiled, anchor, text: str) -> Iterator:
-    """The matches `compiled.finditer(text)` gives, trying the pattern only at anchor hits."""
-    resume = 0
-    for hit in anchor.finditer(text, overlapped=True):
+def _anchored(compiled, anchor, text: str, pos: int = 0) -> Iterator:
+    """The matches `compiled.finditer(text, pos)` gives, trying the pattern only at anchor hits."""
+    resume = pos
+    for hit in anchor.finditer(text, pos, overlapped=True):
         pos = hit.start()
         if pos < resume:
             continue

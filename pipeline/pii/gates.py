@@ -39,38 +39,51 @@ class Gates:
     def __init__(self, gates: dict[int, tuple[str, bool]]):
         self.specs = gates  # key -> (expression, caseless)
         self.keys = frozenset(gates) if hyperscan is not None else frozenset()
-        self._db = None
         self._local = threading.local()  # hyperscan scratch space is per thread
         if not self.keys:
+            self._ascii = self._utf8 = None
             return
-        order = sorted(gates)
-        base = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_MULTILINE | hyperscan.HS_FLAG_SINGLEMATCH
-        self._db = hyperscan.Database()
-        self._db.compile(
-            expressions=[gates[k][0].encode() for k in order],
-            ids=order,
-            flags=[base | (hyperscan.HS_FLAG_CASELESS if gates[k][1] else 0) for k in order],
-        )
+        # ASCII texts (most) get a byte-mode copy without the non-ASCII ranges: 3-4x faster.
+        self._ascii = _compile({k: (e.replace(NON_ASCII, ""), c) for k, (e, c) in gates.items()})
+        self._utf8 = _compile(gates, hyperscan.HS_FLAG_UTF8)
 
-    def open(self, text: str) -> frozenset[int] | None:
-        """Keys of the gates found in `text`, or None when the gates cannot decide (run all)."""
-        if self._db is None:
+    def open(self, text: str) -> dict[int, int] | None:
+        """The gates found in `text`, each with the end of its first match (in characters), or
+        None when the gates cannot decide (run every pattern)."""
+        if self._ascii is None:
             return None
-        if not text.isascii():
+        if text.isascii():
+            db, data = self._ascii, text.encode("ascii")
+        else:
             if not CASEFOLDS_TO_ASCII.isdisjoint(text):
                 return None
             try:
-                data = text.encode("utf-8")
+                db, data = self._utf8, text.encode("utf-8")
             except UnicodeEncodeError:  # lone surrogates: not valid UTF-8 for hyperscan
                 return None
-        else:
-            data = text.encode("ascii")
-        found: list[int] = []
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = hyperscan.Scratch(self._db)
-        self._db.scan(data, match_event_handler=_collect, context=found, scratch=scratch)
-        return frozenset(found)
+        scratches = getattr(self._local, "scratches", None)
+        if scratches is None:
+            scratches = self._local.scratches = {
+                id(d): hyperscan.Scratch(d) for d in (self._ascii, self._utf8)
+            }
+        scratch = scratches[id(db)]
+        found: dict[int, int] = {}
+        db.scan(data, match_event_handler=_collect, context=found, scratch=scratch)
+        if db is self._utf8:  # byte offsets to character offsets
+            found = {k: len(data[:end].decode("utf-8")) for k, end in found.items()}
+        return found
+
+
+def _compile(gates: dict[int, tuple[str, bool]], mode: int = 0):
+    order = sorted(gates)
+    flags = mode | hyperscan.HS_FLAG_MULTILINE | hyperscan.HS_FLAG_SINGLEMATCH
+    db = hyperscan.Database()
+    db.compile(
+        expressions=[gates[k][0].encode() for k in order],
+        ids=order,
+        flags=[flags | (hyperscan.HS_FLAG_CASELESS if gates[k][1] else 0) for k in order],
+    )
+    return db
 
 
 class GateSet:
@@ -87,20 +100,20 @@ class GateSet:
         self._gates = Gates(specs)
         self._size = len(members)
 
-    def open(self, text: str) -> list[frozenset[int] | None]:
+    def open(self, text: str) -> list[dict[int, int] | None]:
         """`Gates.open` of every member, from one scan."""
         found = self._gates.open(text)
         if found is None:
             return [None] * self._size
-        keys: list[list[int]] = [[] for _ in range(self._size)]
-        for gid in found:
+        out: list[dict[int, int]] = [{} for _ in range(self._size)]
+        for gid, end in found.items():
             m, key = self._owner[gid]
-            keys[m].append(key)
-        return [frozenset(k) for k in keys]
+            out[m][key] = end
+        return out
 
 
-def _collect(key: int, start: int, end: int, flags: int, found: list[int]) -> None:
-    found.append(key)
+def _collect(key: int, start: int, end: int, flags: int, found: dict[int, int]) -> None:
+    found[key] = end  # single-match gates: reported once, at their first (leftmost) end
 
 
 def alternatives(words: Iterable[str]) -> str:

@@ -108,13 +108,19 @@ _BYLINE_CUES = (
 _PREFILTERS = {
     "header": Prefilter(needles=(":",), gate=rf"^[ \t>]*{_HEADER_CUES}[ \t]*:", gate_caseless=True),
     "byline": Prefilter(
-        needles=_BYLINE_CUES, fold=True, gate=rf"{_BYLINE_CUE}[ \t]", gate_caseless=True
+        needles=_BYLINE_CUES,
+        fold=True,
+        gate=rf"{_BYLINE_CUE}[ \t]",
+        gate_caseless=True,
+        reach=20,  # the longest cue, "contact person:", and a space
     ),
     "greeting": Prefilter(gate=rf"^[ \t]*{_GREETINGS}[ \t]", gate_caseless=True),
-    "title": Prefilter(gate=rf"{_TITLES}\.?[ \t]", gate_caseless=True),
+    "title": Prefilter(gate=rf"{_TITLES}\.?[ \t]", gate_caseless=True, reach=11),
     "signature": Prefilter(gate=rf"^[ \t]*{_SIGN_OFFS}[ \t]*[,.!]?[ \t]*\n", gate_caseless=True),
     "dash-signature": Prefilter(needles=("--", "—"), gate=r"^[ \t]*(?:--|—)[ \t]"),
-    "initial-surname": Prefilter(gate=rf"{UPPER}\.[ \t]?(?:{UPPER}\.[ \t]?)?{UPPER}{LOWER}"),
+    "initial-surname": Prefilter(
+        gate=rf"{UPPER}\.[ \t]?(?:{UPPER}\.[ \t]?)?{UPPER}{LOWER}", reach=8
+    ),
 }
 # "Jane Doe <jane@example.org>", "-- Jane Doe <jane@...>": find the bracketed address first
 # (rare, fast to scan for), then the name just before it on the same line.

@@ -93,6 +93,7 @@ _PREFILTERS = {
         needles=("pass", "pwd", "secret", "api", "access", "auth", "private"),
         fold=True,
         gate=_PASSWORD_KEYS + rf"[\"']?{SPACE}{{0,3}}[=:]",
+        reach=20,  # the key (13 characters at most), a quote, 3 spaces, "=" or ":"
         gate_caseless=True,
     ),
 }

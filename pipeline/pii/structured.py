@@ -50,7 +50,8 @@ class ValidatedEmailRecognizer(CuePatternRecognizer):
             prefilters={
                 "email": Prefilter(
                     needles=("@",),
-                    gate=r"[A-Za-z0-9._%+-]@[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2}",
+                    gate=r"[A-Za-z0-9._%+-]@[A-Za-z0-9]",
+                    reach=66,  # a local part has at most 64 characters
                 )
             },
         )
@@ -81,9 +82,11 @@ class ValidatedIpRecognizer(CuePatternRecognizer):
             global_regex_flags=CASE_SENSITIVE,
             prefilters={
                 "ipv4": Prefilter(
-                    needles=(".",), gate=rf"{DIGIT}\.{DIGIT}{{1,3}}\.{DIGIT}{{1,3}}\."
+                    needles=(".",),
+                    gate=rf"{DIGIT}\.{DIGIT}{{1,3}}\.{DIGIT}{{1,3}}\.",
+                    reach=12,
                 ),
-                "ipv6": Prefilter(needles=(":",), gate=r":[0-9A-Fa-f]{0,4}:"),
+                "ipv6": Prefilter(needles=(":",), gate=r":[0-9A-Fa-f]{0,4}:", reach=10),
             },
         )
 
@@ -127,7 +130,9 @@ class LuhnCardRecognizer(CuePatternRecognizer):
             global_regex_flags=CASE_SENSITIVE,
             prefilters={
                 "card": Prefilter(
-                    anchor=r"[3-6]\d{3}[ -]?\d{3}", gate=rf"[3-6]{DIGIT}{{3}}[ -]?{DIGIT}{{3}}"
+                    anchor=r"[3-6]\d{3}[ -]?\d{3}",
+                    gate=rf"[3-6]{DIGIT}{{3}}[ -]?{DIGIT}{{3}}",
+                    reach=8,
                 )
             },
         )
@@ -167,6 +172,7 @@ class SsnRuleRecognizer(CuePatternRecognizer):
                 "ssn-dashed": Prefilter(
                     anchor=r"\d{3}[- ]\d{2}[- ]\d{4}",
                     gate=rf"{DIGIT}{{3}}[- ]{DIGIT}{{2}}[- ]{DIGIT}{{4}}",
+                    reach=11,
                 ),
                 "ssn-plain": Prefilter(
                     needles=("ssn", "social security", "ss#"),
@@ -207,7 +213,7 @@ class ChecksumIbanRecognizer(CuePatternRecognizer):
                 )
             ],
             global_regex_flags=CASE_SENSITIVE,
-            prefilters={"iban": Prefilter(gate=rf"[A-Z]{{2}}{DIGIT}{{2}}")},
+            prefilters={"iban": Prefilter(gate=rf"[A-Z]{{2}}{DIGIT}{{2}}", reach=4)},
         )
 
     def validate_result(self, pattern_text: str) -> bool:
@@ -254,11 +260,15 @@ class PhonenumbersRecognizer(EntityRecognizer):
         self, text, entities, nlp_artifacts=None, gates_open=SCAN
     ) -> list[RecognizerResult]:
         results = []
+        pos = 0
         if self.use_prefilters:
             gated = self.gates.open(text) if gates_open is SCAN else gates_open
-            if gated is not None and not gated:  # no seven digits with phone punctuation
-                return results
-        for m in _PHONE_CANDIDATE.finditer(text):
+            if gated is not None:
+                if not gated:  # no seven digits with phone punctuation
+                    return results
+                # A candidate is "+"/"00", "(" and the gate's digits: 25 characters at most.
+                pos = max(0, gated[0] - 25)
+        for m in _PHONE_CANDIDATE.finditer(text, pos):
             candidate = m.group().strip()
             start = m.start() + (len(m.group()) - len(m.group().lstrip()))
             digits = sum(map(str.isdigit, candidate))
