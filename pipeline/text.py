@@ -62,6 +62,65 @@ def _is_clean(text: str, raw: bytes) -> bool:
     return text.isascii() or (_multibyte_clean(a, raw) and unicodedata.is_normalized("NFC", text))
 
 
+def normalize_texts(texts: list[str]) -> tuple[list[str], list[bytes]]:
+    """`normalize_text` of each text, and its UTF-8 encoding.
+
+    The clean-text check runs once over the whole batch (the texts joined by newlines): per
+    document, NumPy's call overhead and temporaries cost several times the scan itself. A
+    separator can only make a neighbour look dirty, never clean, and a document flagged by
+    mistake just takes the full rewrite, which returns clean text unchanged."""
+    if not texts:
+        return [], []
+    raws: list[bytes] = []
+    for text in texts:
+        try:
+            raws.append(text.encode("utf-8"))
+        except UnicodeEncodeError:  # lone surrogates: empty here, so flagged for the rewrite
+            raws.append(b"")
+    dirty = _dirty_in_batch(texts, raws).tolist()
+    out = list(texts)
+    for i in [i for i, d in enumerate(dirty) if d]:
+        out[i] = _rewrite(texts[i])
+        raws[i] = out[i].encode("utf-8")
+    return out, raws
+
+
+def _dirty_in_batch(texts: list[str], raws: list[bytes]) -> np.ndarray:
+    """Per document: True unless `_is_clean` would hold (`raws` are the texts' UTF-8)."""
+    n = len(raws)
+    lens = np.fromiter(map(len, raws), np.int64, n)
+    # ".\nDOC0\nDOC1\n...\nDOCn-1\n.": the dots keep every neighbour lookup inside the buffer.
+    a = np.frombuffer(b"\n".join([b".", *raws, b"."]), np.uint8)
+    starts = np.empty(n, np.int64)
+    starts[0:1] = 2
+    np.cumsum(lens[:-1] + 1, out=starts[1:])
+    starts[1:] += 2
+    dirty = lens == 0
+    full = ~dirty
+    edge = np.concatenate([a[starts[full]], a[starts[full] + lens[full] - 1]])
+    dirty[full] = ((edge == _SPACE) | (edge == _NEWLINE)).reshape(2, -1).any(axis=0)
+    space = a == _SPACE
+    low = ((a < _SPACE) | (a == 0x7F)).nonzero()[0]  # newlines (separators too), controls
+    suspects = [
+        (space[:-1] & space[1:]).nonzero()[0],  # double space
+        low[a[low] != _NEWLINE],  # a control character, tab or CR
+        low[space[low - 1] | space[low + 1]],  # space before or after a newline
+        low[1:-1][(low[2:] - low[:-2]) == 2],  # three newlines in a row
+    ]
+    pos = np.concatenate(suspects)
+    if len(pos):
+        dirty[np.clip(np.searchsorted(starts, pos, side="right") - 1, 0, n - 1)] = True
+    for i in (~dirty).nonzero()[0].tolist():
+        text = texts[i]
+        if not text.isascii():
+            s = int(starts[i])
+            view = a[s : s + int(lens[i])]
+            dirty[i] = not (
+                _multibyte_clean(view, raws[i]) and unicodedata.is_normalized("NFC", text)
+            )
+    return dirty
+
+
 def normalize_text(text: str) -> str:
     """NFC, control characters stripped, runs of spaces collapsed, lines stripped, at most
     one blank line between paragraphs."""

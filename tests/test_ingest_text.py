@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pipeline.text import _rewrite, normalize_text
+from pipeline.text import _rewrite, normalize_text, normalize_texts
 
 # Characters each rule is about, plus ordinary ones they sit between.
 ALPHABET = [
@@ -22,6 +22,32 @@ def test_fast_path_agrees_with_full_rewrite_on_random_text():
     for _ in range(30_000):
         text = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 14)))
         assert normalize_text(text) == _rewrite(text), repr(text)
+
+
+def test_batch_normalisation_agrees_with_one_text_at_a_time():
+    """Documents are checked together in one buffer: a neighbour (or the separator between
+    two documents) must never change a document's result."""
+    rng = random.Random(11)
+    for _ in range(4_000):
+        batch = [
+            "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 14)))
+            for _ in range(rng.randint(1, 9))
+        ]
+        texts, raws = normalize_texts(batch)
+        expected = [normalize_text(t) for t in batch]
+        assert texts == expected, repr(batch)
+        assert raws == [t.encode("utf-8") for t in expected]
+
+
+def test_batch_normalisation_keeps_clean_texts_and_handles_edges():
+    clean = ["First doc.", "Second\n\nparagraph", "caf\u00e9 \u201cok\u201d"]
+    texts, _ = normalize_texts(clean)
+    assert all(a is b for a, b in zip(texts, clean, strict=True))
+    assert normalize_texts([]) == ([], [])
+    # a clean document between dirty neighbours stays clean; the dirty ones are fixed
+    texts, raws = normalize_texts(["a ", "b", " c", "", "d\ud800"])
+    assert texts == ["a", "b", "c", "", "d"]
+    assert raws == [b"a", b"b", b"c", b"", b"d"]
 
 
 @pytest.mark.parametrize(

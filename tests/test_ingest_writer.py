@@ -13,7 +13,7 @@ from pipeline.ingest.writer import BackgroundShardWriter
 
 def _add(writer: BackgroundShardWriter, n: int) -> None:
     for i in range(n):
-        writer.add(f"id-{i}", f"text {i}", "web", "u", f"loc-{i}", "{}")
+        writer.add(f"id-{i}", f"text {i}".encode(), "web", "u", f"loc-{i}", "{}")
 
 
 def test_rows_keep_their_order_across_batches_and_shards(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@
 Extraction holds the interpreter; Arrow's Parquet encoder and zstd do not. Handing each
 batch to a writer thread lets the shard writing of one batch run on a second core while the
 next batch is extracted. Rows are collected as columns (one list per document column), so no
-per-row dict is built.
+per-row dict is built; the text arrives as UTF-8 (normalisation has encoded it already).
 """
 
 from __future__ import annotations
@@ -18,18 +18,21 @@ import pyarrow as pa
 
 from pipeline.documents import DOC_COLUMNS, DOC_SCHEMA, ShardWriter
 
-# A batch is written once it has this many rows or characters of text, whichever comes first:
+# A batch is written once it has this many rows or bytes of text, whichever comes first:
 # large row groups for readers, bounded memory for huge documents.
 BATCH_ROWS = 1024
-BATCH_CHARS = 16_000_000
+BATCH_BYTES = 16_000_000
 _QUEUED_BATCHES = 2  # at most this many full batches wait for the writer thread
 
 
-def _string_array(values: list[str]) -> pa.Array:
-    """`pa.array(values, pa.string())` from the UTF-8 bytes. pa.array first asks whether its
-    input is a pandas object, which imports pandas: about a second of CPU in every fresh
-    worker process, for nothing."""
-    encoded = [v.encode("utf-8") for v in values]
+def _string_array(values: list[str] | list[bytes]) -> pa.Array:
+    """`pa.array(values, pa.string())` from the UTF-8 bytes (`values` are str, or their
+    UTF-8). pa.array first asks whether its input is a pandas object, which imports pandas:
+    about a second of CPU in every fresh worker process, for nothing."""
+    if values and isinstance(values[0], bytes):
+        encoded = values
+    else:
+        encoded = [v.encode("utf-8") for v in values]
     offsets = np.zeros(len(encoded) + 1, np.int64)
     np.cumsum([len(b) for b in encoded], out=offsets[1:])
     if offsets[-1] >= 2**31:  # past 32-bit offsets: let pyarrow split the column
@@ -42,30 +45,32 @@ def _string_array(values: list[str]) -> pa.Array:
 class BackgroundShardWriter:
     """Collect document columns, write them through a ShardWriter on a worker thread.
 
-    `add(id, text, source, uri, locator, meta)` appends one document; `close()` writes what
+    `add(id, text_utf8, source, uri, locator, meta)` appends one document; `close()` writes what
     is left, waits for the thread and returns the ShardWriter's outputs. An error in the
     thread is raised again by the next `add`/`close`.
     """
 
     def __init__(self, out_dir: str | Path, rows_per_shard: int):
         self._writer = ShardWriter(out_dir, rows_per_shard=rows_per_shard)
-        self._columns: list[list[str]] = [[] for _ in DOC_COLUMNS]
-        self._chars = 0
-        self._queue: queue.Queue[list[list[str]] | None] = queue.Queue(_QUEUED_BATCHES)
+        self._columns: list[list] = [[] for _ in DOC_COLUMNS]
+        self._bytes = 0
+        self._queue: queue.Queue[list[list] | None] = queue.Queue(_QUEUED_BATCHES)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="shard-writer", daemon=True)
         self._thread.start()
 
-    def add(self, id: str, text: str, source: str, uri: str, locator: str, meta: str) -> None:
+    def add(
+        self, id: str, text_utf8: bytes, source: str, uri: str, locator: str, meta: str
+    ) -> None:
         c = self._columns
         c[0].append(id)
-        c[1].append(text)
+        c[1].append(text_utf8)
         c[2].append(source)
         c[3].append(uri)
         c[4].append(locator)
         c[5].append(meta)
-        self._chars += len(text)
-        if len(c[0]) >= BATCH_ROWS or self._chars >= BATCH_CHARS:
+        self._bytes += len(text_utf8)
+        if len(c[0]) >= BATCH_ROWS or self._bytes >= BATCH_BYTES:
             self._flush()
 
     def _flush(self) -> None:
@@ -74,7 +79,7 @@ class BackgroundShardWriter:
         if self._columns[0]:
             self._queue.put(self._columns)
             self._columns = [[] for _ in DOC_COLUMNS]
-            self._chars = 0
+            self._bytes = 0
 
     def _run(self) -> None:
         while (columns := self._queue.get()) is not None:
