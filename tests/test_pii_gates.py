@@ -57,14 +57,16 @@ def test_each_gate_is_found_wherever_its_pattern_matches(texts):
         for i, (pattern, compiled, *_rest) in enumerate(rec._scans):
             if i not in rec.gates.keys:
                 continue
-            reach = rec._scans[i][3].reach
+            prefilter = rec._scans[i][3]
             for text in texts:
                 found = rec.gates.open(text)
                 first = compiled.search(text)
                 if first is not None and found is not None:
                     assert i in found, (rec.name, pattern.name, text[:60])
-                    if reach is not None:  # scanning may start `reach` before the gate's end
-                        assert first.start() >= found[i] - reach, (pattern.name, text[:60])
+                    if prefilter.reach is not None:  # scanning starts `reach` before its end
+                        assert first.start() >= found[i] - prefilter.reach, pattern.name
+                    if prefilter.same_line:  # or at the line where the gate's match begins
+                        assert first.start() > text.rfind("\n", 0, found[i] - 1), pattern.name
                     checked += 1
     phone = Gates({0: (_PHONE_GATE, False)})
     for text in texts:

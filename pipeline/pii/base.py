@@ -17,7 +17,7 @@ AnalyzerEngine.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import regex as re
@@ -36,6 +36,9 @@ class Prefilter:
     # Every match holds a gate match that ends at most `reach` characters after the match's
     # start, so scanning can start `reach` before the first gate match ends.
     reach: int | None = None
+    # Matches and their gate's matches begin at the same line start: scanning can start at the
+    # line where the first gate match begins.
+    same_line: bool = False
 
 
 class CuePatternRecognizer(PatternRecognizer):
@@ -53,6 +56,7 @@ class CuePatternRecognizer(PatternRecognizer):
         self.gates = Gates(
             {i: (pf.gate, pf.gate_caseless) for i, (*_, pf, _) in enumerate(self._scans) if pf.gate}
         )
+        self._ungated = [i for i in range(len(self._scans)) if i not in self.gates.keys]
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None, gates_open=SCAN):
         """`gates_open`: the gates found in `text` when a GateSet has scanned it already."""
@@ -63,14 +67,19 @@ class CuePatternRecognizer(PatternRecognizer):
             gated = None
         else:
             gated = self.gates.open(text) if gates_open is SCAN else gates_open
-        for i, (pattern, compiled, has_value, pf, anchor) in enumerate(self._scans):
+        if gated is None:
+            indices: Iterable[int] = range(len(self._scans))
+        else:  # the patterns whose gate was found, and those without one
+            indices = sorted([*gated, *self._ungated]) if self._ungated else sorted(gated)
+        for i in indices:
+            pattern, compiled, has_value, pf, anchor = self._scans[i]
             pos = 0  # no match starts before
-            if gated is not None and i in self.gates.keys:
-                first_end = gated.get(i)
-                if first_end is None:
-                    continue
+            if gated is not None and i in gated:
+                first_end = gated[i]
                 if pf.reach is not None:
                     pos = max(0, first_end - pf.reach)
+                elif pf.same_line:  # (a gate ending in "\n" began on the line before it)
+                    pos = text.rfind("\n", 0, first_end - 1) + 1
             elif self.use_prefilters and pf.needles:
                 if pf.fold and folded is None:
                     folded = text.casefold()

@@ -106,7 +106,12 @@ _BYLINE_CUES = (
     "attn", "c/o", "courtesy of", "interviewed", "signed", "cc", "ping",
 )  # fmt: skip
 _PREFILTERS = {
-    "header": Prefilter(needles=(":",), gate=rf"^[ \t>]*{_HEADER_CUES}[ \t]*:", gate_caseless=True),
+    "header": Prefilter(
+        needles=(":",),
+        gate=rf"^[ \t>]*{_HEADER_CUES}[ \t]*:",
+        gate_caseless=True,
+        same_line=True,
+    ),
     "byline": Prefilter(
         needles=_BYLINE_CUES,
         fold=True,
@@ -114,10 +119,12 @@ _PREFILTERS = {
         gate_caseless=True,
         reach=20,  # the longest cue, "contact person:", and a space
     ),
-    "greeting": Prefilter(gate=rf"^[ \t]*{_GREETINGS}[ \t]", gate_caseless=True),
+    "greeting": Prefilter(gate=rf"^[ \t]*{_GREETINGS}[ \t]", gate_caseless=True, same_line=True),
     "title": Prefilter(gate=rf"{_TITLES}\.?[ \t]", gate_caseless=True, reach=11),
-    "signature": Prefilter(gate=rf"^[ \t]*{_SIGN_OFFS}[ \t]*[,.!]?[ \t]*\n", gate_caseless=True),
-    "dash-signature": Prefilter(needles=("--", "—"), gate=r"^[ \t]*(?:--|—)[ \t]"),
+    "signature": Prefilter(
+        gate=rf"^[ \t]*{_SIGN_OFFS}[ \t]*[,.!]?[ \t]*\n", gate_caseless=True, same_line=True
+    ),
+    "dash-signature": Prefilter(needles=("--", "—"), gate=r"^[ \t]*(?:--|—)[ \t]", same_line=True),
     "initial-surname": Prefilter(
         gate=rf"{UPPER}\.[ \t]?(?:{UPPER}\.[ \t]?)?{UPPER}{LOWER}", reach=8
     ),
