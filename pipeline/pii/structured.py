@@ -9,7 +9,6 @@ Lookbehinds drop the hard negatives a checksum cannot (versions, ISBNs, DOIs, ca
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
 
 import phonenumbers
 import regex as re
@@ -285,7 +284,6 @@ class PhonenumbersRecognizer(EntityRecognizer):
         return results
 
 
-@lru_cache(maxsize=1 << 16)  # corpora repeat numbers (signatures, footers); parsing is costly
 def valid_phone(candidate: str, regions: tuple[str, ...]) -> bool:
     """`phonenumbers` decides, with the regions a national number is tried in."""
     international = candidate.startswith(("+", "00"))
