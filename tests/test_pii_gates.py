@@ -83,6 +83,8 @@ def test_gates_stand_aside_where_they_cannot_decide():
     assert gates.open("ssn: é ssn") == {0: 3}
     assert gates.open("é ssn") == {0: 5}  # in characters, not UTF-8 bytes
     assert gates.open("nothing") == {}
+    two = Gates({0: ("ssn", True), 1: ("pwd", False)})
+    assert two.open("é pwd ü ssn ß") == {1: 5, 0: 11}
     assert gates.open("ſsn") is None  # IGNORECASE matches ſ to s; hyperscan would not
     assert gates.open("\ud800 ssn") is None  # not valid UTF-8
 

@@ -69,9 +69,19 @@ class Gates:
         scratch = scratches[id(db)]
         found: dict[int, int] = {}
         db.scan(data, match_event_handler=_collect, context=found, scratch=scratch)
-        if db is self._utf8:  # byte offsets to character offsets
-            found = {k: len(data[:end].decode("utf-8")) for k, end in found.items()}
+        if db is self._utf8:
+            found = _in_characters(data, found)
         return found
+
+
+def _in_characters(data: bytes, ends: dict[int, int]) -> dict[int, int]:
+    """Byte offsets (at character boundaries) to character offsets, decoding each byte once."""
+    out, done, chars = {}, 0, 0
+    for key, end in sorted(ends.items(), key=lambda item: item[1]):
+        chars += len(data[done:end].decode("utf-8"))
+        done = end
+        out[key] = chars
+    return out
 
 
 def _compile(gates: dict[int, tuple[str, bool]], mode: int = 0):
