@@ -45,6 +45,7 @@ __all__ = [
     "corpus_to_model",
     "load_config",
     "run_pipeline",
+    "start_workers",
 ]
 
 Reporter = Callable[[str, str, dict[str, Any]], None]
@@ -99,8 +100,7 @@ def _run_stage(name: str, config: PipelineConfig, force: bool) -> dict[str, Any]
 @flow(name="corpus-to-model", log_prints=True)
 def corpus_to_model(config: PipelineConfig, force: bool = False) -> dict[str, Any]:
     """Run the configured stages in order; each is a subflow, skipped when already done."""
-    if config.task_runner in (None, "processes"):
-        prestart()  # the data stages' worker processes start while the first stage is planned
+    start_workers(config)  # a no-op if run_pipeline started them; else in the background
     run_config, new_files = config, None
     if config.incremental:
         new_files, batch = plan_batch(config)
@@ -132,10 +132,18 @@ def corpus_to_model(config: PipelineConfig, force: bool = False) -> dict[str, An
     return {"name": config.name, "output": str(run_config.output_root()), "stages": results}
 
 
+def start_workers(config: PipelineConfig) -> None:
+    """Start the data stages' local workers now: call it before anything starts a thread
+    (Prefect, a progress bar), so they are plain forks of this process (flows.workers)."""
+    if config.task_runner in (None, "processes"):
+        prestart()
+
+
 def run_pipeline(
     config: PipelineConfig, *, force: bool = False, reporter: Reporter | None = None
 ) -> dict[str, Any]:
     """Run `corpus-to-model`; `reporter(stage, event, info)` hears about each stage."""
+    start_workers(config)
     token = _reporter.set(reporter)
     try:
         return corpus_to_model(config, force=force)

@@ -5,8 +5,13 @@ imports Prefect and the stage's libraries (presidio, numba kernels, readers) bef
 task starts; on 2 cores that cost more than the work on a small corpus. Here tasks are
 orchestrated on threads (task states, retries, caching, UI: all Prefect's) and each task sends
 its compute function to one pool of worker processes that lives as long as this process, so
-`corpusforge serve` and a multi-stage pipeline pay the start-up once. The workers are forked
-from a server that has the stage modules imported and never import Prefect themselves.
+`corpusforge serve` and a multi-stage pipeline pay the start-up once.
+
+Workers start with the stage modules loaded. A pipeline starts them before Prefect runs any
+thread, and then they are plain forks of this process (instant, everything imported). Forking
+a process in which other threads run can copy a lock one of them holds, so once Prefect's
+threads exist a new pool (after a crash, in a long-lived server) is forked from a fork server
+that imports the stage modules itself (seconds of CPU) and never imports Prefect.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ PRELOAD = ["flows.worker_preload"]
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
-_pool_key: tuple[int, frozenset[tuple[str, str]]] | None = None  # (size, settings)
+_pool_size = 0
 # Set for the tasks a LocalWorkersTaskRunner submits: how many workers their compute gets.
 _target: ContextVar[int | None] = ContextVar("corpusforge_workers", default=None)
 # One call at a time may run in the flow process while the workers start.
@@ -42,68 +47,74 @@ class WorkerCrashed(OSError):
 
 def warm_pool(workers: int) -> ProcessPoolExecutor:
     """This process's pool of at least `workers` processes, started now (blocking until they
-    run) if it is not running.
-
-    Workers inherit the environment when they start, so a changed corpusforge setting
-    (another workspace, other credentials) gets a fresh pool rather than stale workers.
-    """
-    global _pool, _pool_key
+    run) if it is not running."""
+    global _pool, _pool_size
     workers = max(workers, os.cpu_count() or 1)  # one size for every stage: no restarts
-    key = (workers, _settings())
     with _lock:
-        if _pool is not None and _pool_key is not None:
-            if _pool_key[0] >= workers and _pool_key[1] == key[1]:
+        if _pool is not None:
+            if _pool_size >= workers:
                 return _pool
             _pool.shutdown(wait=False, cancel_futures=True)
-            _pool, _pool_key = None, None
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
-        pool = ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_worker_setup, initargs=(dict(key[1]),)
-        )
+            _pool, _pool_size = None, 0
+        pool = ProcessPoolExecutor(workers, mp_context=_start_method(), initializer=_worker_setup)
         for f in [pool.submit(int) for _ in range(workers)]:  # each submit starts a worker
             f.result()
-        _pool, _pool_key = pool, key
+        _pool, _pool_size = pool, workers
         return pool
+
+
+def _start_method() -> multiprocessing.context.BaseContext:
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")  # no other thread: nothing to inherit
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
 
 
 def ready_pool(workers: int) -> ProcessPoolExecutor | None:
     """The pool if its workers are already running (never waits)."""
-    pool, key = _pool, _pool_key
-    if pool is None or key is None:
-        return None
-    if key[0] < workers or key[1] != _settings():
-        return None
-    return pool
+    pool, size = _pool, _pool_size
+    return pool if pool is not None and size >= workers else None
 
 
-def _worker_setup(settings: dict[str, str]) -> None:
-    """A worker's environment: this pool's corpusforge settings (the fork server's environment
-    is the one it started with), and one thread each for libraries with thread pools: the
-    processes are the parallelism."""
-    for name in [n for n in os.environ if n.startswith("CORPUSFORGE_")]:
-        del os.environ[name]
-    os.environ.update(settings)
+def _worker_setup() -> None:
+    """One thread each for libraries with thread pools: the processes are the parallelism."""
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 
-def _settings() -> frozenset[tuple[str, str]]:
+def _settings() -> dict[str, str]:
     """The environment the stage functions read (corpusforge's own variables)."""
-    return frozenset((k, v) for k, v in os.environ.items() if k.startswith("CORPUSFORGE_"))
+    return {k: v for k, v in os.environ.items() if k.startswith("CORPUSFORGE_")}
+
+
+def _with_settings(settings: dict[str, str], fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a worker under the caller's corpusforge settings: a worker outlives
+    flow runs (and a fork server keeps the environment it started with), so the salt or
+    workspace of this call travel with it, and one the caller has unset does not linger."""
+    for name in [n for n in os.environ if n.startswith("CORPUSFORGE_") and n not in settings]:
+        del os.environ[name]
+    os.environ.update(settings)
+    return fn(*args)
 
 
 def prestart(workers: int | None = None) -> None:
-    """Start the workers in the background (the fork server imports the stage libraries for
-    seconds): called when a pipeline starts, so that overlaps Prefect's own start-up."""
+    """Start the workers: right away by forking this process while it runs no other thread
+    (call it before Prefect starts, as `run_pipeline` does); otherwise in the background,
+    since the fork server imports the stage libraries for seconds."""
     n = workers or os.cpu_count() or 1
+    if ready_pool(n) is not None:
+        return
+    if threading.active_count() == 1:
+        warm_pool(n)
+        return
     threading.Thread(target=warm_pool, args=(n,), name="corpusforge-workers", daemon=True).start()
 
 
 def _discard(pool: ProcessPoolExecutor) -> None:
-    global _pool, _pool_key
+    global _pool, _pool_size
     with _lock:
         if _pool is pool:
-            _pool, _pool_key = None, None
+            _pool, _pool_size = None, 0
     pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -134,6 +145,7 @@ def compute_each(fn: Callable[..., T], calls: list[tuple[Any, ...]]) -> list[T]:
         return [fn(*args) for args in calls]
     results: list[Any] = [None] * len(calls)
     futures: dict[int, tuple[ProcessPoolExecutor, Future]] = {}
+    settings = _settings()
     for i, args in enumerate(calls):
         pool = ready_pool(workers)
         if pool is None and _inline.acquire(blocking=False):
@@ -143,7 +155,7 @@ def compute_each(fn: Callable[..., T], calls: list[tuple[Any, ...]]) -> list[T]:
                 _inline.release()
             continue
         pool = pool or warm_pool(workers)
-        futures[i] = (pool, pool.submit(fn, *args))
+        futures[i] = (pool, pool.submit(_with_settings, settings, fn, *args))
     for i, (pool, future) in futures.items():
         try:
             results[i] = future.result()

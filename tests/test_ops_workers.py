@@ -112,15 +112,52 @@ def env_flow(name: str) -> str | None:
 
 
 def test_workers_see_the_current_corpusforge_settings(prefect_harness, fresh_pool, monkeypatch):
-    """The fork server keeps the environment it started with; each pool gets today's settings
-    (a salt or workspace set later must reach the workers, and one unset must not linger)."""
+    """Workers outlive flow runs (and a fork server keeps the environment it started with):
+    each call carries today's settings (a salt or workspace set later must reach the workers,
+    one unset must not linger), and the same workers serve them all."""
     run = env_flow.with_options(task_runner=task_runner_for("processes", 1))
+    pool = warm_pool(1)
     monkeypatch.setenv("CORPUSFORGE_PROBE", "first")
-    warm_pool(1)
     assert run("CORPUSFORGE_PROBE") == "first"
     monkeypatch.setenv("CORPUSFORGE_PROBE", "second")
-    warm_pool(1)
     assert run("CORPUSFORGE_PROBE") == "second"
     monkeypatch.delenv("CORPUSFORGE_PROBE")
-    warm_pool(1)
     assert run("CORPUSFORGE_PROBE") is None
+    assert warm_pool(1) is pool
+
+
+_START_METHODS = """
+import os, threading
+from flows.workers import _target, compute_each, prestart, ready_pool, shutdown_pool, warm_pool
+
+_target.set(2)
+assert threading.active_count() == 1
+prestart(2)  # no other thread: the workers are plain forks of this process, started now
+pool = ready_pool(2)
+assert pool is not None and pool._mp_context.get_start_method() == "fork"
+assert set(compute_each(os.getppid, [()] * 4)) == {os.getpid()}
+shutdown_pool()
+
+stop = threading.Event()
+threading.Thread(target=stop.wait, daemon=True).start()  # as Prefect's threads would be
+warm_pool(2)
+assert ready_pool(2)._mp_context.get_start_method() == "forkserver"
+parents = set(compute_each(os.getppid, [()] * 4))
+assert os.getpid() not in parents and len(parents) == 1  # forked by the fork server
+stop.set()
+shutdown_pool()
+print("ok")
+"""
+
+
+def test_workers_are_forks_of_a_threadless_process_else_of_the_fork_server():
+    """A fork copies only the forking thread: with another thread running it could copy a
+    lock that thread holds, so then the fork server starts the workers."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _START_METHODS], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("ok")

@@ -47,7 +47,7 @@ def run(
     """
     check_task_runner(task_runner)
     ws = use_workspace(workspace)
-    from flows.pipeline import load_config, run_pipeline
+    from flows.pipeline import load_config, run_pipeline, start_workers
 
     overrides: dict = {"task_runner": task_runner}
     if stages is not None:
@@ -83,6 +83,7 @@ def run(
         progress.advance(overall)
 
     t0 = time.perf_counter()
+    start_workers(cfg)  # before the progress bar's thread starts
     with progress:
         result = run_pipeline(cfg, force=force, reporter=reporter)
     ran = [s for s, r in result["stages"].items() if r["status"] == "ran"]
