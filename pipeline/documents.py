@@ -164,12 +164,16 @@ class ShardWriter:
         rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
         first_index: int = 0,
         name_fn=shard_name,
+        dictionary_columns: list[str] | None = None,
     ):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.rows_per_shard = rows_per_shard
         self.index = first_index
         self.name_fn = name_fn
+        # Parquet tries dictionary encoding on every column unless told which ones repeat
+        # (on long unique text it builds the dictionary, then falls back to plain: wasted CPU).
+        self._use_dictionary = True if dictionary_columns is None else dictionary_columns
         self.outputs: list[dict[str, Any]] = []
         self._buffer: list[pa.Table] = []
         self._buffered_rows = 0
@@ -200,7 +204,9 @@ class ShardWriter:
         if self._schema is None:
             self._schema = schema
         path = self.out_dir / (self.name_fn(self.index) + ".tmp")
-        self._writer = pq.ParquetWriter(path, self._schema, compression="zstd")
+        self._writer = pq.ParquetWriter(
+            path, self._schema, compression="zstd", use_dictionary=self._use_dictionary
+        )
         self._current_rows = 0
 
     def _close_current(self) -> None:

@@ -50,3 +50,22 @@ def test_stage_fails_a_file_on_write_errors_instead_of_quarantining(tmp_path, mo
     )
     with pytest.raises(OSError):
         ingest([src], tmp_path / "out", cache_root=tmp_path / "cache")
+
+
+def test_only_repeating_columns_get_a_parquet_dictionary(tmp_path):
+    with BackgroundShardWriter(tmp_path, rows_per_shard=100) as w:
+        _add(w, 30)
+        outputs = w.close()
+    row_group = pq.ParquetFile(tmp_path / outputs[0]["path"]).metadata.row_group(0)
+    dictionary = {
+        row_group.column(i).path_in_schema: row_group.column(i).has_dictionary_page
+        for i in range(row_group.num_columns)
+    }
+    assert dictionary == {
+        "id": False,
+        "text": False,
+        "source": True,
+        "uri": True,
+        "locator": False,
+        "meta": False,
+    }

@@ -51,7 +51,10 @@ class BackgroundShardWriter:
     """
 
     def __init__(self, out_dir: str | Path, rows_per_shard: int):
-        self._writer = ShardWriter(out_dir, rows_per_shard=rows_per_shard)
+        # Only the columns that repeat within a file get a dictionary.
+        self._writer = ShardWriter(
+            out_dir, rows_per_shard=rows_per_shard, dictionary_columns=["source", "uri"]
+        )
         self._columns: list[list] = [[] for _ in DOC_COLUMNS]
         self._bytes = 0
         self._queue: queue.Queue[list[list] | None] = queue.Queue(_QUEUED_BATCHES)
