@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import regex as re
 
-from pipeline.pii.base import CuePatternRecognizer
+from pipeline.pii.base import CuePatternRecognizer, _pivoted
 from pipeline.pii.config import PiiConfig
 from pipeline.pii.detector import PiiDetector, pattern_recognizers
 from pipeline.pii.gates import CASEFOLDS_TO_ASCII, Gates, GateSet, hyperscan
@@ -116,3 +116,22 @@ def test_detector_with_shared_scan_equals_plain_scan(texts):
             if set(rec.supported_entities) & detector.entities
         )
         assert got == want, text[:60]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a@b.com@c.org and d@e.org",
+        "x..y@example.com, -a@b.co, .@a.com, @@, a@, @b.com",
+        "l" * 70 + "@example.com " + "m" * 64 + "@example.com " + "n" * 65 + "@example.com",
+        "mail:jane.doe+tag@mail.example.co.uk;john_o'neil@ex.org%x@y.io",
+        "ünï@example.com café@example.com é@x.org",
+    ],
+)
+def test_pivot_search_equals_the_plain_scan(text):
+    email = next(r for r in pattern_recognizers() if r.name == "CorpusforgeEmail")
+    _pattern, compiled, _value, prefilter, _anchor = email._scans[0]
+    assert prefilter.pivot == "@"
+    for pos in (0, 3, 40):
+        want = [m.span() for m in compiled.finditer(text, pos)]
+        assert [m.span() for m in _pivoted(compiled, prefilter, text, pos)] == want

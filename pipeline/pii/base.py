@@ -39,6 +39,11 @@ class Prefilter:
     # Matches and their gate's matches begin at the same line start: scanning can start at the
     # line where the first gate match begins.
     same_line: bool = False
+    # Every match holds `pivot` at most `pivot_reach` characters after its start, with only
+    # `run` characters before it: the pattern is tried only at the few starts this leaves.
+    pivot: str | None = None
+    pivot_reach: int = 0
+    run: frozenset[str] = frozenset()
 
 
 class CuePatternRecognizer(PatternRecognizer):
@@ -86,7 +91,9 @@ class CuePatternRecognizer(PatternRecognizer):
                 haystack = folded if pf.fold else text
                 if not any(n in haystack for n in pf.needles):
                     continue
-            if self.use_prefilters and anchor is not None:
+            if self.use_prefilters and pf.pivot is not None:
+                matches = _pivoted(compiled, pf, text, pos)
+            elif self.use_prefilters and anchor is not None:
                 matches = _anchored(compiled, anchor, text, pos)
             else:
                 matches = compiled.finditer(text, pos)
@@ -113,3 +120,21 @@ def _anchored(compiled, anchor, text: str, pos: int = 0) -> Iterator:
         if m is not None:
             yield m
             resume = max(m.end(), pos + 1)
+
+
+def _pivoted(compiled, pf: Prefilter, text: str, pos: int = 0) -> Iterator:
+    """The matches `compiled.finditer(text, pos)` gives, trying the pattern only at the starts
+    a pivot allows: within `pivot_reach` before it, over `run` characters only, in order."""
+    resume = pos
+    at = text.find(pf.pivot, pos)
+    while at >= 0:
+        start, lowest = at, max(resume, at - pf.pivot_reach)
+        while start > lowest and text[start - 1] in pf.run:
+            start -= 1
+        for candidate in range(start, at + 1):
+            m = compiled.match(text, candidate)
+            if m is not None:
+                yield m
+                resume = max(m.end(), candidate + 1)
+                break
+        at = text.find(pf.pivot, max(at + 1, resume))

@@ -9,6 +9,7 @@ Lookbehinds drop the hard negatives a checksum cannot (versions, ISBNs, DOIs, ca
 from __future__ import annotations
 
 import ipaddress
+import string
 
 import phonenumbers
 import regex as re
@@ -32,6 +33,9 @@ _CARD_SEPARATOR = re.compile(r"[ -]")
 _IBAN_SEPARATOR = re.compile(r"[\s-]")
 
 
+_LOCAL_PART_CHARS = frozenset(string.ascii_letters + string.digits + "._%+-")
+
+
 class ValidatedEmailRecognizer(CuePatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
@@ -51,6 +55,9 @@ class ValidatedEmailRecognizer(CuePatternRecognizer):
                     needles=("@",),
                     gate=r"[A-Za-z0-9._%+-]@[A-Za-z0-9]",
                     reach=66,  # a local part has at most 64 characters
+                    pivot="@",
+                    pivot_reach=64,
+                    run=_LOCAL_PART_CHARS,
                 )
             },
         )
