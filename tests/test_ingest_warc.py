@@ -241,3 +241,17 @@ def test_errors_never_carry_content(fixtures_dir, tmp_path):
     assert errors
     for e in errors:
         assert "secret" not in e.reason and "example.org" not in e.reason
+
+
+def test_header_lookups_by_warcheader_member_match_lookups_by_name():
+    """The reader looks headers up by WarcHeader member (fast path); the values must be
+    the ones a lookup by name gives: case-insensitive, first occurrence."""
+    from fastwarc.warc import HeaderMap, WarcHeader
+
+    h = HeaderMap()
+    h.append("content-TYPE", "text/html; charset=latin-1")
+    h.append("Content-Type", "text/plain")
+    h.append("warc-record-id", "<urn:uuid:1>")
+    assert h.get(WarcHeader.CONTENT_TYPE) == h.get("Content-Type") == "text/html; charset=latin-1"
+    assert h.get(WarcHeader.WARC_RECORD_ID) == h.get("WARC-Record-ID") == "<urn:uuid:1>"
+    assert h.get(WarcHeader.WARC_DATE) is None
