@@ -76,7 +76,7 @@ _EU_WAYS = (
 # postcode's digit after it).
 _PREFILTERS = {
     "us-uk-address": Prefilter(
-        gate=rf"{DIGIT}[\s\S]*[A-Za-z\t\n\x0b\x0c\r {NON_ASCII}]{_SUFFIX}(?:[^A-Za-z0-9_]|$)"
+        gate=rf"{DIGIT}[\s\S]*[A-Za-z\t\n\x0b\x0c\r {NON_ASCII}]{_SUFFIX}\b"
     ),
     "lower-case-address": Prefilter(
         gate=rf"{DIGIT}[\s\S]*{SPACE}{_SUFFIX},?{SPACE}[\s\S]*{DIGIT}", gate_caseless=True

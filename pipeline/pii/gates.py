@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from functools import cache
 
 try:  # x86-64 wheels only; without it every pattern runs (same results, slower)
     import hyperscan
@@ -40,18 +41,18 @@ class Gates:
         self.specs = gates  # key -> (expression, caseless)
         self.keys = frozenset(gates) if hyperscan is not None else frozenset()
         self._local = threading.local()  # hyperscan scratch space is per thread
-        if not self.keys:
-            self._ascii = self._utf8 = None
-            return
-        # ASCII texts (most) get a byte-mode copy without the non-ASCII ranges: 3-4x faster.
-        self._ascii = _compile({k: (e.replace(NON_ASCII, ""), c) for k, (e, c) in gates.items()})
-        self._utf8 = _compile(gates, hyperscan.HS_FLAG_UTF8)
+        self._ascii = self._utf8 = None  # compiled at first use (a GateSet may do all scans)
 
     def open(self, text: str) -> dict[int, int] | None:
         """The gates found in `text`, each with the end of its first match (in characters), or
         None when the gates cannot decide (run every pattern)."""
-        if self._ascii is None:
+        if not self.keys:
             return None
+        if self._ascii is None:
+            # ASCII texts (most) get a byte-mode copy without the non-ASCII ranges: 3-4x faster.
+            ascii_only = {k: (e.replace(NON_ASCII, ""), c) for k, (e, c) in self.specs.items()}
+            self._utf8 = _compile(tuple(sorted(self.specs.items())), hyperscan.HS_FLAG_UTF8)
+            self._ascii = _compile(tuple(sorted(ascii_only.items())))
         if text.isascii():
             db, data = self._ascii, text.encode("ascii")
         else:
@@ -84,7 +85,9 @@ def _in_characters(data: bytes, ends: dict[int, int]) -> dict[int, int]:
     return out
 
 
-def _compile(gates: dict[int, tuple[str, bool]], mode: int = 0):
+@cache  # compiling takes ~1 s; every detector of a process shares the databases (read-only)
+def _compile(items: tuple[tuple[int, tuple[str, bool]], ...], mode: int = 0):
+    gates = dict(items)
     order = sorted(gates)
     flags = mode | hyperscan.HS_FLAG_MULTILINE | hyperscan.HS_FLAG_SINGLEMATCH
     db = hyperscan.Database()
