@@ -72,6 +72,21 @@ def plain(sample: Path, out: Path, pii_cfg, tok_cfg) -> dict[str, float]:
     return seconds
 
 
+def _server_cpu() -> float:
+    """CPU seconds used so far by this process's local Prefect API server (the test harness's
+    uvicorn child; Linux /proc): on one machine its work competes with the stages'."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and b"uvicorn" in cmdline:  # fields[1]: parent pid
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _same(items: list, *values) -> list[list]:
     """`pool.map` arguments: each value repeated once per item."""
     return [[v] * len(items) for v in values]
@@ -140,9 +155,12 @@ def main() -> None:
             docs = sum(info["document_counts"].values())
             # Fresh workspace caches per side, so neither reuses the other's work.
             os.environ["CORPUSFORGE_WORKSPACE"] = str(root / f"ws-plain-{scale}")
+            cpu0 = _server_cpu()
             s_plain = plain(sample, root / f"plain-{scale}", pii_cfg, tok_cfg)
             os.environ["CORPUSFORGE_WORKSPACE"] = str(root / f"ws-flow-{scale}")
+            cpu1 = _server_cpu()
             s_flow, tasks = flow(sample, root / f"flow-{scale}", args.runner, pii_cfg, tok_cfg)
+            cpu2 = _server_cpu()
             t_plain, t_flow = s_plain["total"], s_flow["total"]
             rows.append((scale, docs, t_plain, t_flow, tasks))
             print(
@@ -152,6 +170,11 @@ def main() -> None:
             )
             per_stage = "  ".join(f"{n} {s_plain[n]:.1f}/{s_flow[n]:.1f}" for n in STAGES)
             print(f"    per stage, plain/flow seconds: {per_stage}", flush=True)
+            print(
+                f"    Prefect API server CPU: {cpu1 - cpu0:.1f} s during the plain script, "
+                f"{cpu2 - cpu1:.1f} s during the flow",
+                flush=True,
+            )
     print(
         "\n| scale | documents | plain script (s) | corpus-to-model flow (s) | flow/plain | "
         "task runs |"
