@@ -107,8 +107,13 @@ def test_detector_with_shared_scan_equals_plain_scan(texts):
     plain = pattern_recognizers()
     for rec in plain:
         rec.use_prefilters = False
-    for text in texts:
-        got = sorted((r.entity_type, r.start, r.end, r.score) for r in detector._patterns(text))
+    batch = detector._patterns_batch(texts)  # recognizer by recognizer over the batch
+    assert len(batch) == len(texts)
+    for text, results in zip(texts, batch, strict=True):
+        got = sorted((r.entity_type, r.start, r.end, r.score) for r in results)
+        assert got == sorted(
+            (r.entity_type, r.start, r.end, r.score) for r in detector._patterns(text)
+        )
         want = sorted(
             (r.entity_type, r.start, r.end, r.score)
             for rec in plain
