@@ -184,3 +184,24 @@ def test_phone_validation_equals_the_reference(texts):
     verdicts = [valid_phone(c, regions) for c in candidates]
     assert verdicts == [_valid_phone_reference(c, regions) for c in candidates]
     assert 100 < sum(verdicts) < len(verdicts) - 100  # both answers are exercised
+
+
+def test_phone_candidates_equal_the_caseless_pattern(texts):
+    """The candidate pattern is case-insensitive only in its extension words, where letters
+    are; it finds what the whole-pattern IGNORECASE version found."""
+    caseless = re.compile(
+        r"(?=[+(\d])(?<![\w.+/-])(?:\+|00)?\(?\d[\d\s().\-/]{5,20}\d"
+        r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?(?![\w/-]|\.\d)",
+        re.IGNORECASE,
+    )
+    extensions = [
+        "call 555-234-5678 x12, 555-234-5678 X 9, (555) 234-5678 EXT. 4 or 555 234 5678 Ext12",
+        "+44 20 7946 0721 extension 55; +44 20 7946 0721 EXTENSION 5; 020 7946 0721 extenſion 7",
+        "555-234-5678 İxt 3, 555-234-5678 \u212axt 3, 555-234-5678 ext.x 9, 555-234-5678ext 1",
+    ]
+    found = 0
+    for text in [*texts, *extensions]:
+        want = [m.span() for m in caseless.finditer(text)]
+        assert [m.span() for m in _PHONE_CANDIDATE.finditer(text)] == want
+        found += len(want)
+    assert found > 100
