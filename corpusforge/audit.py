@@ -13,7 +13,8 @@ import getpass
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -144,50 +145,66 @@ class AuditLog:
         counts: Mapping[str, Any] | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
-        counts = dict(counts or {})
-        details = dict(details or {})
-        _check_scalar_tree(counts, "counts")
-        _check_scalar_tree(details, "details")
-        # Normalise through JSON so what we hash is exactly what we read back.
-        counts = json.loads(canonical_json(counts))
-        details = json.loads(canonical_json(details))
+        entry = {"action": action, "object": object, "decision": decision}
+        return self.append_many([{**entry, "actor": actor, "counts": counts, "details": details}])[
+            0
+        ]
+
+    def append_many(self, entries: Sequence[Mapping[str, Any]]) -> list[AuditEvent]:
+        """Append entries (dicts of `append`'s arguments) in order, in one transaction: a
+        stage's per-file or per-shard records cost one commit, not one each."""
+        prepared = []
+        for e in entries:
+            counts, details = dict(e.get("counts") or {}), dict(e.get("details") or {})
+            _check_scalar_tree(counts, "counts")
+            _check_scalar_tree(details, "details")
+            # Normalise through JSON so what we hash is exactly what we read back.
+            counts, details = (json.loads(canonical_json(v)) for v in (counts, details))
+            prepared.append((e, counts, details))
+        if not prepared:
+            return []
+        appended = []
         with self.engine.begin() as conn:
-            stmt = sa.select(head_table).where(head_table.c.id == 1)
             if self.engine.dialect.name == "postgresql":
                 conn.execute(sa.text("LOCK TABLE audit_head IN EXCLUSIVE MODE"))
-            head = conn.execute(stmt).first()
-            seq, prev = (head.seq + 1, head.entry_hash) if head else (1, GENESIS_HASH)
-            event = AuditEvent(
-                seq=seq,
-                ts=datetime.now(UTC).isoformat(timespec="microseconds"),
-                actor=actor or default_actor(),
-                action=action,
-                object=object,
-                decision=decision,
-                counts=counts,
-                details=details,
-                prev_hash=prev,
-                entry_hash="",
-            )
-            digest = entry_hash(event.body())
-            event = AuditEvent(**{**event.__dict__, "entry_hash": digest})
-            conn.execute(
-                events_table.insert()
-                .values(
-                    **event.body(),
-                    entry_hash=digest,
+            head = conn.execute(sa.select(head_table).where(head_table.c.id == 1)).first()
+            seq, prev = (head.seq, head.entry_hash) if head else (0, GENESIS_HASH)
+            for e, counts, details in prepared:
+                seq += 1
+                event = AuditEvent(
+                    seq=seq,
+                    ts=datetime.now(UTC).isoformat(timespec="microseconds"),
+                    actor=e.get("actor") or default_actor(),
+                    action=e["action"],
+                    object=e["object"],
+                    decision=e.get("decision") or "ok",
+                    counts=counts,
+                    details=details,
+                    prev_hash=prev,
+                    entry_hash="",
                 )
-                .values(counts=canonical_json(counts), details=canonical_json(details))
+                digest = entry_hash(event.body())
+                appended.append(AuditEvent(**{**event.__dict__, "entry_hash": digest}))
+                prev = digest
+            conn.execute(
+                events_table.insert(),
+                [
+                    {
+                        **ev.body(),
+                        "entry_hash": ev.entry_hash,
+                        "counts": canonical_json(ev.counts),
+                        "details": canonical_json(ev.details),
+                    }
+                    for ev in appended
+                ],
             )
             if head:
                 conn.execute(
-                    head_table.update()
-                    .where(head_table.c.id == 1)
-                    .values(seq=seq, entry_hash=digest)
+                    head_table.update().where(head_table.c.id == 1).values(seq=seq, entry_hash=prev)
                 )
             else:
-                conn.execute(head_table.insert().values(id=1, seq=seq, entry_hash=digest))
-        return event
+                conn.execute(head_table.insert().values(id=1, seq=seq, entry_hash=prev))
+        return appended
 
     def events(
         self, action_prefix: str | None = None, object_prefix: str | None = None
@@ -266,10 +283,19 @@ def _row_to_event(row: Any) -> AuditEvent:
     )
 
 
+_OPEN: dict[str, AuditLog] = {}
+_OPEN_LOCK = threading.Lock()
+
+
 def open_audit_log(url: str | None = None) -> AuditLog:
-    """The audit log of the active workspace (or `url`)."""
+    """The audit log of the active workspace (or `url`), one per URL and process: a new
+    engine (connection, schema check) for every entry cost more than the entry."""
     if url is None:
         from corpusforge.workspace import Workspace
 
         url = Workspace.resolve().audit_url
-    return AuditLog(url)
+    key = f"{os.getpid()}:{url}"  # a forked child must not share its parent's connections
+    with _OPEN_LOCK:
+        if key not in _OPEN:
+            _OPEN[key] = AuditLog(url)
+        return _OPEN[key]

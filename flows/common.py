@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -146,16 +147,23 @@ def publish_markdown(key: str, markdown: str, description: str) -> None:
 
 
 class Progress:
-    """A progress artifact the UI shows while a stage runs."""
+    """A progress artifact the UI shows while a stage runs, updated at most once a second
+    (and when done): each update is an API call and an event the server stores."""
+
+    MIN_INTERVAL_S = 1.0
 
     def __init__(self, total: int, description: str):
         self.total = max(total, 1)
         self.done = 0
         self.id = create_progress_artifact(progress=0.0, description=description)
+        self._shown_at = time.monotonic()
 
     def advance(self, n: int = 1) -> None:
         self.done += n
-        update_progress_artifact(self.id, progress=min(100.0, 100.0 * self.done / self.total))
+        now = time.monotonic()
+        if self.done >= self.total or now - self._shown_at >= self.MIN_INTERVAL_S:
+            update_progress_artifact(self.id, progress=min(100.0, 100.0 * self.done / self.total))
+            self._shown_at = now
 
 
 def audit(
@@ -168,6 +176,11 @@ def audit(
 ) -> None:
     """Append one audit entry (ids, hashes, counts; never text or PII)."""
     open_audit_log().append(action, obj, counts=counts, details=details, decision=decision)
+
+
+def audit_each(action: str, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Append one audit entry per item (dicts with object, counts, details) in one commit."""
+    open_audit_log().append_many([{"action": action, **e} for e in entries])
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -21,6 +21,7 @@ from corpusforge.hashing import sha256_file, sha256_json
 from flows.common import (
     Progress,
     audit,
+    audit_each,
     batches,
     map_batches,
     markdown_table,
@@ -152,14 +153,23 @@ def _record(manifest: dict[str, Any], result, out: Path, params: DedupParams) ->
     ids = removed["id"].to_pylist()
     targets = removed["similar_to"].to_pylist()
     reasons = removed["reason"].to_pylist()
-    for lo in range(0, len(ids), _AUDIT_IDS_PER_ENTRY):
-        hi = lo + _AUDIT_IDS_PER_ENTRY
-        audit(
-            "dedup.remove",
-            f"dir:{out.resolve()}",
-            counts={"removed": len(ids[lo:hi])},
-            details={"ids": ids[lo:hi], "similar_to": targets[lo:hi], "reasons": reasons[lo:hi]},
-        )
+    audit_each(
+        "dedup.remove",
+        [
+            {
+                "object": f"dir:{out.resolve()}",
+                "counts": {"removed": len(ids[lo:hi])},
+                "details": {
+                    "ids": ids[lo:hi],
+                    "similar_to": targets[lo:hi],
+                    "reasons": reasons[lo:hi],
+                },
+            }
+            for lo, hi in (
+                (lo, lo + _AUDIT_IDS_PER_ENTRY) for lo in range(0, len(ids), _AUDIT_IDS_PER_ENTRY)
+            )
+        ],
+    )
     counts = manifest["counts"]
     audit(
         "dedup.run",

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from flows.common import (
     Progress,
     audit,
+    audit_each,
     batches,
     io_retrying_task,
     map_batches,
@@ -69,22 +70,26 @@ def run_ingest(params: IngestParams) -> dict[str, Any]:
 
 
 def _record(results: list[dict[str, Any]], manifest: dict[str, Any], output: str) -> None:
-    for r in results:
-        audit(
-            "ingest.file",
-            f"sha256:{r['sha256']}",
-            counts={
-                "documents": r["documents"],
-                "rejected": r["rejected"],
-                "dropped_short": r["dropped_short"],
-            },
-            details={
-                "path": r["path"],
-                "format": r["format"],
-                "licenses": r["licenses"],
-                "cached": r.get("cached", False),
-            },
-        )
+    audit_each(
+        "ingest.file",
+        [
+            {
+                "object": f"sha256:{r['sha256']}",
+                "counts": {
+                    "documents": r["documents"],
+                    "rejected": r["rejected"],
+                    "dropped_short": r["dropped_short"],
+                },
+                "details": {
+                    "path": r["path"],
+                    "format": r["format"],
+                    "licenses": r["licenses"],
+                    "cached": r.get("cached", False),
+                },
+            }
+            for r in results
+        ],
+    )
     counts = manifest["counts"]
     audit(
         "ingest.run",

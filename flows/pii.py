@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from flows.common import (
     Progress,
     audit,
+    audit_each,
     batches,
     io_retrying_task,
     map_batches,
@@ -68,13 +69,17 @@ def run_pii(params: PiiParams) -> dict[str, Any]:
 
 def _record(results: list[dict[str, Any]], manifest: dict[str, Any], output: str) -> None:
     """Audit entries and artifacts: ids, hashes and counts only."""
-    for r in results:
-        audit(
-            "pii.shard",
-            f"sha256:{r['sha256']}",
-            counts={**r["counts"], **{f"type.{k}": v for k, v in r["by_type"].items()}},
-            details={"path": r["path"], "cached": r.get("cached", False)},
-        )
+    audit_each(
+        "pii.shard",
+        [
+            {
+                "object": f"sha256:{r['sha256']}",
+                "counts": {**r["counts"], **{f"type.{k}": v for k, v in r["by_type"].items()}},
+                "details": {"path": r["path"], "cached": r.get("cached", False)},
+            }
+            for r in results
+        ],
+    )
     counts = manifest["counts"]
     by_type = manifest.get("entities_by_type", {})
     audit(

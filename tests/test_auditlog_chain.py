@@ -87,3 +87,35 @@ def test_appends_from_two_handles_stay_chained(tmp_path):
         (a if i % 2 else b).append("step", str(i))
     result = a.verify()
     assert result.ok and result.entries == 10
+
+
+def test_a_batch_is_chained_like_single_appends_and_is_all_or_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    log = AuditLog(url)
+    log.append("run.start", "dir:/out")
+    batch = log.append_many(
+        [
+            {"action": "pii.shard", "object": f"sha256:{i:064x}", "counts": {"n": i}}
+            for i in range(4)
+        ]
+    )
+    assert [e.seq for e in batch] == [2, 3, 4, 5]
+    assert [e.prev_hash for e in batch[1:]] == [e.entry_hash for e in batch[:-1]]
+    log.append("run.end", "dir:/out")
+    result = log.verify()
+    assert result.ok and result.entries == 6
+    with pytest.raises(ValueError):  # one bad entry: none of the batch is written
+        log.append_many(
+            [
+                {"action": "ok", "object": "a"},
+                {"action": "x", "object": "b", "details": {"o": object()}},
+            ]
+        )
+    assert log.verify().entries == 6 and log.append_many([]) == []
+
+
+def test_the_workspace_log_is_opened_once_per_process(tmp_path):
+    from corpusforge.audit import open_audit_log
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    assert open_audit_log(url) is open_audit_log(url)
