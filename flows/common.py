@@ -90,11 +90,13 @@ def stage_cache_dir(stage: str) -> str:
     return str(Workspace.resolve().root / "cache" / stage)
 
 
-# A task's share of a stage: about this much input, and at least TASKS_PER_WORKER tasks per
-# worker when there are enough shards (load balance). Task counts then grow with the data in
-# large steps, not with the number of small shards: Prefect's per-task cost stays a few percent.
+# A task's share of a stage: about this much input, and TASKS_PER_WORKER tasks per worker when
+# there are enough shards. That is as many tasks as the runner has threads, so all of them are
+# in flight at once and the worker pool balances the load shard by shard (a task submits each
+# of its shards); more tasks would only add Prefect's per-task cost (states and events the API
+# server stores). Task counts grow with the data in large steps, not with the shard count.
 BATCH_BYTES = 256 << 20
-TASKS_PER_WORKER = 4
+TASKS_PER_WORKER = 2
 
 
 def batches(items: Sequence[str], workers: int) -> list[list[str]]:

@@ -77,7 +77,7 @@ def test_batches_follow_bytes_not_shard_count(tmp_path, monkeypatch):
 
     small = [shard(f"s{i:03d}", 10) for i in range(100)]
     groups = common.batches(small, workers=2)
-    assert len(groups) == 8 and [p for g in groups for p in g] == small  # contiguous, in order
+    assert len(groups) == 4 and [p for g in groups for p in g] == small  # contiguous, in order
     assert max(map(len, groups)) - min(map(len, groups)) <= 1
 
     monkeypatch.setattr(common, "BATCH_BYTES", 1000)
