@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import datetime
 import gzip
 import io
 import json
@@ -14,7 +15,7 @@ from warcio.warcwriter import WARCWriter
 
 from pipeline.documents import read_table
 from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.stage import ingest
+from pipeline.ingest.stage import ingest, meta_json
 from pipeline.manifest import read_manifest, read_rejects
 
 PARA = "The quick survey of regional rivers found steady flows and clear water this season. "
@@ -174,3 +175,19 @@ def test_manifest_records_inputs_with_hashes(tmp_path):
     m = read_manifest(tmp_path / "out")
     assert m["inputs"][0]["sha256"] and m["inputs"][0]["format"] == "dataset"
     assert m["outputs"][0]["rows"] == 1 and len(m["outputs"][0]["sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"url": "https://a.example/", "title": 'é\u00a0"q"\\\n\u2028', "charset": None},
+        {"row": 3, "score": 2.5, "ok": True, "tags": ["x", {"b": 1, "a": []}]},
+        {"date": datetime.datetime(2020, 1, 1, 3), "day": datetime.date(2020, 1, 2)},
+        {"lone": "\ud800x", "big": 2**70},  # orjson refuses both: the json fallback writes them
+    ],
+)
+def test_meta_json_is_compact_sorted_json(meta):
+    expected = json.dumps(
+        meta, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":")
+    )
+    assert meta_json(meta) == expected

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from corpusforge.errors import InputError
 from corpusforge.hashing import sha256_file, sha256_json
 from corpusforge.version import code_version
@@ -31,9 +33,12 @@ from pipeline.text import normalize_texts
 DONE_NAME = "_DONE.json"
 HUB_PREFIX = "hf://"
 # Documents are normalised in batches of this many (or this many characters): enough to
-# amortise the vectorised check's per-call cost, small enough to stay in the CPU caches.
-NORMALIZE_ROWS = 256
-NORMALIZE_CHARS = 2_000_000
+# amortise the vectorised check's per-call cost, small enough that the check's buffers (the
+# joined UTF-8 and a few NumPy temporaries of its size) stay well under a megabyte. At 256
+# pages (2.4 MB) each temporary came from fresh memory: page faults took the check from
+# 9 to 41 us per page (bench pages, same process).
+NORMALIZE_ROWS = 64
+NORMALIZE_CHARS = 500_000
 
 
 def document_id(source: str, file_sha256: str, key: str) -> str:
@@ -57,8 +62,27 @@ def id_maker(file_sha256: str) -> Callable[[str, str], str]:
     return new_id
 
 
-# One encoder for every document's meta (json.dumps would build one per call).
-_meta_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).encode
+# Compact, sorted-key JSON; the json module is the fallback for what orjson refuses (lone
+# surrogates from a dataset's escapes, integers past 64 bits) and writes the same format.
+# orjson takes ~1.5 us per web page's meta against ~12 us for the json module's encoder.
+# Dates and dataclasses go through `default=str`, as with the json module.
+_META_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+_meta_json_fallback = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":")
+).encode
+
+
+def meta_json(meta: dict[str, Any]) -> str:
+    """A document's `meta` column value."""
+    try:
+        return orjson.dumps(meta, default=str, option=_META_OPTIONS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return _meta_json_fallback(meta)
 
 
 def expand_inputs(inputs: Iterable[str | Path]) -> list[str]:
@@ -159,7 +183,7 @@ def ingest_file(path: str, cache_root: str | Path, config: IngestConfig) -> dict
                     item.source,
                     path,
                     item.locator,
-                    _meta_json(item.meta),
+                    meta_json(item.meta),
                 )
 
         position: Any = 0
