@@ -35,8 +35,8 @@ HUB_PREFIX = "hf://"
 # Documents are normalised in batches of this many (or this many characters): enough to
 # amortise the vectorised check's per-call cost, small enough that the check's buffers (the
 # joined UTF-8 and a few NumPy temporaries of its size) stay well under a megabyte. At 256
-# pages (2.4 MB) each temporary came from fresh memory: page faults took the check from
-# 9 to 41 us per page (bench pages, same process).
+# pages (2.4 MB) each temporary could come from fresh memory: page faults took the check
+# from 9 to 41 us per page when timed alone (inside a full ingest the grown heap hides most).
 NORMALIZE_ROWS = 64
 NORMALIZE_CHARS = 500_000
 
