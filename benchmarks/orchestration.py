@@ -27,8 +27,9 @@ STAGES = ["ingest", "dedup", "pii", "tokenize"]
 
 def plain(sample: Path, out: Path, pii_cfg, tok_cfg) -> dict[str, float]:
     """Seconds per stage (and "total") of the plain script: the same per-file and per-shard
-    `pipeline/` functions the flow's tasks call, on one pool of forked worker processes as
-    many as the flow uses (a strict baseline: forked workers start with everything imported)."""
+    `pipeline/` functions the flow's tasks call (dedup: `run_dedup_local`), on one pool of
+    forked worker processes as many as the flow uses (forked workers start with everything
+    imported)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -37,7 +38,7 @@ def plain(sample: Path, out: Path, pii_cfg, tok_cfg) -> dict[str, float]:
     from pipeline.ingest import stage as ingest_stage
     from pipeline.ingest.config import IngestConfig
     from pipeline.pii import stage as pii_stage
-    from pipeline.tokenize.stage import tokenize_corpus
+    from pipeline.tokenize import stage as tok_stage
 
     workers = os.cpu_count() or 1
     cache = out / "cache"
@@ -55,21 +56,40 @@ def plain(sample: Path, out: Path, pii_cfg, tok_cfg) -> dict[str, float]:
         )
         pii_stage.assemble(results, cache / "p", out / "pii", pii_cfg)
 
+    def tokenize(pool):
+        # tokenize_corpus's own steps, with encoding on the same forked pool (its own spawned
+        # processes would import the tokenizers first: a weaker baseline)
+        shards = tok_stage.plan_inputs(out / "pii")
+        tokens, cached = out / "tokens", cache / "t"
+        tokens.mkdir(parents=True, exist_ok=True)
+        tokenizer = tok_stage.prepare_tokenizer(shards, tokens, tok_cfg, cached)
+        plan, mixture = tok_stage.make_plan(shards, tokens, tok_cfg, tokenizer)
+        names = [str(s) for s in shards]
+        chunks = list(
+            pool.map(tok_stage.encode_or_reject, names, *_same(names, str(cached / "chunks"), plan))
+        )
+        tok_stage.assemble(chunks, tokens, tok_cfg, tokenizer, mixture)
+
     steps = {
         "ingest": ingest,
         "dedup": lambda pool: run_dedup_local(out / "documents", out / "dedup", workers=workers),
         "pii": pii,
-        # tokenize_corpus runs its own `workers` processes (spawned: tokenizers' threads)
-        "tokenize": lambda pool: tokenize_corpus(out / "pii", out / "tokens", tok_cfg),
+        "tokenize": tokenize,
     }
     seconds = {}
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    fork = multiprocessing.get_context("fork")  # workers forked before any tokenizers thread
+    with ProcessPoolExecutor(workers, mp_context=fork, initializer=_one_thread) as pool:
         for name, step in steps.items():
             t0 = time.perf_counter()
             step(pool)
             seconds[name] = time.perf_counter() - t0
     seconds["total"] = sum(seconds.values())
     return seconds
+
+
+def _one_thread() -> None:
+    """As the flow's workers: one encoding thread each, the processes are the parallelism."""
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 
 def _server_cpu() -> float:
