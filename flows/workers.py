@@ -65,7 +65,9 @@ def warm_pool(workers: int) -> ProcessPoolExecutor:
 
 def _start_method() -> multiprocessing.context.BaseContext:
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")  # no other thread: nothing to inherit
+        # No other Python thread whose locks a fork could copy held; the native pools of
+        # Arrow, OpenBLAS and tokenizers reset themselves at fork.
+        return multiprocessing.get_context("fork")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     return ctx
