@@ -42,8 +42,7 @@ def task_runner_for(address: str | None = None, workers: int | None = None) -> T
     """Where a data stage's tasks run: by default on threads that hand their compute to this
     process's warm worker processes (`flows.workers`); `processes` is the same; `threads` keeps
     the compute in the threads; `dask://HOST:PORT` runs tasks on a Dask cluster."""
-    local = not address or address == "processes"
-    if local:
+    if not address or address == "processes":
         from flows.workers import prestart
 
         prestart(workers)  # first: while no thread runs, the workers are plain forks

@@ -153,21 +153,20 @@ def _record(manifest: dict[str, Any], result, out: Path, params: DedupParams) ->
     ids = removed["id"].to_pylist()
     targets = removed["similar_to"].to_pylist()
     reasons = removed["reason"].to_pylist()
+    step = _AUDIT_IDS_PER_ENTRY
     audit_each(
         "dedup.remove",
         [
             {
                 "object": f"dir:{out.resolve()}",
-                "counts": {"removed": len(ids[lo:hi])},
+                "counts": {"removed": len(ids[lo : lo + step])},
                 "details": {
-                    "ids": ids[lo:hi],
-                    "similar_to": targets[lo:hi],
-                    "reasons": reasons[lo:hi],
+                    "ids": ids[lo : lo + step],
+                    "similar_to": targets[lo : lo + step],
+                    "reasons": reasons[lo : lo + step],
                 },
             }
-            for lo, hi in (
-                (lo, lo + _AUDIT_IDS_PER_ENTRY) for lo in range(0, len(ids), _AUDIT_IDS_PER_ENTRY)
-            )
+            for lo in range(0, len(ids), step)
         ],
     )
     counts = manifest["counts"]
