@@ -139,9 +139,13 @@ def propagate_names(text: str, results: Sequence[RecognizerResult]) -> list[Reco
     """Other mentions of names already found: whole names, surnames, names in e-mail ids."""
     names: set[str] = set()
     surnames: set[str] = set()
+    seen: set[str] = set()  # a name is often found twice (a header and a signature)
     for r in results:
         if r.entity_type == "PERSON":
             value = text[r.start : r.end].strip()
+            if value in seen:
+                continue
+            seen.add(value)
             parts = _NAME_PART.findall(value)
             if len(value) >= 4 and parts:
                 names.add(value)
@@ -153,21 +157,21 @@ def propagate_names(text: str, results: Sequence[RecognizerResult]) -> list[Reco
             if len(parts) == 2:
                 names.add(f"{parts[0]} {parts[1]}")
     out: list[RecognizerResult] = []
+    if not names and not surnames:
+        return out
     folded = text.lower()
     if len(folded) != len(text):  # rare letters whose lower case is longer: offsets differ
-        folded = None
-    for name in names:
-        if folded is None:
+        for name in names:
             pattern = r"(?<![\w@.])" + r"\s+".join(map(re.escape, name.split())) + r"(?![\w@])"
-            spans = [m.span() for m in re.finditer(pattern, text, re.IGNORECASE)]
-        else:
-            spans = _mentions(text, folded, name.lower().split())
-        out.extend(RecognizerResult("PERSON", s, e, PROPAGATED_SCORE) for s, e in spans)
+            for m in re.finditer(pattern, text, re.IGNORECASE):
+                out.append(RecognizerResult("PERSON", *m.span(), PROPAGATED_SCORE))
+    else:  # "Jane Doe" and "JANE DOE" are the same search in the lower-cased text
+        for parts in {tuple(name.lower().split()) for name in names}:
+            for s, e in _mentions(text, folded, parts):
+                out.append(RecognizerResult("PERSON", s, e, PROPAGATED_SCORE))
     for surname in surnames:  # case-sensitive: "Baker" the person, not "baker" the job
-        out.extend(
-            RecognizerResult("PERSON", s, e, PROPAGATED_SCORE)
-            for s, e in _mentions(text, text, [surname])
-        )
+        for s, e in _mentions(text, text, (surname,)):
+            out.append(RecognizerResult("PERSON", s, e, PROPAGATED_SCORE))
     return out
 
 
@@ -176,7 +180,7 @@ _BLOCKS_AFTER = re.compile(r"[\w@]")
 _SPACES = re.compile(r"\s+")
 
 
-def _mentions(text: str, haystack: str, parts: list[str]) -> list[tuple[int, int]]:
+def _mentions(text: str, haystack: str, parts: Sequence[str]) -> list[tuple[int, int]]:
     """Spans where `parts` occur in `haystack` (text or its same-length lower case) as whole
     words separated by white space. A literal search: compiling a regular expression for every
     name cost more than all the pattern recognizers together."""
@@ -184,12 +188,12 @@ def _mentions(text: str, haystack: str, parts: list[str]) -> list[tuple[int, int
     i = haystack.find(parts[0])
     while i >= 0:
         end = i + len(parts[0])
-        ok = not (i and _BLOCKS_BEFORE.match(text, i - 1))
+        ok = not (i and _blocks(text[i - 1], _BLOCKS_BEFORE, "@."))
         for part in parts[1:]:
             gap = _SPACES.match(text, end) if ok else None
             ok = gap is not None and haystack.startswith(part, gap.end())
             end = gap.end() + len(part) if ok else end
-        if ok and not _BLOCKS_AFTER.match(text, end):
+        if ok and not (end < len(text) and _blocks(text[end], _BLOCKS_AFTER, "@")):
             spans.append((i, end))
             i = haystack.find(parts[0], end)
         else:
@@ -197,9 +201,35 @@ def _mentions(text: str, haystack: str, parts: list[str]) -> list[tuple[int, int
     return spans
 
 
+def _blocks(char: str, pattern, extra: str) -> bool:
+    """`pattern.match(char)`, [\\w<extra>], without the regex call for ASCII characters."""
+    if char.isascii():
+        return char.isalnum() or char == "_" or char in extra
+    return pattern.match(char) is not None
+
+
 def resolve_overlaps(results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
     """One entity per character: containing spans beat contained ones; among partial overlaps
     of the same type the union is kept, otherwise the higher score (then the longer span)."""
+    # Most documents need only the containment rule: spans that are disjoint or nested (a name
+    # and the propagated mentions of its surname). Then the outermost spans are kept, the first
+    # of identical ones in the general order below (highest score, then input order), and
+    # nothing else changes; partial overlaps take the general path.
+    spans = sorted(results, key=lambda r: (r.start, -r.end, -r.score))
+    kept: list[RecognizerResult] = []
+    end = -1
+    for r in spans:
+        if r.end <= r.start:
+            continue
+        if r.start >= end:
+            kept.append(r)
+            end = r.end
+        elif r.end > end:
+            return _resolve_overlapping(results)
+    return kept
+
+
+def _resolve_overlapping(results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
     ordered = sorted(results, key=lambda r: (-(r.end - r.start), -r.score, r.start))
     kept: list[RecognizerResult] = []
     for r in ordered:

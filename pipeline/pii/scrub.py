@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -32,11 +33,22 @@ def language_of(meta: str | None) -> str | None:
     return str(lang) if lang else None
 
 
+# Touches every lazily loaded table: gate databases, public suffixes, phone metadata, NER.
+_WARM_UP = (
+    "From: Jane Doe <jane.doe@example.org>\nCall +44 20 7946 0958 or (415) 555-0132, "
+    "10 Downing Street, London SW1A 2AA, IP 192.0.2.1."
+)
+
+
 class Scrubber:
     def __init__(self, config: PiiConfig):
         self.config = config
         self.detector = PiiDetector(config)
         self.redactor = Redactor(config)
+
+    def warm_up(self) -> None:
+        """Load what the first real batch would otherwise load (and time) lazily."""
+        self.scrub([_WARM_UP])
 
     def scrub(
         self, texts: Sequence[str], languages: Sequence[str | None] | None = None
@@ -62,3 +74,16 @@ class Scrubber:
             scrubbed = "" if dropped else self.redactor.redact(text, results)
             out.append(Scrubbed(scrubbed, counts, dropped, ner, tuple(flags)))
         return out
+
+
+def freeze_heap() -> None:
+    """Exempt every object alive now from cyclic garbage collection (`gc.freeze`).
+
+    A warmed-up scrubber holds large tables for the life of a worker process (tldextract's
+    suffix trie, phonenumbers' metadata, presidio's registries, spaCy's vocabulary); each full
+    collection walked all of them again, 6-15% of fast mode's CPU. Objects created later are
+    collected as usual, and frozen ones are still freed when their last reference goes. For a
+    process that keeps what it has built, as the stage's workers do.
+    """
+    gc.collect()
+    gc.freeze()

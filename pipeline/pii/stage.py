@@ -34,7 +34,7 @@ from pipeline.documents import (
 )
 from pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
 from pipeline.pii.config import PiiConfig
-from pipeline.pii.scrub import Scrubbed, Scrubber, language_of
+from pipeline.pii.scrub import Scrubbed, Scrubber, freeze_heap, language_of
 
 DONE_NAME = "_DONE.json"
 COUNTS_DIR = "entity_counts"
@@ -42,10 +42,14 @@ _SCRUBBERS: dict[str, Scrubber] = {}
 
 
 def get_scrubber(config: PiiConfig) -> Scrubber:
-    """One scrubber (and one loaded spaCy model) per worker process and config."""
+    """One scrubber (and one loaded spaCy model) per worker process and config, warmed up, with
+    the heap it built exempt from garbage collection (`freeze_heap`)."""
     key = sha256_json(config.fingerprint())
     if key not in _SCRUBBERS:
-        _SCRUBBERS[key] = Scrubber(config)
+        scrubber = Scrubber(config)
+        scrubber.warm_up()
+        _SCRUBBERS[key] = scrubber
+        freeze_heap()
     return _SCRUBBERS[key]
 
 

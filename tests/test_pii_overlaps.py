@@ -1,0 +1,53 @@
+"""resolve_overlaps' shortcut for disjoint and nested spans gives the general rule's answer."""
+
+import random
+
+from presidio_analyzer import RecognizerResult
+
+from pipeline.pii.detector import _resolve_overlapping, resolve_overlaps
+
+
+def _spans(results):
+    return [(r.start, r.end, r.entity_type, r.score) for r in results]
+
+
+def test_shortcut_equals_general_rule_on_random_span_sets():
+    rng = random.Random(7)
+    nested = 0
+    for _ in range(20000):
+        results = []
+        for _ in range(rng.randint(0, 7)):
+            start = rng.randint(0, 40)
+            results.append(
+                RecognizerResult(
+                    rng.choice(["PERSON", "EMAIL_ADDRESS", "STREET_ADDRESS"]),
+                    start,
+                    start + rng.randint(-1, 12),  # empty and inverted spans too
+                    rng.choice([0.5, 0.6, 0.7, 0.85, 1.0]),
+                )
+            )
+        got = resolve_overlaps(results)
+        assert _spans(got) == _spans(_resolve_overlapping(results))
+        nested += any(
+            a.start <= b.start and b.end <= a.end and (a.start, a.end) != (b.start, b.end)
+            for a in got
+            for b in results
+            if b.end > b.start
+        )
+    assert nested > 1000  # the shortcut's own case was exercised
+
+
+def test_nested_names_keep_the_outer_span_and_the_best_of_equal_ones():
+    outer = RecognizerResult("PERSON", 0, 12, 0.6)
+    better_equal = RecognizerResult("PERSON", 0, 12, 0.85)
+    surname = RecognizerResult("PERSON", 5, 12, 0.6)
+    mail = RecognizerResult("EMAIL_ADDRESS", 20, 40, 1.0)
+    got = resolve_overlaps([surname, outer, mail, better_equal])
+    assert [(r.start, r.end, r.score) for r in got] == [(0, 12, 0.85), (20, 40, 1.0)]
+
+
+def test_partial_overlap_of_one_type_is_merged():
+    got = resolve_overlaps(
+        [RecognizerResult("PERSON", 0, 8, 0.6), RecognizerResult("PERSON", 5, 14, 0.7)]
+    )
+    assert [(r.start, r.end, r.score) for r in got] == [(0, 14, 0.7)]
