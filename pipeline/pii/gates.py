@@ -31,6 +31,7 @@ UPPER = rf"[A-Z{NON_ASCII}]"  # \p{Lu}
 LOWER = rf"[a-z{NON_ASCII}]"  # \p{Ll}
 # Non-ASCII characters that `regex`'s IGNORECASE matches to ASCII letters (simple case folding).
 CASEFOLDS_TO_ASCII = frozenset("\u0130\u017f\u212a")
+_NONE_FOUND: dict[int, int] = {}
 SCAN = object()  # "scan the text yourself", where a recognizer may be handed a scan's result
 
 
@@ -118,10 +119,14 @@ class GateSet:
         found = self._gates.open(text)
         if found is None:
             return [None] * self._size
-        out: list[dict[int, int]] = [{} for _ in range(self._size)]
+        out: list[dict[int, int]] = [_NONE_FOUND] * self._size  # shared: only ever read
+        owner = self._owner
         for gid, end in found.items():
-            m, key = self._owner[gid]
-            out[m][key] = end
+            m, key = owner[gid]
+            if out[m] is _NONE_FOUND:
+                out[m] = {key: end}
+            else:
+                out[m][key] = end
         return out
 
 
