@@ -9,6 +9,7 @@ Lookbehinds drop the hard negatives a checksum cannot (versions, ISBNs, DOIs, ca
 from __future__ import annotations
 
 import ipaddress
+import re as stdre
 import string
 
 import phonenumbers
@@ -29,6 +30,15 @@ _NOT_PII_BEFORE = (
 
 # Compiled once: validators run per candidate, and the regex module's cache lookup is slow.
 _NON_DIGIT = re.compile(r"\D")
+# ASCII text's non-digits (\D there): str.translate drops them ~6x faster than a regex sub.
+_ASCII_NON_DIGITS = dict.fromkeys(i for i in range(128) if not 48 <= i <= 57)
+
+
+def digits_of(text: str) -> str:
+    """The decimal digits of `text` (what `\\D` removes)."""
+    return text.translate(_ASCII_NON_DIGITS) if text.isascii() else _NON_DIGIT.sub("", text)
+
+
 _CARD_SEPARATOR = re.compile(r"[ -]")
 _IBAN_SEPARATOR = re.compile(r"[\s-]")
 
@@ -98,14 +108,21 @@ class ValidatedIpRecognizer(CuePatternRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         address = pattern_text.split("/", 1)[0]
+        # ip_address() tries IPv4 first; a ":" decides the version (IPv4 has none, IPv6 needs
+        # two), so the other parse, and its exception, are skipped.
+        if ":" in address:
+            # Clock times and C++ scopes (a::b) parse as IPv6; real ones have 3+ groups.
+            if len([g for g in address.split(":") if g]) < 3:
+                return False
+            try:
+                ipaddress.IPv6Address(address)
+            except ValueError:
+                return False
+            return True
         try:
-            ip = ipaddress.ip_address(address)
+            return not ipaddress.IPv4Address(address).is_unspecified
         except ValueError:
             return False
-        if ip.version == 6:
-            # Clock times and C++ scopes (a::b) parse as IPv6; real ones have 3+ groups.
-            return len([g for g in address.split(":") if g]) >= 3
-        return not ip.is_unspecified
 
 
 def luhn_ok(digits: str) -> bool:
@@ -144,7 +161,7 @@ class LuhnCardRecognizer(CuePatternRecognizer):
         )
 
     def validate_result(self, pattern_text: str) -> bool:
-        digits = _NON_DIGIT.sub("", pattern_text)
+        digits = digits_of(pattern_text)
         if not 13 <= len(digits) <= 19 or len(set(digits)) < 2:
             return False
         groups = _CARD_SEPARATOR.split(pattern_text)
@@ -190,7 +207,7 @@ class SsnRuleRecognizer(CuePatternRecognizer):
         )
 
     def validate_result(self, pattern_text: str) -> bool:
-        digits = _NON_DIGIT.sub("", pattern_text)
+        digits = digits_of(pattern_text)
         area, group, serial = digits[:3], digits[3:5], digits[5:]
         if area in ("000", "666") or area.startswith("9") or group == "00" or serial == "0000":
             return False
@@ -248,6 +265,36 @@ _NOT_A_PHONE = re.compile(
 
 
 _NANP_SHAPE = re.compile(r"^(?:\+?1[ .-]?)?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}$")
+# A date, or one of the shapes above (one match call instead of two).
+_NOT_A_PHONE_OR_DATE = re.compile(rf"(?:{_DATE_LIKE.pattern})|(?:{_NOT_A_PHONE.pattern})")
+
+
+def ascii_twin(pattern: re.Pattern) -> stdre.Pattern:
+    """The same expression for the stdlib engine, to run on ASCII text only.
+
+    On ASCII characters, re.ASCII's classes (\\d \\s \\w \\b, case folding) are `regex`'s
+    Unicode ones and both engines backtrack alike, so the matches are the same
+    (tests/test_pii_structured_fast.py); the stdlib engine runs the phone scan ~1.7x faster.
+    """
+    if pattern.flags & ~(re.UNICODE | re.VERSION0):
+        raise ValueError("global flags are not carried over; use inline ones")
+    return stdre.compile(pattern.pattern, stdre.ASCII)
+
+
+# The candidate scan and its filters, per engine: ASCII texts (most) run the stdlib twins.
+_PHONE_SCAN = (
+    _PHONE_CANDIDATE.finditer,
+    _NOT_A_PHONE_OR_DATE.match,
+    _PHONE_NEGATIVE_BEFORE.search,
+    lambda candidate: sum(map(str.isdigit, candidate)),
+)
+_ASCII_PHONE_SCAN = (
+    ascii_twin(_PHONE_CANDIDATE).finditer,
+    ascii_twin(_NOT_A_PHONE_OR_DATE).match,
+    ascii_twin(_PHONE_NEGATIVE_BEFORE).search,
+    lambda candidate: len(candidate.translate(_ASCII_NON_DIGITS)),
+)
+_ASCII_NANP_SHAPE = ascii_twin(_NANP_SHAPE)
 
 
 class PhonenumbersRecognizer(EntityRecognizer):
@@ -274,15 +321,17 @@ class PhonenumbersRecognizer(EntityRecognizer):
                     return results
                 # A candidate is "+"/"00", "(" and the gate's digits: 25 characters at most.
                 pos = max(0, gated[0] - 25)
-        for m in _PHONE_CANDIDATE.finditer(text, pos):
-            candidate = m.group().strip()
-            start = m.start() + (len(m.group()) - len(m.group().lstrip()))
-            digits = sum(map(str.isdigit, candidate))
-            if digits < 7 or digits > 15 or _DATE_LIKE.match(candidate):
+        if text.isascii():
+            finditer, not_a_phone, negative_before, count_digits = _ASCII_PHONE_SCAN
+        else:
+            finditer, not_a_phone, negative_before, count_digits = _PHONE_SCAN
+        for m in finditer(text, pos):
+            # It begins with "+", "(" or a digit and ends with a digit: nothing to strip.
+            candidate, start = m.group(), m.start()
+            digits = count_digits(candidate)
+            if digits < 7 or digits > 15 or not_a_phone(candidate):
                 continue
-            if _NOT_A_PHONE.match(candidate):  # IPv4 address or SSN shape
-                continue
-            if _PHONE_NEGATIVE_BEFORE.search(text, max(0, start - 16), start):
+            if negative_before(text, max(0, start - 16), start):
                 continue
             if valid_phone(candidate, self.regions):
                 results.append(
@@ -294,7 +343,7 @@ class PhonenumbersRecognizer(EntityRecognizer):
 def valid_phone(candidate: str, regions: tuple[str, ...]) -> bool:
     """`phonenumbers` decides, with the regions a national number is tried in."""
     international = candidate.startswith(("+", "00"))
-    digits = _NON_DIGIT.sub("", candidate)
+    digits = digits_of(candidate)
     if international:
         tried: tuple[str | None, ...] = (None,)
     elif digits.startswith("0"):  # a national trunk prefix: Europe, India, ...
@@ -302,7 +351,8 @@ def valid_phone(candidate: str, regions: tuple[str, ...]) -> bool:
     elif len(digits) == 10 or (len(digits) == 11 and digits.startswith("1")):
         # Written like a North American number: area and exchange codes start with 2-9.
         nanp = digits[-10:]
-        if _NANP_SHAPE.match(candidate) and nanp[0] > "1" and nanp[3] > "1":
+        shape = _ASCII_NANP_SHAPE if candidate.isascii() else _NANP_SHAPE
+        if shape.match(candidate) and nanp[0] > "1" and nanp[3] > "1":
             return True
         tried = ("US",)
     else:

@@ -1,0 +1,154 @@
+"""The structured recognizers' fast paths give what the plain ones gave: the stdlib twins of
+the phone expressions on ASCII text, digits by str.translate, the IP check by version, the
+cached public-suffix check."""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import random
+import sys
+from pathlib import Path
+
+import pytest
+import regex
+
+from pipeline.pii import structured as S
+from pipeline.pii.offline import has_public_suffix, offline_tldextract
+
+
+def _generate(n: int, seed: int) -> list[str]:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "pii_data.py"
+    spec = importlib.util.spec_from_file_location("pii_benchmark_data_structured", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return [d["text"] for d in module.generate(n, seed=seed)]
+
+
+# Digits and phone punctuation, every ASCII white-space and separator control character (the
+# stdlib's Unicode \s has \x1c-\x1f, `regex`'s has not), the extension and negative words.
+_PIECES = [
+    *"0123456789" * 6,
+    *" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f",
+    *"()+-./:#_%,;",
+    *"aXxkKsS",
+    "ext",
+    "EXT.",
+    "Extension",
+    "ver ",
+    "ISBN-13: ",
+    "no.",
+    "id#",
+    "v",
+    "00",
+    "+1 ",
+    "+44 20 ",
+    "2023-",
+    "(2015",
+    "555-234-5678",
+    "219-09-9999",
+    "10.0.0.1",
+    "12:30",
+]
+
+
+def _fuzz(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(_PIECES) for _ in range(rng.randint(3, 40))) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def ascii_texts() -> list[str]:
+    texts = [t for t in _generate(300, seed=5) if t.isascii()] + _fuzz(4000, seed=11)
+    assert all(t.isascii() for t in texts)
+    return texts
+
+
+@pytest.mark.parametrize("cls", [r"\d", r"\D", r"\s", r"\w", r"[\d\s().\-/]", r"[\w.+/-]", "."])
+def test_ascii_classes_of_both_engines_agree(cls):
+    for flags in (0, regex.IGNORECASE):
+        unicode = regex.compile(cls, flags)
+        twin = S.stdre.compile(cls, S.stdre.ASCII | (S.stdre.IGNORECASE if flags else 0))
+        for code in range(128):
+            assert bool(unicode.match(chr(code))) == bool(twin.match(chr(code))), (cls, code)
+
+
+def test_ascii_twin_refuses_global_flags():
+    with pytest.raises(ValueError):
+        S.ascii_twin(regex.compile("a", regex.IGNORECASE))
+
+
+def test_phone_scan_twins_equal_the_regex_scan(ascii_texts):
+    scan, filt, before, count = S._PHONE_SCAN
+    twin_scan, twin_filt, twin_before, twin_count = S._ASCII_PHONE_SCAN
+    rng = random.Random(3)
+    candidates = 0
+    for text in ascii_texts:
+        for pos in (0, rng.randrange(len(text) + 1)):
+            want = [m.span() for m in scan(text, pos)]
+            assert [m.span() for m in twin_scan(text, pos)] == want, repr(text)
+            for start, end in want:
+                candidate = text[start:end]
+                assert candidate == candidate.strip()  # analyze() no longer strips
+                assert bool(twin_filt(candidate)) == bool(filt(candidate)), repr(candidate)
+                assert twin_count(candidate) == count(candidate)
+                window = (max(0, start - 16), start)
+                assert bool(twin_before(text, *window)) == bool(before(text, *window))
+                candidates += 1
+        for start in range(0, len(text), 7):  # negative words at any window edge
+            window = (max(0, start - 16), start)
+            assert bool(twin_before(text, *window)) == bool(before(text, *window)), repr(text)
+    assert candidates > 2000
+
+
+def test_one_filter_equals_the_date_and_shape_filters(ascii_texts):
+    words = {t for text in ascii_texts for t in regex.split(r"[^\d().\-/ –:]+", text)}
+    words |= {"2023-01-02 10:30 UTC", "(2015 – 2023)", "1.2.3.4.5", "12.5", "1-2-3-4"}
+    for word in words:
+        want = bool(S._DATE_LIKE.match(word) or S._NOT_A_PHONE.match(word))
+        assert bool(S._NOT_A_PHONE_OR_DATE.match(word)) == want, repr(word)
+
+
+def test_digits_of_equals_the_regex_sub(ascii_texts):
+    texts = ascii_texts[:500] + ["٢١٩-٠٩-٩٩٩٩", "４１１１ １１１１", "x²³ 12", "\x7f9\x00"]
+    for text in texts:
+        assert S.digits_of(text) == S._NON_DIGIT.sub("", text)
+
+
+def _ip_reference(pattern_text: str) -> bool:
+    """The IP check as written first: ipaddress.ip_address decides the version."""
+    address = pattern_text.split("/", 1)[0]
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if ip.version == 6:
+        return len([g for g in address.split(":") if g]) >= 3
+    return not ip.is_unspecified
+
+
+def test_ip_check_equals_ip_address():
+    rng = random.Random(5)
+    values = [
+        "0.0.0.0", "10.0.0.1", "256.1.1.1", "01.2.3.4", "1.2.3.4/24", "10:12:01", "a::b",
+        "::1", "::", "fe80::1ff:fe23:4567:890a", "2001:db8::8a2e:370:7334/64", "::ffff:1.2.3.4",
+        "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "١٠.٠.٠.١", "1.2.3", "",
+    ]  # fmt: skip
+    for _ in range(5000):
+        values.append(
+            "".join(rng.choice("0123456789abcdefABCDEF:./") for _ in range(rng.randint(1, 30)))
+        )
+        values.append(".".join(str(rng.randint(0, 300)) for _ in range(4)))
+    rec = S.ValidatedIpRecognizer()
+    verdicts = [rec.validate_result(v) for v in values]
+    assert verdicts == [_ip_reference(v) for v in values]
+    assert 100 < sum(verdicts) < len(values) - 100
+
+
+def test_cached_public_suffix_check_equals_tldextract():
+    domains = ["gmail.com", "mail.co.uk", "co.uk", "uni.edu", "db.internal", "x.invalid"]
+    domains += ["example.org", "localhost", "a.b.c.example.com", "xn--bcher-kva.de", "com"]
+    for domain in domains * 2:
+        parts = offline_tldextract()(domain)
+        assert has_public_suffix(domain) == (bool(parts.suffix) and bool(parts.domain))
