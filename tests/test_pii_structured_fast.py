@@ -50,6 +50,13 @@ _PIECES = [
     "219-09-9999",
     "10.0.0.1",
     "12:30",
+    "4111 1111 ",
+    "5500-0000-",
+    "1111",
+    "192.168.",
+    "Ver:",
+    "isbn-10 ",
+    "release 3",
 ]
 
 
@@ -152,3 +159,32 @@ def test_cached_public_suffix_check_equals_tldextract():
     for domain in domains * 2:
         parts = offline_tldextract()(domain)
         assert has_public_suffix(domain) == (bool(parts.suffix) and bool(parts.domain))
+
+
+@pytest.mark.parametrize(
+    ("recognizer", "name"),
+    [
+        (S.ValidatedIpRecognizer, "ipv4"),
+        (S.LuhnCardRecognizer, "card"),
+        (S.SsnRuleRecognizer, "ssn-dashed"),
+    ],
+)
+def test_cheap_lookbehind_first_finds_the_same_matches(recognizer, name, ascii_texts):
+    """The one-character lookbehind moved before the negative words: same matches."""
+    pattern = next(p for p in recognizer().patterns if p.name == name).regex
+    cheap = r"(?<![\w.-])"
+    assert cheap + S._NOT_PII_BEFORE in pattern
+    before = regex.compile(pattern.replace(cheap + S._NOT_PII_BEFORE, S._NOT_PII_BEFORE + cheap))
+    after = regex.compile(pattern)
+    words = ["v", "Ver", "version", "ISBN-13", "isbn-12", "doi", "no", "ID", "xid", "k"]
+    values = ["10.0.0.1", "4111 1111 1111 1111", "219-09-9999", "10.0.0.1/24"]
+    near = [
+        f"{w}{sep}{v}" for w in words for sep in ("", " ", ": ", "#", ".-:", "    ") for v in values
+    ]
+    texts = ascii_texts + near + [t.replace("1", "١") for t in ascii_texts[-500:] + near]
+    found = 0
+    for text in texts:
+        want = [m.span() for m in before.finditer(text)]
+        assert [m.span() for m in after.finditer(text)] == want, repr(text)
+        found += len(want)
+    assert found > 100
