@@ -12,15 +12,36 @@ from presidio_analyzer import Pattern
 from pipeline.pii.base import CuePatternRecognizer, Prefilter
 from pipeline.pii.gates import DIGIT, NON_ASCII, SPACE, alternatives
 
-_SUFFIX = (
-    r"(?:Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|"
-    r"Terrace|Ter|Way|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Crescent|Cres|"
-    r"Close|Row|Alley|Plaza|Loop|Pike|Grove|Gardens|Mews|Walk|Hill|Park|Point|Pt|Run|Path|"
-    r"Commons|Heights|Expressway|Expy|Freeway|Fwy|Causeway|Quay|Wharf|Green|Rise|View|Vale)\.?"
-)
+_SUFFIXES = (
+    "Street", "St", "Avenue", "Ave", "Av", "Road", "Rd", "Boulevard", "Blvd", "Lane", "Ln",
+    "Drive", "Dr", "Court", "Ct", "Place", "Pl", "Terrace", "Ter", "Way", "Circle", "Cir",
+    "Parkway", "Pkwy", "Highway", "Hwy", "Square", "Sq", "Trail", "Trl", "Crescent", "Cres",
+    "Close", "Row", "Alley", "Plaza", "Loop", "Pike", "Grove", "Gardens", "Mews", "Walk", "Hill",
+    "Park", "Point", "Pt", "Run", "Path", "Commons", "Heights", "Expressway", "Expy", "Freeway",
+    "Fwy", "Causeway", "Quay", "Wharf", "Green", "Rise", "View", "Vale",
+)  # fmt: skip
+_SUFFIX = "(?:" + "|".join(_SUFFIXES) + r")\.?"  # for gates
+
+
+def _by_first_letter(words: tuple[str, ...]) -> str:
+    """The words as one alternation grouped by first letter, each group in the original order:
+    `regex` tries alternatives one by one, and words with different first letters never both
+    match, so the same word wins as in a flat alternation at a fraction of the tries."""
+    groups: dict[str, list[str]] = {}
+    for word in words:
+        groups.setdefault(word[0], []).append(word[1:])
+    return "(?:" + "|".join(f"{c}(?:{'|'.join(rest)})" for c, rest in groups.items()) + ")"
+
+
+_SUFFIX_P = _by_first_letter(_SUFFIXES) + r"\.?"  # for patterns
 # Possessive (*+, ++) where giving characters back cannot help (a word is always followed by
-# white space, a street suffix always starts with a capital): the same matches, fewer retries.
-_WORD = r"(?:[A-Z][A-Za-z'’.-]*+|\d{1,3}(?:st|nd|rd|th)|[NSEW]\.?|Mc[A-Z][a-z]+|O'[A-Z][a-z]+)"
+# white space, a street suffix always starts with a letter): the same matches, fewer retries.
+# A word is a capitalised run or an ordinal ("5th"); [NSEW]\.?, Mc.. and O'.. were alternatives
+# too, but each matches a part of the capitalised run, and a part is never followed by a space.
+_WORD = r"(?:[A-Z][A-Za-z'’.-]*+|\d{1,3}(?:st|nd|rd|th))"
+# House numbers start where a word does (\b) but not after . , or - ("v1.2 ", "10-12"):
+# \b(?<![.,-])\d is (?<![\w.,-])\d, and `regex` finds it in half the time.
+_HOUSE_NUMBER = r"\b(?<![.,-])\d{1,6}+"
 _UNIT = (
     r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Rm|Room|Bldg|#)\.?\s*#?[A-Za-z0-9-]{1,6})"
 )
@@ -37,13 +58,15 @@ _TAIL = (
 )
 
 _US_STYLE = (
-    rf"(?=\d)(?<![\w.,-])\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:{_WORD}\s+){{0,4}}"
-    rf"(?-i:[A-Z][a-z]*+|[a-z]++)?\s*{_SUFFIX}(?:\s+[NSEW][EW]?\.?)?(?!\w){_UNIT}?{_TAIL}"
+    rf"{_HOUSE_NUMBER}[A-Za-z]?+(?:-\d{{1,4}}+)?+\s++(?:{_WORD}\s++){{0,4}}"
+    rf"(?-i:[A-Z][a-z]*+|[a-z]++)?\s*+{_SUFFIX_P}(?:\s+[NSEW][EW]?\.?)?(?!\w){_UNIT}?{_TAIL}"
 )
 # "221b baker street, london nw1 6xe" in lower case: needs a postcode to be sure.
 _LOWER = (
-    r"(?i)(?=\d)(?<![\w.,-])\d{1,6}[a-z]?\s+(?:[a-z'’.-]+\s+){1,4}"
-    + _SUFFIX
+    r"(?i)"
+    + _HOUSE_NUMBER
+    + r"[a-z]?+\s++(?:[a-z'’.-]++\s++){1,4}"
+    + _SUFFIX_P
     + r",?\s+(?:[a-z'’.-]+\s+){0,3}[a-z'’.-]*,?\s*(?:[a-z]{2}\s+)?"
     r"(?:\d{5}(?:-\d{4})?|[a-z]{1,2}\d[a-z\d]?\s?\d[a-z]{2})(?!\w)"
 )
