@@ -94,7 +94,14 @@ def extract_html(
     `config.web_extractor` picks resiliparse (`extract_plain_text(main_content=True)`) or
     trafilatura (`trafilatura.extract`).
     """
-    config = config or IngestConfig()
+    text, title, charset = _extract(html, content_type, config or IngestConfig())
+    return text, " ".join((title or "").split()), charset
+
+
+def _extract(
+    html: bytes | str, content_type: str | None, config: IngestConfig
+) -> tuple[str, str | None, str | None]:
+    """`extract_html` with the <title> as the parser gives it (the reader tidies it later)."""
     charset: str | None = None
     if isinstance(html, bytes):
         charset = detect_charset(html, content_type)
@@ -102,7 +109,7 @@ def extract_html(
     if html.startswith("\ufeff"):
         html = html[1:]
     tree = HTMLTree.parse(html)
-    title = " ".join((tree.title or "").split())
+    title = tree.title
     if config.web_extractor == "trafilatura":
         import trafilatura
 
@@ -307,10 +314,21 @@ def read_warc(
     """Yield one RawDocument per HTTP 2xx HTML response, RecordError for damaged records.
 
     `stats` (optional) counts records, responses and why records were skipped.
+
+    Records are taken in batches (`_BATCH_PAGES` pages or `_BATCH_BYTES` of bodies): the
+    header checks and body reads of a batch run together, then its pages are extracted one
+    after another, then its documents are built and yielded together. One record at a time,
+    every bit of Python between two extractions ran on caches the extraction had just
+    evicted: a header lookup took 0.7 us in a loop but 6 us right after an extraction, and
+    the per-record steps around the extraction added ~15% to the plain fastwarc + resiliparse
+    loop (4,109 bench pages, CPU time, same process); batched, about 0-5%. Items come out in
+    record order, exactly as before.
     """
     path = Path(path)
     config = config or IngestConfig()
     stats = stats if stats is not None else Counter()
+    warc_file = path.name
+    batch: list[_Page] = []
     with open(path, "rb") as fh:
         gzipped = _gzipped(fh)
         start = 0
@@ -324,20 +342,42 @@ def read_warc(
                 iterator = ArchiveIterator(
                     fh, record_types=WarcRecordType.any_type, parse_http=True, auto_decode="none"
                 )
+                batch_bytes = 0
                 for record in iterator:
                     if pending is not None:
                         yield pending
                         pending = None
                     last_pos, last_flagged = record.stream_pos, False
                     stats["records"] += 1
-                    item = _convert(record, path.name, config, stats)
+                    item = _read_page(record, last_pos, warc_file, stats)
+                    if item is None:
+                        continue
                     if isinstance(item, RecordError):
                         last_flagged = True
-                    if item is not None:
+                        yield from _extract_pages(batch, warc_file, config, stats)  # order
+                        batch.clear()
+                        batch_bytes = 0
                         yield item
+                        continue
+                    batch.append(item)
+                    batch_bytes += len(item[1])
+                    if len(batch) >= _BATCH_PAGES or batch_bytes >= _BATCH_BYTES:
+                        yield from _extract_pages(batch, warc_file, config, stats)
+                        batch.clear()
+                        batch_bytes = 0
             except (OSError, ValueError, EOFError) as exc:
                 failed_at = last_pos if last_pos is not None else start
                 reason = str(exc)[:120] or type(exc).__name__
+            except Exception:  # unforeseen: the pages read before it still come first
+                yield from _extract_pages(batch, warc_file, config, stats)
+                raise
+            if batch:  # the pages read before the end of the walk (or the damage)
+                done = _extract_pages(batch, warc_file, config, stats)
+                batch.clear()
+                yield from done
+                last = done[-1]
+                if isinstance(last, RecordError) and last.position == last_pos:
+                    last_flagged = True
             if failed_at is None:
                 break
             nxt = _resync(fh, failed_at + 1, gzipped)
@@ -362,10 +402,18 @@ def read_warc(
                 yield RecordError(*problem)
 
 
-def _convert(
-    record: WarcRecord, warc_file: str, config: IngestConfig, stats: Counter
-) -> RawDocument | RecordError | None:
-    pos = record.stream_pos
+# A page read, not yet extracted: position, body, Content-Type, MIME type, record id, target
+# URI, date. A batch holds at most this many pages or body bytes (a huge page goes alone).
+_Page = tuple[int, bytes, str, str, str, str, str]
+_BATCH_PAGES = 32
+_BATCH_BYTES = 4 << 20
+
+
+def _read_page(
+    record: WarcRecord, pos: int, warc_file: str, stats: Counter
+) -> _Page | RecordError | None:
+    """Everything about a record but its extraction: the checks, the body, the headers
+    the document keeps (read here, while the record's data is in cache)."""
     if record.record_type != WarcRecordType.response:
         stats["non_response"] += 1
         return None
@@ -398,35 +446,64 @@ def _convert(
     if not mime and not _HTML_SNIFF.search(body[:2048]):
         stats["non_html"] += 1
         return None
-    try:
-        if "chunked" in (http.get("Transfer-Encoding") or "").lower():
-            body = dechunk(body)
-        encoding = http.get("Content-Encoding")
-        if encoding:
-            body = decode_content(body, encoding)
-    except ValueError as exc:
-        stats["errors"] += 1
-        return RecordError(pos, f"cannot decode HTTP body: {exc}")
-    try:
-        text, title, charset = extract_html(body, content_type, config)
-    except Exception as exc:  # extraction libraries raise many types on hostile HTML
-        stats["errors"] += 1
-        return RecordError(pos, f"HTML extraction failed ({type(exc).__name__})")
+    # Transfer-Encoding and Content-Encoding have no WarcHeader member (str keys, slow):
+    # looked up only when a header name has "-encoding" in it (fastwarc compares names
+    # ASCII-case-insensitively, as bytes.lower() does).
+    if b"-encoding" in b"\n".join(http.keys_bytes()).lower():
+        try:
+            if "chunked" in (http.get("Transfer-Encoding") or "").lower():
+                body = dechunk(body)
+            encoding = http.get("Content-Encoding")
+            if encoding:
+                body = decode_content(body, encoding)
+        except ValueError as exc:
+            stats["errors"] += 1
+            return RecordError(pos, f"cannot decode HTTP body: {exc}")
     headers = record.headers
-    record_id = (headers.get(WarcHeader.WARC_RECORD_ID) or "").strip() or f"{warc_file}@{pos}"
-    stats["documents"] += 1
-    return RawDocument(
-        key=record_id,
-        text=text,
-        source="web",
-        locator=record_id,
-        position=pos,
-        meta={
-            "url": _strip_uri(headers.get(WarcHeader.WARC_TARGET_URI)),
-            "date": headers.get(WarcHeader.WARC_DATE) or "",
-            "title": title,
-            "content_type": mime or "text/html",
-            "charset": charset,
-            "warc_file": warc_file,
-        },
+    return (
+        pos,
+        body,
+        content_type,
+        mime,
+        (headers.get(WarcHeader.WARC_RECORD_ID) or "").strip() or f"{warc_file}@{pos}",
+        _strip_uri(headers.get(WarcHeader.WARC_TARGET_URI)),
+        headers.get(WarcHeader.WARC_DATE) or "",
     )
+
+
+def _extract_pages(
+    pages: list[_Page], warc_file: str, config: IngestConfig, stats: Counter
+) -> list[RawDocument | RecordError]:
+    """Extract a batch of pages: only the extraction runs page by page."""
+    results: list[tuple[str, str | None, str | None] | str] = []
+    for page in pages:
+        try:
+            results.append(_extract(page[1], page[2], config))
+        except Exception as exc:  # extraction libraries raise many types on hostile HTML
+            results.append(type(exc).__name__)
+    out: list[RawDocument | RecordError] = []
+    for (pos, _, _, mime, record_id, url, date), result in zip(pages, results, strict=True):
+        if isinstance(result, str):
+            stats["errors"] += 1
+            out.append(RecordError(pos, f"HTML extraction failed ({result})"))
+            continue
+        text, title, charset = result
+        stats["documents"] += 1
+        out.append(
+            RawDocument(
+                key=record_id,
+                text=text,
+                source="web",
+                locator=record_id,
+                position=pos,
+                meta={
+                    "url": url,
+                    "date": date,
+                    "title": " ".join((title or "").split()),
+                    "content_type": mime or "text/html",
+                    "charset": charset,
+                    "warc_file": warc_file,
+                },
+            )
+        )
+    return out
