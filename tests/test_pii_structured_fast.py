@@ -57,6 +57,10 @@ _PIECES = [
     "Ver:",
     "isbn-10 ",
     "release 3",
+    "version",
+    "VERSION.-:",
+    "Invoice#",
+    "patent ",
 ]
 
 
@@ -100,13 +104,29 @@ def test_phone_scan_twins_equal_the_regex_scan(ascii_texts):
                 assert candidate == candidate.strip()  # analyze() no longer strips
                 assert bool(twin_filt(candidate)) == bool(filt(candidate)), repr(candidate)
                 assert twin_count(candidate) == count(candidate)
-                window = (max(0, start - 16), start)
+                window = (max(0, start - S._NEGATIVE_REACH), start)
                 assert bool(twin_before(text, *window)) == bool(before(text, *window))
                 candidates += 1
-        for start in range(0, len(text), 7):  # negative words at any window edge
-            window = (max(0, start - 16), start)
-            assert bool(twin_before(text, *window)) == bool(before(text, *window)), repr(text)
+        for start in range(0, len(text), 3):  # negative words at any window edge
+            wide = bool(before(text, max(0, start - 16), start))  # the window it had before
+            window = (max(0, start - S._NEGATIVE_REACH), start)
+            assert bool(before(text, *window)) == wide, repr(text)
+            assert bool(twin_before(text, *window)) == wide, repr(text)
     assert candidates > 2000
+
+
+def test_negative_words_reach_no_further_than_the_window(ascii_texts):
+    """The phone check looks _NEGATIVE_REACH characters back, not 16: no match is longer,
+    in Unicode text too (non-ASCII separators, letters IGNORECASE folds to ASCII)."""
+    before = S._PHONE_SCAN[2]
+    unicode = [t.replace(" ", "\u00a0").replace("s", "\u017f") for t in ascii_texts[-1500:]]
+    hits = 0
+    for text in ascii_texts + unicode:
+        for start in range(len(text) + 1):
+            wide = bool(before(text, max(0, start - 16), start))
+            assert bool(before(text, max(0, start - S._NEGATIVE_REACH), start)) == wide
+            hits += wide
+    assert hits > 1000
 
 
 def test_one_filter_equals_the_date_and_shape_filters(ascii_texts):
@@ -203,7 +223,7 @@ def test_iban_check_equals_the_reference():
     rng = random.Random(9)
     valid = ["DE89 3704 0044 0532 0130 00", "GB82-WEST-1234-5698-7654-32", "gb82west12345698765432"]
     values = valid + ["DE89\t3704\x0b0044\x0c0532\r0130 00", "DE٨٩ 3704 0044 0532 0130 00"]
-    for _ in range(20000):
+    for _ in range(10000):
         body = "".join(
             rng.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ -") for _ in range(rng.randint(11, 36))
         )
@@ -222,4 +242,4 @@ def test_iban_check_equals_the_reference():
             continue
         verdicts.append(want)
         assert S.iban_ok(value) == want, repr(value)
-    assert sum(verdicts) > 100
+    assert sum(verdicts) > 50

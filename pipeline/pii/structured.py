@@ -269,6 +269,9 @@ _PHONE_CANDIDATE = re.compile(
 # Seven digits or more with phone punctuation between (the candidate's core).
 _PHONE_GATE = rf"{DIGIT}[0-9\t\n\x0b\x0c\r ().\-/\x{{80}}-\x{{10ffff}}]{{5,20}}{DIGIT}"
 _PHONE_NEGATIVE_BEFORE = re.compile(_NOT_PII_BEFORE[4:-1] + r"$")
+# Its longest match: a seven-letter word ("version", "isbn-13") and three separators, and "$"
+# matches before a final newline too.
+_NEGATIVE_REACH = 11
 _DATE_LIKE = re.compile(
     r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?:\s+\d{1,2}:\d{2}.*)?$"
 )
@@ -348,7 +351,7 @@ class PhonenumbersRecognizer(EntityRecognizer):
             digits = count_digits(candidate)
             if digits < 7 or digits > 15 or not_a_phone(candidate):
                 continue
-            if negative_before(text, max(0, start - 16), start):
+            if negative_before(text, max(0, start - _NEGATIVE_REACH), start):
                 continue
             if valid_phone(candidate, self.regions):
                 results.append(
