@@ -160,13 +160,19 @@ def test_ip_check_equals_ip_address():
     values = [
         "0.0.0.0", "10.0.0.1", "256.1.1.1", "01.2.3.4", "1.2.3.4/24", "10:12:01", "a::b",
         "::1", "::", "fe80::1ff:fe23:4567:890a", "2001:db8::8a2e:370:7334/64", "::ffff:1.2.3.4",
-        "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "١٠.٠.٠.١", "1.2.3", "",
+        "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "١٠.٠.٠.١", "1.2.3", "", "10:12:01:33",
+        "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:1.2.3.4", ":1:2:3:4:5:6:7", "1:2:3:4:5:6:7:",
+        "a:b:c:d:e:f:0:1/64", "1:2:3:4:5:6:7:8.1", "1:2:3:4:5:6:7:8:",
     ]  # fmt: skip
     for _ in range(5000):
         values.append(
             "".join(rng.choice("0123456789abcdefABCDEF:./") for _ in range(rng.randint(1, 30)))
         )
         values.append(".".join(str(rng.randint(0, 300)) for _ in range(4)))
+        groups = [
+            rng.choice(["", "0", "1f", "abcd", "12345", "g1"]) for _ in range(rng.randint(2, 10))
+        ]
+        values.append(":".join(groups) + rng.choice(["", ":1.2.3.4", ".5", "/64"]))
     rec = S.ValidatedIpRecognizer()
     verdicts = [rec.validate_result(v) for v in values]
     assert verdicts == [_ip_reference(v) for v in values]

@@ -117,6 +117,10 @@ class ValidatedIpRecognizer(CuePatternRecognizer):
             # Clock times and C++ scopes (a::b) parse as IPv6; real ones have 3+ groups.
             if len([g for g in address.split(":") if g]) < 3:
                 return False
+            # Without "::" or a dotted tail, IPv6Address takes exactly eight groups: times like
+            # "10:12:01" are refused here instead of by its exception (~4 us).
+            if "::" not in address and "." not in address and address.count(":") != 7:
+                return False
             try:
                 ipaddress.IPv6Address(address)
             except ValueError:
