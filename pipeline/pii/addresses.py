@@ -93,17 +93,21 @@ _EU_WAYS = (
     "straße strasse str. weg platz allee gasse ring damm ufer gracht laan straat vej gatan gata "
     "veien"
 ).split()
-# Street words without which these patterns cannot match. (An anchor at house numbers did not
-# pay for US/UK addresses: the cost is in the attempts at numbers, not in finding them.)
-# Gates: a number, later a street suffix after a space or a letter (and, in lower case, a
-# postcode's digit after it).
+# Gates: a number, later a street suffix after a space or a letter; in lower case the text
+# after the suffix as the pattern has it, up to the postcode's first digit (where "a digit
+# later" opened 216 of the 700 benchmark texts, this opens 129; the lower-case pattern matches
+# in 128). Tighter house-number and word parts cost more in the shared scan than they saved.
+_LOWER_WORD = rf"[a-z'.\-{NON_ASCII}]"
+_LOWER_GATE = (  # caseless
+    rf"{DIGIT}[\s\S]*{SPACE}{_SUFFIX},?{SPACE}+(?:{_LOWER_WORD}+{SPACE}+){{0,3}}{_LOWER_WORD}*,?"
+    rf"{SPACE}*(?:[a-z]{{2}}{SPACE}+)?"
+    rf"(?:{DIGIT}{{5}}|[a-z]{{1,2}}{DIGIT}[a-z0-9{NON_ASCII}]?{SPACE}?{DIGIT}[a-z]{{2}})"
+)
 _PREFILTERS = {
     "us-uk-address": Prefilter(
         gate=rf"{DIGIT}[\s\S]*[A-Za-z\t\n\x0b\x0c\r {NON_ASCII}]{_SUFFIX}\b"
     ),
-    "lower-case-address": Prefilter(
-        gate=rf"{DIGIT}[\s\S]*{SPACE}{_SUFFIX},?{SPACE}[\s\S]*{DIGIT}", gate_caseless=True
-    ),
+    "lower-case-address": Prefilter(gate=_LOWER_GATE, gate_caseless=True),
     "eu-address": Prefilter(
         needles=tuple(_EU_WAYS), gate=rf"{alternatives(_EU_WAYS)}{SPACE}+{DIGIT}"
     ),
