@@ -73,22 +73,28 @@ _ASSIGNMENT = Pattern(
 )
 
 # Literals a pattern cannot match without (patterns that start with a literal prefix are
-# found as fast by the regex engine itself and have none).
+# found as fast by the regex engine itself and have none). Where a match starts with its
+# gate's match (after a lookbehind, which the regex engine cannot search for fast), `reach` is
+# that gate's length: the scan starts there instead of at the text's start.
 _PREFILTERS = {
-    "aws-access-key-id": Prefilter(gate=r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)"),
-    "aws-secret-key": Prefilter(needles=("aws",), fold=True, gate="aws", gate_caseless=True),
-    "github-token": Prefilter(gate=r"(?:gh[pousr]_|github_pat_)"),
-    "openai-style-key": Prefilter(needles=("sk-",), gate="sk-"),
-    "stripe-key": Prefilter(needles=("_live_", "_test_"), gate=r"[spr]k_(?:live|test)_"),
-    "slack-token": Prefilter(needles=("xox",), gate=r"xox[abposr]-"),
+    "aws-access-key-id": Prefilter(gate=r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)", reach=4),
+    "aws-secret-key": Prefilter(
+        needles=("aws",), fold=True, gate="aws", gate_caseless=True, reach=3
+    ),
+    "github-token": Prefilter(gate=r"(?:gh[pousr]_|github_pat_)", reach=11),
+    "openai-style-key": Prefilter(needles=("sk-",), gate="sk-", reach=3),
+    "stripe-key": Prefilter(needles=("_live_", "_test_"), gate=r"[spr]k_(?:live|test)_", reach=8),
+    "slack-token": Prefilter(needles=("xox",), gate=r"xox[abposr]-", reach=5),
     "slack-webhook": Prefilter(
         needles=("https://hooks.slack.com/services/",),
         gate=r"https://hooks\.slack\.com/services/",
     ),
-    "google-api-key": Prefilter(needles=("AIza",), gate="AIza"),
+    "google-api-key": Prefilter(needles=("AIza",), gate="AIza", reach=4),
     "jwt": Prefilter(needles=("eyJ",), gate=r"eyJ[\s\S]*\.eyJ"),
     "private-key-block": Prefilter(needles=("-----BEGIN ",), gate="-----BEGIN "),
-    "url-password": Prefilter(needles=("://",), gate=r"://[^\t\n\x0b\x0c\r :/@]+:"),
+    "url-password": Prefilter(  # "://", the user (64 at most), ":"
+        needles=("://",), gate=r"://[^\t\n\x0b\x0c\r :/@]+:", reach=68
+    ),
     "password-assignment": Prefilter(
         needles=("pass", "pwd", "secret", "api", "access", "auth", "private"),
         fold=True,
