@@ -57,8 +57,11 @@ _TAIL = (
     r"(?:,\s*(?:USA|U\.S\.A\.|US|United States|UK|United Kingdom|Canada|Australia))?"
 )
 
+# After the number comes a capital (a word, or the suffix), an ordinal, or a lower-case word
+# right before the suffix: testing that first fails most numbers in prose at once.
+_US_NEXT = r"(?=[A-Z]|\d{1,3}(?:st|nd|rd|th)\s|[a-z]++\s*+[A-Z])"
 _US_STYLE = (
-    rf"{_HOUSE_NUMBER}[A-Za-z]?+(?:-\d{{1,4}}+)?+\s++(?:{_WORD}\s++){{0,4}}"
+    rf"{_HOUSE_NUMBER}[A-Za-z]?+(?:-\d{{1,4}}+)?+\s++{_US_NEXT}(?:{_WORD}\s++){{0,4}}"
     rf"(?-i:[A-Z][a-z]*+|[a-z]++)?\s*+{_SUFFIX_P}(?:\s+[NSEW][EW]?\.?)?(?!\w){_UNIT}?{_TAIL}"
 )
 # "221b baker street, london nw1 6xe" in lower case: needs a postcode to be sure.
