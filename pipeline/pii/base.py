@@ -65,13 +65,15 @@ class CuePatternRecognizer(PatternRecognizer):
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None, gates_open=SCAN):
         """`gates_open`: the gates found in `text` when a GateSet has scanned it already."""
-        entity = self.supported_entities[0]
-        results = []
-        folded = None
         if not self.use_prefilters:
             gated = None
         else:
             gated = self.gates.open(text) if gates_open is SCAN else gates_open
+            if not gated and gated is not None and not self._ungated:
+                return []  # no gate found: no pattern can match (most texts, most recognizers)
+        entity = self.supported_entities[0]
+        results = []
+        folded = None
         if gated is None:
             indices: Iterable[int] = range(len(self._scans))
         else:  # the patterns whose gate was found, and those without one
