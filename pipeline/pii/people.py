@@ -149,7 +149,9 @@ _PREFILTERS = {
     "greeting": Prefilter(
         gate=rf"^[ \t]*{_any(_GREETINGS)}[ \t]", gate_caseless=True, same_line=True
     ),
-    "title": Prefilter(gate=rf"{_any(_TITLES)}\.?[ \t]", gate_caseless=True, reach=11),
+    # \b as in the pattern ("items ", "address " held a title without it: 97 of the 700
+    # benchmark texts opened, 3 now); hyperscan's ASCII \b is one wherever regex's is.
+    "title": Prefilter(gate=rf"\b{_any(_TITLES)}\.?[ \t]", gate_caseless=True, reach=11),
     "signature": Prefilter(
         gate=rf"^[ \t]*{_any(_SIGN_OFFS)}[ \t]*[,.!]?[ \t]*\n", gate_caseless=True, same_line=True
     ),
