@@ -11,7 +11,7 @@ import regex as re
 from presidio_analyzer import Pattern, RecognizerResult
 
 from pipeline.pii.base import CuePatternRecognizer, Prefilter
-from pipeline.pii.gates import LOWER, SCAN, UPPER
+from pipeline.pii.gates import LOWER, NON_ASCII, SCAN, UPPER
 
 _NOT_A_NAME = (
     "the a an and or of to in for on at is was not this that it all any team support admin "
@@ -155,7 +155,13 @@ _PREFILTERS = {
     "signature": Prefilter(
         gate=rf"^[ \t]*{_any(_SIGN_OFFS)}[ \t]*[,.!]?[ \t]*\n", gate_caseless=True, same_line=True
     ),
-    "dash-signature": Prefilter(needles=("--", "—"), gate=r"^[ \t]*(?:--|—)[ \t]", same_line=True),
+    # The rest of the line is the name ("-- Name <mail>  date" trailers are not: 84 of the 700
+    # benchmark texts opened, 33 now, where it matches in 33).
+    "dash-signature": Prefilter(
+        needles=("--", "—"),
+        gate=rf"^[ \t]*(?:--|—)[ \t]+[A-Za-z{NON_ASCII}][A-Za-z'.\-\t {NON_ASCII}]*$",
+        same_line=True,
+    ),
     "initial-surname": Prefilter(
         gate=rf"{UPPER}\.[ \t]?(?:{UPPER}\.[ \t]?)?{UPPER}{LOWER}", reach=8
     ),
