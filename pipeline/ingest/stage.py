@@ -132,15 +132,31 @@ def ingest_file(path: str, cache_root: str | Path, config: IngestConfig) -> dict
     becomes one reject. Nothing here raises for bad input.
     """
     t0 = time.perf_counter()
+    return _read_file(path, cache_root, config, *_file_key(path, config), t0)()
+
+
+def _file_key(path: str, config: IngestConfig) -> tuple[str, str]:
+    """The file's sha256 (of the spec for a hub dataset) and its cache key."""
     is_hub = path.startswith(HUB_PREFIX)
     file_sha = hashlib.sha256(path.encode()).hexdigest() if is_hub else sha256_file(path)
-    key = file_cache_key(file_sha, config)
+    return file_sha, file_cache_key(file_sha, config)
+
+
+def _read_file(
+    path: str, cache_root: str | Path, config: IngestConfig, file_sha: str, key: str, t0: float
+) -> Callable[[], dict[str, Any]]:
+    """`ingest_file` up to the end of reading; returns the call that finishes the file: waits
+    for the shard writer's last batches, records the result. Finished later, after the next
+    file has been read (`ingest`), the last batches are written while the reader works, not
+    while it waits (the file's last full batch and its remainder took 70-180 ms of wall time
+    per 25 MB file on the loaded 2-core machine)."""
+    is_hub = path.startswith(HUB_PREFIX)
     final_dir = Path(cache_root) / key
     done = final_dir / DONE_NAME
     if done.exists():
         result = json.loads(done.read_text())
         result["path"] = path
-        return {**result, "cached": True}
+        return lambda: {**result, "cached": True}
 
     work = Path(cache_root) / f"{key}.tmp-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
@@ -216,27 +232,34 @@ def ingest_file(path: str, cache_root: str | Path, config: IngestConfig) -> dict
                 raise
             reject(position, f"unreadable after this position: {type(exc).__name__}")
         write_pending()  # the documents read before the end (or the error)
-        outputs = writer.close()
+        writer.flush()  # the writer thread starts on the last batch now
+    busy = time.perf_counter() - t0
 
-    result = {
-        "path": path,
-        "sha256": file_sha,
-        "format": fmt or "unknown",
-        "bytes": 0 if is_hub else Path(path).stat().st_size,
-        "cache_key": key,
-        "documents": sum(o["rows"] for o in outputs),
-        "by_source": dict(by_source),
-        "records": counts["records"],
-        "rejected": counts["rejected"],
-        "dropped_short": counts["dropped_short"],
-        "licenses": sorted(licenses),
-        "outputs": outputs,
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
-    write_json_atomic(work / DONE_NAME, result)
-    shutil.rmtree(final_dir, ignore_errors=True)
-    work.replace(final_dir)
-    return {**result, "cached": False}
+    def finish() -> dict[str, Any]:
+        t1 = time.perf_counter()
+        with writer:  # on an error: stop the thread, remove the unfinished shard
+            outputs = writer.close()
+        result = {
+            "path": path,
+            "sha256": file_sha,
+            "format": fmt or "unknown",
+            "bytes": 0 if is_hub else Path(path).stat().st_size,
+            "cache_key": key,
+            "documents": sum(o["rows"] for o in outputs),
+            "by_source": dict(by_source),
+            "records": counts["records"],
+            "rejected": counts["rejected"],
+            "dropped_short": counts["dropped_short"],
+            "licenses": sorted(licenses),
+            "outputs": outputs,
+            "seconds": round(busy + time.perf_counter() - t1, 3),  # reading + waiting
+        }
+        write_json_atomic(work / DONE_NAME, result)
+        shutil.rmtree(final_dir, ignore_errors=True)
+        work.replace(final_dir)
+        return {**result, "cached": False}
+
+    return finish
 
 
 def assemble(
@@ -297,5 +320,23 @@ def ingest(
     config = config or IngestConfig()
     files = expand_inputs(inputs)
     cache = Path(cache_root) if cache_root else Path(out_dir) / ".cache"
-    results = [ingest_file(f, cache, config) for f in files]
+    # Each file is finished once the next one has been read (see `_read_file`), except before
+    # a file with the same cache key, which then finds it cached, as one file at a time would.
+    # On an error, the file read before it is still finished.
+    results: list[dict[str, Any]] = []
+    unfinished: tuple[str, Callable[[], dict[str, Any]]] | None = None
+    try:
+        for f in files:
+            t0 = time.perf_counter()
+            file_sha, key = _file_key(f, config)
+            if unfinished is not None and unfinished[0] == key:
+                results.append(unfinished[1]())
+                unfinished = None
+            read = _read_file(f, cache, config, file_sha, key, t0)
+            previous, unfinished = unfinished, (key, read)
+            if previous is not None:
+                results.append(previous[1]())
+    finally:
+        if unfinished is not None:
+            results.append(unfinished[1]())
     return assemble(results, cache, out_dir, config, files)
