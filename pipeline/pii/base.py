@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 
 import regex as re
 from presidio_analyzer import PatternRecognizer, RecognizerResult
@@ -124,15 +125,21 @@ def _anchored(compiled, anchor, text: str, pos: int = 0) -> Iterator:
             resume = max(m.end(), pos + 1)
 
 
+@cache
+def _chars(chars: frozenset[str]) -> str:
+    return "".join(sorted(chars))
+
+
 def _pivoted(compiled, pf: Prefilter, text: str, pos: int = 0) -> Iterator:
     """The matches `compiled.finditer(text, pos)` gives, trying the pattern only at the starts
     a pivot allows: within `pivot_reach` before it, over `run` characters only, in order."""
     resume = pos
+    run = _chars(pf.run)
     at = text.find(pf.pivot, pos)
     while at >= 0:
-        start, lowest = at, max(resume, at - pf.pivot_reach)
-        while start > lowest and text[start - 1] in pf.run:
-            start -= 1
+        lowest = max(resume, at - pf.pivot_reach)
+        # The run of `run` characters that ends at the pivot (str.rstrip: no per-character loop)
+        start = lowest + len(text[lowest:at].rstrip(run))
         for candidate in range(start, at + 1):
             m = compiled.match(text, candidate)
             if m is not None:
