@@ -319,10 +319,10 @@ def read_warc(
     header checks and body reads of a batch run together, then its pages are extracted one
     after another, then its documents are built and yielded together. One record at a time,
     every bit of Python between two extractions ran on caches the extraction had just
-    evicted: a header lookup took 0.7 us in a loop but 6 us right after an extraction, and
-    the per-record steps around the extraction added ~15% to the plain fastwarc + resiliparse
-    loop (4,109 bench pages, CPU time, same process); batched, about 0-5%. Items come out in
-    record order, exactly as before.
+    evicted: a header lookup took 0.7 us in a loop but 6 us right after an extraction. Against
+    the plain fastwarc + resiliparse loop (4,109 bench pages, CPU time, same process, best of
+    10-20 on a loaded machine) the reader took 18-32% more one record at a time, 7-9% more
+    batched. Items come out in record order, exactly as before.
     """
     path = Path(path)
     config = config or IngestConfig()
