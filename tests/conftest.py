@@ -57,3 +57,19 @@ def workspace(tmp_path, monkeypatch):
     for d in (ws.root, ws.runs_dir):
         d.mkdir(parents=True, exist_ok=True)
     return ws
+
+
+@pytest.fixture(scope="session")
+def pii_benchmark_texts():
+    """`texts(n, seed)`: the texts of benchmarks/pii_data.py's labeled documents. benchmarks/ is
+    not a package on the test path (its tokenize.py would shadow the standard module), so the
+    generator is loaded by file, once."""
+    import importlib.util
+    import sys
+
+    path = REPO_ROOT / "benchmarks" / "pii_data.py"
+    spec = importlib.util.spec_from_file_location("pii_benchmark_data", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return lambda n, seed: [d["text"] for d in module.generate(n, seed=seed)]

@@ -7,10 +7,6 @@ regular expression it replaced, and the NER view's offsets against the original 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import regex as re
 import spacy
@@ -21,19 +17,6 @@ from pipeline.pii.config import PiiConfig
 from pipeline.pii.detector import _mentions, pattern_recognizers, propagate_names
 from pipeline.pii.ner_view import ner_view
 from pipeline.pii.redact import Redactor
-
-
-def _benchmark_generator():
-    """benchmarks/ is not a package on the test path: load the labeled-set generator by file."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "pii_data.py"
-    spec = importlib.util.spec_from_file_location("pii_benchmark_data", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module.generate
-
-
-generate = _benchmark_generator()
 
 # Texts written to sit on the prefilters' edges: cue words in other cases, anchors without a
 # match, matches at the very start and end, non-ASCII letters.
@@ -71,8 +54,8 @@ def spans(results) -> list[tuple[str, int, int]]:
 
 
 @pytest.fixture(scope="module")
-def corpus() -> list[str]:
-    docs = [d["text"] for seed in (0, 1) for d in generate(150, seed=seed)]
+def corpus(pii_benchmark_texts) -> list[str]:
+    docs = [t for seed in (0, 1) for t in pii_benchmark_texts(150, seed)]
     return docs + EDGE_TEXTS
 
 

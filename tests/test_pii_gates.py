@@ -4,10 +4,6 @@ text, and the detector's shared scan gives the plain scan's results."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import regex as re
 
@@ -18,15 +14,6 @@ from pipeline.pii.gates import CASEFOLDS_TO_ASCII, Gates, GateSet, hyperscan
 from pipeline.pii.structured import _NANP_SHAPE, _PHONE_CANDIDATE, _PHONE_GATE, valid_phone
 
 pytestmark = pytest.mark.skipif(hyperscan is None, reason="hyperscan has no wheel here")
-
-
-def _generate(n: int, seed: int) -> list[str]:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "pii_data.py"
-    spec = importlib.util.spec_from_file_location("pii_benchmark_data_gates", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return [d["text"] for d in module.generate(n, seed=seed)]
 
 
 # Where ASCII-only gates would go wrong: Unicode digits and spaces, non-ASCII letters in names,
@@ -45,8 +32,8 @@ UNICODE_TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def texts() -> list[str]:
-    return _generate(200, seed=3) + UNICODE_TEXTS
+def texts(pii_benchmark_texts) -> list[str]:
+    return pii_benchmark_texts(200, 3) + UNICODE_TEXTS
 
 
 def test_each_gate_is_found_wherever_its_pattern_matches(texts):

@@ -4,27 +4,14 @@ cached public-suffix check."""
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import random
-import sys
-from pathlib import Path
 
 import pytest
 import regex
 
 from pipeline.pii import structured as S
 from pipeline.pii.offline import has_public_suffix, offline_tldextract
-
-
-def _generate(n: int, seed: int) -> list[str]:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "pii_data.py"
-    spec = importlib.util.spec_from_file_location("pii_benchmark_data_structured", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return [d["text"] for d in module.generate(n, seed=seed)]
-
 
 # Digits and phone punctuation, every ASCII white-space and separator control character (the
 # stdlib's Unicode \s has \x1c-\x1f, `regex`'s has not), the extension and negative words.
@@ -70,8 +57,8 @@ def _fuzz(n: int, seed: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def ascii_texts() -> list[str]:
-    texts = [t for t in _generate(300, seed=5) if t.isascii()] + _fuzz(4000, seed=11)
+def ascii_texts(pii_benchmark_texts) -> list[str]:
+    texts = [t for t in pii_benchmark_texts(300, 5) if t.isascii()] + _fuzz(4000, seed=11)
     assert all(t.isascii() for t in texts)
     return texts
 
