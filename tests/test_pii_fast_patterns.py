@@ -10,6 +10,7 @@ import pytest
 import regex as re
 
 from pipeline.pii import addresses, people
+from pipeline.pii.base import first_char_alternation
 from pipeline.pii.gates import hyperscan
 
 
@@ -26,14 +27,14 @@ def test_house_number_start_equals_the_lookbehind():
 @pytest.mark.parametrize(
     ("words", "group", "flags"),
     [
-        (addresses._SUFFIXES, addresses._by_first_letter, ""),
-        (addresses._SUFFIXES, addresses._by_first_letter, "(?i)"),
-        (people._HEADER_CUES, people._by_first_char, "(?i)"),
-        (people._BYLINE_CUE, people._by_first_char, "(?i)"),
-        (people._GREETINGS, people._by_first_char, "(?i)"),
-        (people._TITLES, people._by_first_char, "(?i)"),
-        (people._SIGN_OFFS, people._by_first_char, "(?i)"),
-        (tuple(people._NOT_A_NAME), people._by_first_char, "(?i)"),
+        (addresses._SUFFIXES, first_char_alternation, ""),
+        (addresses._SUFFIXES, first_char_alternation, "(?i)"),
+        (people._HEADER_CUES, first_char_alternation, "(?i)"),
+        (people._BYLINE_CUE, first_char_alternation, "(?i)"),
+        (people._GREETINGS, first_char_alternation, "(?i)"),
+        (people._TITLES, first_char_alternation, "(?i)"),
+        (people._SIGN_OFFS, first_char_alternation, "(?i)"),
+        (tuple(people._NOT_A_NAME), first_char_alternation, "(?i)"),
     ],
 )
 def test_grouped_alternation_picks_the_same_alternative(words, group, flags):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import regex as re
 from presidio_analyzer import Pattern, RecognizerResult
 
-from pipeline.pii.base import CuePatternRecognizer, Prefilter
+from pipeline.pii.base import CuePatternRecognizer, Prefilter, first_char_alternation
 from pipeline.pii.gates import LOWER, NON_ASCII, SCAN, UPPER
 
 _NOT_A_NAME = (
@@ -26,18 +26,7 @@ def _any(alternatives: tuple[str, ...]) -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
-def _by_first_char(alternatives: tuple[str, ...]) -> str:
-    """`_any`, grouped by first character (each alternative starts with a plain one): `regex`
-    tries alternatives one by one, so thirty cues cost thirty tries at every candidate position
-    where this costs one or two. Alternatives with different first characters never both
-    match, and each group keeps its order: the same match wins as in `_any`."""
-    groups: dict[str, list[str]] = {}
-    for alternative in dict.fromkeys(alternatives):
-        groups.setdefault(alternative[0], []).append(alternative[1:])
-    return _any(tuple(f"{c}{_any(tuple(rest))}" for c, rest in groups.items()))
-
-
-_STOP = r"(?!(?i:" + _by_first_char(tuple(_NOT_A_NAME)) + r")\b)"
+_STOP = r"(?!(?i:" + first_char_alternation(tuple(_NOT_A_NAME)) + r")\b)"
 # A name: capitalised tokens (or initials like "J."), or lower-case words that are not
 # function words; never a mix, so "Amara Okafor today" stops before "today".
 _CAP_T = r"(?:\p{Lu}\.|\p{Lu}\p{L}*(?:['’-]\p{L}+)*)"
@@ -79,7 +68,7 @@ _PATTERNS = [
     Pattern(
         "header",
         r"(?im)^[ \t>]*"
-        + _by_first_char(_HEADER_CUES)
+        + first_char_alternation(_HEADER_CUES)
         + r"[ \t]*:[ \t]*(?:\"|')?"
         + _V
         + r"(?=[ \t]*(?:\"|')?[ \t]*(?:<|\(|\[|,|;|$|\n))",
@@ -88,14 +77,14 @@ _PATTERNS = [
     # Bylines and introductions.
     Pattern(
         "byline",
-        r"(?i:\b" + _by_first_char(_BYLINE_CUE) + r"[ \t]+)" + _V + r"(?![^\W\d_])",
+        r"(?i:\b" + first_char_alternation(_BYLINE_CUE) + r"[ \t]+)" + _V + r"(?![^\W\d_])",
         0.7,
     ),
     # Greetings: "Hi John,", "Dear Ms. Smith", "hello maria".
     Pattern(
         "greeting",
         r"(?im:^[ \t]*"
-        + _by_first_char(_GREETINGS)
+        + first_char_alternation(_GREETINGS)
         + r"[ \t]+(?:(?:mr|mrs|ms|miss|dr|prof)\.?[ \t]+)?)"
         + _V
         + r"(?=[ \t]*[,!:\n]|[ \t]*$)",
@@ -104,14 +93,14 @@ _PATTERNS = [
     # Titles: "Dr. Jane Doe", "mrs smith".
     Pattern(
         "title",
-        r"(?i:\b" + _by_first_char(_TITLES) + r"\.?[ \t]+)" + _V + r"(?![^\W\d_])",
+        r"(?i:\b" + first_char_alternation(_TITLES) + r"\.?[ \t]+)" + _V + r"(?![^\W\d_])",
         0.75,
     ),
     # Sign-off line followed by a short line that is only a name.
     Pattern(
         "signature",
         r"(?im:^[ \t]*"
-        + _by_first_char(_SIGN_OFFS)
+        + first_char_alternation(_SIGN_OFFS)
         + r"[ \t]*[,.!]?[ \t]*\n[ \t]*)"
         + _V
         + r"(?=[ \t]*$)",
