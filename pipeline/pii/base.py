@@ -13,6 +13,9 @@ wherever a match of the pattern can start, so the full pattern is only tried the
 skip text where the pattern cannot match, so the results equal a plain scan
 (`use_prefilters = False`), which tests/test_pii_engine.py checks against presidio's
 AnalyzerEngine.
+
+On ASCII text a pattern may run in the stdlib `re` engine instead (`Prefilter.ascii_twin`), which
+executes many of these patterns 1.3-2.5x faster; see `AsciiTwin`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import regex as re
 from presidio_analyzer import PatternRecognizer, RecognizerResult
 
 from pipeline.pii.gates import SCAN, Gates
+from pipeline.pii.twins import AsciiTwin, twin_ready
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class Prefilter:
     pivot: str | None = None
     pivot_reach: int = 0
     run: frozenset[str] = frozenset()
+    # On ASCII text, run the pattern's stdlib twin (AsciiTwin): only where measured faster.
+    ascii_twin: bool = False
 
 
 def first_char_alternation(alternatives: Iterable[str]) -> str:
@@ -66,11 +72,20 @@ class CuePatternRecognizer(PatternRecognizer):
         super().__init__(*args, **kwargs)
         prefilters = prefilters or {}
         self._scans = []
+        self._twins: list[AsciiTwin | None] = []
         for pattern in self.patterns:
             compiled = re.compile(pattern.regex, flags=self.global_regex_flags)
             pf = prefilters.get(pattern.name, Prefilter())
             anchor = re.compile(pf.anchor, flags=self.global_regex_flags) if pf.anchor else None
             self._scans.append((pattern, compiled, "value" in compiled.groupindex, pf, anchor))
+            twin = AsciiTwin(pattern.regex, self.global_regex_flags) if pf.ascii_twin else None
+            self._twins.append(twin)
+        self._any_twin = any(self._twins)
+        # presidio's own recognizers name themselves in each result (it logs when they do not)
+        self._metadata = {
+            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+        }
         self.gates = Gates(
             {i: (pf.gate, pf.gate_caseless) for i, (*_, pf, _) in enumerate(self._scans) if pf.gate}
         )
@@ -87,6 +102,8 @@ class CuePatternRecognizer(PatternRecognizer):
         entity = self.supported_entities[0]
         results = []
         folded = None
+        twins = self._twins if self.use_prefilters and self._any_twin and twin_ready(text) else None
+        metadata = self._metadata
         if gated is None:
             indices: Iterable[int] = range(len(self._scans))
         else:  # the patterns whose gate was found, and those without one
@@ -106,12 +123,13 @@ class CuePatternRecognizer(PatternRecognizer):
                 haystack = folded if pf.fold else text
                 if not any(n in haystack for n in pf.needles):
                     continue
+            engine = (twins and twins[i]) or compiled  # both: match(text, pos), finditer(...)
             if self.use_prefilters and pf.pivot is not None:
-                matches = _pivoted(compiled, pf, text, pos)
+                matches = _pivoted(engine, pf, text, pos)
             elif self.use_prefilters and anchor is not None:
-                matches = _anchored(compiled, anchor, text, pos)
+                matches = _anchored(engine, anchor, text, pos)
             else:
-                matches = compiled.finditer(text, pos)
+                matches = engine.finditer(text, pos)
             for m in matches:
                 start, end = m.span("value") if has_value else m.span()
                 if end <= start:
@@ -120,7 +138,7 @@ class CuePatternRecognizer(PatternRecognizer):
                 if verdict is False:
                     continue
                 score = 1.0 if verdict else pattern.score
-                results.append(RecognizerResult(entity, start, end, score))
+                results.append(RecognizerResult(entity, start, end, score, None, metadata.copy()))
         return results
 
 
