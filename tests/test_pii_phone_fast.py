@@ -1,0 +1,177 @@
+"""The phone validator's shortcut for "+CC ..." numbers answers what phonenumbers' parse and
+is_possible_number answer, for every country calling code, length and separator."""
+
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+import pytest
+from phonenumbers import phonenumberutil as pnu
+from phonenumbers.phonemetadata import PhoneMetadata
+
+from pipeline.pii import structured as S
+
+REGIONS = ("US", "GB", "DE", "FR", "IN")
+CODES = sorted(pnu.COUNTRY_CODE_TO_REGION_CODE)
+UNKNOWN_CODES = [c for c in range(1, 1000) if c not in pnu.COUNTRY_CODE_TO_REGION_CODE]
+
+
+def _reference_valid_phone(candidate: str, regions: tuple[str, ...]) -> bool:
+    """valid_phone as it was before the shortcut: phonenumbers parses every candidate."""
+    international = candidate.startswith(("+", "00"))
+    digits = S.digits_of(candidate)
+    if international:
+        tried: tuple[str | None, ...] = (None,)
+    elif digits.startswith("0"):
+        tried = tuple(r for r in regions if r != "US")
+    elif len(digits) == 10 or (len(digits) == 11 and digits.startswith("1")):
+        nanp = digits[-10:]
+        if S._NANP_SHAPE.match(candidate) and nanp[0] > "1" and nanp[3] > "1":
+            return True
+        tried = ("US",)
+    else:
+        return False
+    for region in tried:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if international and phonenumbers.is_possible_number(number):
+            return True
+        if phonenumbers.is_valid_number(number):
+            return True
+    return False
+
+
+def _metadata(code: int):
+    return PhoneMetadata.metadata_for_region_or_calling_code(
+        code, pnu.region_code_for_country_code(code)
+    )
+
+
+def _national_numbers(code: int, rng: random.Random) -> list[str]:
+    """Random national numbers of every length, some after a "0" or the code's own national
+    prefix, and the code's example numbers with and without that prefix."""
+
+    def digits(n: int) -> str:
+        return "".join(rng.choice("0123456789") for _ in range(n))
+
+    metadata = _metadata(code) if code in pnu.COUNTRY_CODE_TO_REGION_CODE else None
+    prefix = (metadata.national_prefix if metadata else None) or "0"
+    numbers = []
+    for length in range(0, 17 - len(str(code))):
+        numbers += [digits(length), "0" + digits(length), prefix + digits(length)]
+    for region in pnu.COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
+        for kind in (
+            phonenumbers.PhoneNumberType.FIXED_LINE,
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.TOLL_FREE,
+        ):
+            if region == "001":
+                example = phonenumbers.example_number_for_non_geo_entity(code)
+            else:
+                example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                nsn = pnu.national_significant_number(example)
+                numbers += [nsn, prefix + nsn, nsn[:-1], nsn + digits(1), "0" + nsn]
+    return numbers
+
+
+def _written(code: int, national: str, rng: random.Random) -> list[str]:
+    """Four of the ways a candidate can write the number: plain separators (the shortcut),
+    the "00" prefix, "(0)", extensions, letters and other white space (phonenumbers)."""
+    cut = rng.randrange(len(national) + 1)
+    head, tail = national[:cut], national[cut:]
+    sep = rng.choice([" ", "-", ".", "/", "", "  "])
+    ways = [
+        f"+{code} {head}{sep}{tail}",
+        f"+{code}-{head}-{tail}",
+        f"+({code}) {head} {tail}",
+        f"+{code} ({head}) {tail}",
+        f"+{code}.{head}.{tail}",
+        f"+{code} (0){national}",
+        f"+{code} (0) {head}/{tail}",
+        f"00{code} {national}",
+        f"00 {code} {head} {tail}",
+        f"+{code} {national} x{rng.randint(1, 99999)}",
+        f"+{code} {national} ext. {rng.randint(1, 999)}",
+        f"+{code}\t{head}{sep}{tail}",
+        f"+{code} {head}\n{tail}",
+        f"+{code} {head}\u00a0{tail}",
+        f"+{code} {head}٣{tail}",
+    ]
+    return [f"+{code}{national}", *rng.sample(ways, 3)]
+
+
+@pytest.fixture(scope="module")
+def candidates() -> list[str]:
+    rng = random.Random(7)
+    codes = CODES + rng.sample(UNKNOWN_CODES, 40)
+    return [
+        written
+        for code in codes
+        for national in _national_numbers(code, rng)
+        for written in _written(code, national, rng)
+    ]
+
+
+def _reference_possible(number: str) -> bool:
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def test_shortcut_equals_phonenumbers_on_generated_numbers(candidates):
+    shortcut = 0
+    verdicts = []
+    for candidate in candidates:
+        want = _reference_valid_phone(candidate, REGIONS)
+        assert S.valid_phone(candidate, REGIONS) == want, repr(candidate)
+        verdicts.append(want)
+        shortcut += candidate[0] == "+" and not candidate[1:].translate(S._PLAIN_INTERNATIONAL)
+    assert len(candidates) > 50_000
+    assert shortcut > 25_000
+    assert 5_000 < sum(verdicts) < len(verdicts) - 5_000
+
+
+def test_possible_international_equals_phonenumbers_on_digits(candidates):
+    """Digits alone, including those no candidate has (fewer than 7, more than 15)."""
+    numbers = {S.digits_of(c) for c in candidates if c[0] == "+"}
+    some = sorted(numbers)[::20]
+    numbers |= {n[:k] for n in some for k in range(0, 8)}
+    numbers |= {n + "0" * k for n in some for k in range(1, 12, 2)}
+    stripped = 0
+    for digits in numbers:
+        assert S.possible_international(digits) == _reference_possible("+" + digits), digits
+        code = next((c for c in range(1, 4) if int(digits[:c] or 0) in CODES), None)
+        if code and len(digits) > 2 and digits[0] != "0":
+            metadata = _metadata(int(digits[:code]))
+            national = digits[code:]
+            stripped += pnu._maybe_strip_national_prefix_carrier_code(national, metadata)[2]
+    assert stripped > 1000  # the national-prefix branch is exercised
+
+
+def test_national_numbers_over_17_digits_are_too_long():
+    """The shortcut's length table stops at 17 digits: longer is TOO_LONG for every code."""
+    for code in CODES:
+        metadata = _metadata(code)
+        assert metadata is not None, code
+        for length in range(18, 60):
+            verdict = pnu._test_number_length("0" * length, metadata)
+            assert verdict == pnu.ValidationResult.TOO_LONG, (code, length)
+
+
+def test_benchmark_candidates_keep_their_verdicts(pii_benchmark_texts):
+    scan, not_a_phone, _, count_digits = S._PHONE_SCAN
+    checked = 0
+    for seed in range(3):
+        for text in pii_benchmark_texts(700, seed):
+            for m in scan(text):
+                candidate = m.group()
+                if 7 <= count_digits(candidate) <= 15 and not not_a_phone(candidate):
+                    want = _reference_valid_phone(candidate, REGIONS)
+                    assert S.valid_phone(candidate, REGIONS) == want, repr(candidate)
+                    checked += 1
+    assert checked > 1500
