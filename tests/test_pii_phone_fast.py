@@ -130,7 +130,7 @@ def test_shortcut_equals_phonenumbers_on_generated_numbers(candidates):
         want = _reference_valid_phone(candidate, REGIONS)
         assert S.valid_phone(candidate, REGIONS) == want, repr(candidate)
         verdicts.append(want)
-        shortcut += candidate[0] == "+" and not candidate[1:].translate(S._PLAIN_INTERNATIONAL)
+        shortcut += candidate[0] == "+" and not candidate[1:].translate(S._PLAIN_PHONE_CHARS)
     assert len(candidates) > 50_000
     assert shortcut > 25_000
     assert 5_000 < sum(verdicts) < len(verdicts) - 5_000
@@ -175,3 +175,89 @@ def test_benchmark_candidates_keep_their_verdicts(pii_benchmark_texts):
                     assert S.valid_phone(candidate, REGIONS) == want, repr(candidate)
                     checked += 1
     assert checked > 1500
+
+
+def _reference_valid_national(candidate: str, region: str) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(candidate, region))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _region_numbers(region: str, rng: random.Random) -> list[str]:
+    """Digits of every length after the prefixes parse treats apart (none, "0", the national
+    and international prefixes, the calling code) and the region's example numbers."""
+
+    def digits(n: int) -> str:
+        return "".join(rng.choice("0123456789") for _ in range(n))
+
+    metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
+    prefixes = ["", "0", "1", "00"]
+    if metadata is not None:
+        prefixes += [metadata.national_prefix or "", str(metadata.country_code)]
+        prefixes += [metadata.preferred_international_prefix or "011"]
+    numbers = [p + digits(n) for p in prefixes for n in range(0, 16)]
+    for kind in (
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+    ):
+        example = phonenumbers.example_number_for_type(region, kind)
+        if example is not None:
+            nsn = pnu.national_significant_number(example)
+            prefix = metadata.national_prefix or ""
+            numbers += [nsn, prefix + nsn, nsn[:-1], nsn + digits(1), prefix + nsn[1:]]
+    return numbers
+
+
+def _written_nationally(number: str, rng: random.Random) -> list[str]:
+    cut = rng.randrange(len(number) + 1)
+    head, tail = number[:cut], number[cut:]
+    ways = [
+        f"{head} {tail}",
+        f"({head}) {tail}",
+        f"{head}-{tail}",
+        f"{head}.{tail}/{rng.randint(0, 9)}",
+        f"{head}\t{tail}",
+        f"{number} x{rng.randint(1, 999)}",
+        f"{head}\u00a0{tail}",
+    ]
+    return [number, *rng.sample(ways, 2)]
+
+
+def test_national_shortcut_equals_phonenumbers_in_every_region():
+    rng = random.Random(13)
+    regions = sorted(pnu.SUPPORTED_REGIONS) + ["XX", "gb", "001"]
+    decided = checked = valid = 0
+    for region in regions:
+        for number in _region_numbers(region, rng):
+            for candidate in _written_nationally(number, rng):
+                if candidate.translate(S._PLAIN_PHONE_CHARS):
+                    continue  # not plain: valid_phone asks phonenumbers
+                verdict = S.valid_national(S.digits_of(candidate), region)
+                checked += 1
+                if verdict is None:
+                    continue
+                want = _reference_valid_national(candidate, region)
+                assert verdict == want, (candidate, region)
+                decided += 1
+                valid += want
+    assert checked > 50_000
+    assert decided > 0.6 * checked
+    assert 1000 < valid < decided - 1000
+
+
+def test_national_shortcut_keeps_valid_phone_verdicts():
+    rng = random.Random(17)
+    candidates = [
+        candidate
+        for region in REGIONS
+        for _ in range(3)
+        for number in _region_numbers(region, rng)
+        for candidate in _written_nationally(number, rng)
+    ]
+    for candidate in candidates:
+        if candidate[:1].isdigit() or candidate[:1] == "(":
+            want = _reference_valid_phone(candidate, REGIONS)
+            assert S.valid_phone(candidate, REGIONS) == want, repr(candidate)
+    assert len(candidates) > 3000
