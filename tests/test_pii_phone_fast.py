@@ -261,3 +261,34 @@ def test_national_shortcut_keeps_valid_phone_verdicts():
             want = _reference_valid_phone(candidate, REGIONS)
             assert S.valid_phone(candidate, REGIONS) == want, repr(candidate)
     assert len(candidates) > 3000
+
+
+def test_region_matchers_equal_is_valid_number():
+    """_valid_number finds the region as is_valid_number does: example numbers of every region
+    (leading digits of shared codes such as +1 and +44), changed and random ones."""
+    rng = random.Random(19)
+    checked = valid = 0
+    for region in sorted(pnu.SUPPORTED_REGIONS):
+        code = PhoneMetadata.metadata_for_region(region).country_code
+        # what the shortcut takes for granted about the regions sharing a code
+        for shared in pnu.COUNTRY_CODE_TO_REGION_CODE[code]:
+            assert shared != pnu.REGION_CODE_FOR_NON_GEO_ENTITY
+            assert pnu.country_code_for_valid_region(shared) == code
+        nsns = ["".join(rng.choice("0123456789") for _ in range(n)) for n in range(2, 18)]
+        for kind in phonenumbers.PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                nsn = pnu.national_significant_number(example)
+                nsns += [
+                    nsn,
+                    nsn[:-1] + str(rng.randint(0, 9)),
+                    nsn[:3] + nsn[:0:-1][: len(nsn) - 3],
+                ]
+        for nsn in nsns:
+            number = phonenumbers.PhoneNumber(country_code=code, national_number=int(nsn))
+            pnu._set_italian_leading_zeros_for_phone_number(nsn, number)
+            want = phonenumbers.is_valid_number(number)
+            assert S._valid_number(code, nsn) == want, (region, nsn)
+            checked += 1
+            valid += want
+    assert checked > 5000 and valid > 1000

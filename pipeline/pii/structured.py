@@ -476,50 +476,82 @@ def possible_international(digits: str) -> bool:
 @cache
 def _national_plan(region: str) -> tuple | None:
     """For a region parse accepts: its calling code (as text too), its international prefix's
-    match, its numbering plan, and the lengths a valid number of its calling code can have (any
-    region of the code; None: any length)."""
+    match and its numbering plan."""
     if region not in pnu.SUPPORTED_REGIONS:
         return None
     metadata = PhoneMetadata.metadata_for_region(region)
     code = metadata.country_code
     idd = metadata.international_prefix
-    valid_lengths: set[int] | None = set()
-    for shared in pnu.COUNTRY_CODE_TO_REGION_CODE[code]:
-        other = PhoneMetadata.metadata_for_region(shared.upper(), None)
-        if other is None:
-            continue  # is_valid_number skips it too
-        if not other.general_desc.possible_length:
-            valid_lengths = None  # no length limit in that region
-            break
-        valid_lengths.update(other.general_desc.possible_length)
-    return (
-        code,
-        str(code),
-        pnu.re_compile(idd).match if idd else None,
-        _numbering_plan(code, region),
-        valid_lengths,
-    )
+    idd_match = pnu.re_compile(idd).match if idd else None
+    return code, str(code), idd_match, _numbering_plan(code, region)
 
 
 def valid_national(digits: str, region: str) -> bool | None:
     """What is_valid_number(phonenumbers.parse(number, region)) says for a number written as
     `digits` with plain separators, False where parse raises; None where phonenumbers has to
-    decide: an unknown region, too few digits, or digits that start like an international
-    prefix or the region's calling code (parse then looks for a country code)."""
+    decide: an unknown region, too few digits, digits that start like an international prefix."""
     plan = _national_plan(region)
     if plan is None or len(digits) < 3:
         return None
-    code, code_text, idd_match, numbering_plan, valid_lengths = plan
-    if (idd_match is not None and idd_match(digits)) or digits.startswith(code_text):
+    code, code_text, idd_match, numbering_plan = plan
+    if idd_match is not None and idd_match(digits):
         return None
-    nsn = _significant_number(digits, numbering_plan)
-    if nsn is None:
-        return False
-    if valid_lengths is not None and len(nsn) not in valid_lengths:
-        return False  # no region of the code has a number type of this length
-    number = phonenumbers.PhoneNumber(country_code=code, national_number=int(nsn))
-    pnu._set_italian_leading_zeros_for_phone_number(nsn, number)
-    return phonenumbers.is_valid_number(number)
+    national = digits
+    if digits.startswith(code_text):  # perhaps the calling code written without a "+"
+        national, numbering_plan = _without_calling_code(digits, code, numbering_plan)
+    nsn = _significant_number(national, numbering_plan)
+    return nsn is not None and _valid_number(code, nsn)
+
+
+def _without_calling_code(digits: str, code: int, plan: tuple) -> tuple[str, tuple]:
+    """parse's reading of national digits that begin with the region's calling code: without
+    it (and a national prefix after it) where only then they fit the region's pattern, or
+    where they are too long with it; the numbering plan of the code's main region then."""
+    metadata, by_length, _ = plan
+    rest = digits[len(str(code)) :]
+    _, rest, _ = pnu._maybe_strip_national_prefix_carrier_code(rest, metadata)
+    general = metadata.general_desc
+    too_long = len(digits) >= len(by_length) or by_length[len(digits)] is _TOO_LONG
+    if too_long or (
+        not pnu._match_national_number(digits, general, False)
+        and pnu._match_national_number(rest, general, False)
+    ):
+        return rest, _numbering_plan(code, pnu.region_code_for_country_code(code))
+    return digits, plan
+
+
+_TOO_LONG = pnu.ValidationResult.TOO_LONG
+_UNKNOWN_TYPE = pnu.PhoneNumberType.UNKNOWN
+
+
+@cache
+def _region_matchers(code: int) -> tuple[bool, tuple]:
+    """How is_valid_number finds the region of a number of this calling code: the only one,
+    or the first whose leading digits match the number (or, without those, whose patterns
+    do); with each region's metadata and its leading digits' match (None without)."""
+    regions = pnu.COUNTRY_CODE_TO_REGION_CODE[code]
+    matchers = []
+    for region in regions:
+        metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
+        if metadata is not None:
+            leading = metadata.leading_digits
+            matchers.append((metadata, pnu.re_compile(leading).match if leading else None))
+    return len(regions) == 1, tuple(matchers)
+
+
+def _valid_number(code: int, nsn: str) -> bool:
+    """is_valid_number for a geographic calling code and a national significant number, with
+    the region matchers compiled once (~8 us instead of ~60 us for the 25 regions of +1)."""
+    only, matchers = _region_matchers(code)
+    if only:
+        return bool(matchers) and pnu._number_type_helper(nsn, matchers[0][0]) != _UNKNOWN_TYPE
+    for metadata, leading_match in matchers:
+        if leading_match is not None:
+            if leading_match(nsn):
+                return pnu._number_type_helper(nsn, metadata) != _UNKNOWN_TYPE
+        elif pnu._number_type_helper(nsn, metadata) != _UNKNOWN_TYPE:
+            return True
+    return False
 
 
 def structured_recognizers() -> list[EntityRecognizer]:
