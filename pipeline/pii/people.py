@@ -7,11 +7,15 @@ letter case, which is where a statistical model is weakest.
 
 from __future__ import annotations
 
+import string
+from collections.abc import Iterator
+
 import regex as re
 from presidio_analyzer import Pattern, RecognizerResult
 
 from pipeline.pii.base import CuePatternRecognizer, Prefilter, first_char_alternation
 from pipeline.pii.gates import LOWER, NON_ASCII, SCAN, UPPER
+from pipeline.pii.twins import AsciiTwin, twin_ready
 
 _NOT_A_NAME = (
     "the a an and or of to in for on at is was not this that it all any team support admin "
@@ -162,6 +166,71 @@ _NAME_AT_END = re.compile(r"(?<![\w@])" + _V + r"[ \t]*$")
 # The name and the blanks after it hold only these characters: the search for it starts after
 # the last other character before the address (a search tries every position: ~10 us a line).
 _LAST_NOT_IN_NAME = re.compile(r"(?r)[^\p{L}'’.\- \t]")
+# A bracketed address holds one "@" and starts at the bracket before the run of [\w.+-] and the
+# blanks that end there: found from each "@" (a reverse match, anchored at the "@"), not by a
+# scan that tries every position of the text.
+_OPENING_BEFORE_AT = re.compile(r"(?r)[<(\[][ \t]*+[\w.+-]++")
+
+
+def _unguarded_twin(expression: str):
+    twin = AsciiTwin(expression)
+    if twin.guard is not None:  # the stdlib pattern alone would not be the twin
+        raise ValueError("expected a twin without a guard")
+    return twin.pattern
+
+
+# On text where twins hold (pipeline/pii/twins.py) the stdlib engine runs the same expressions
+# (a third of the calls' cost in `regex`), and [\w.+-] and [\p{L}'’.\- \t] are these characters.
+_TWIN_BRACKETED_EMAIL = _unguarded_twin(_BRACKETED_EMAIL.pattern)
+_TWIN_NAME_AT_END = _unguarded_twin(_NAME_AT_END.pattern)
+_LOCAL_PART_CHARS = string.ascii_letters + string.digits + "_.+-"
+_NAME_CHARS = string.ascii_letters + "'’.- \t"
+
+
+def _regex_bracketed_emails(text: str) -> Iterator:
+    """The matches `_BRACKETED_EMAIL.finditer(text)` gives: each holds exactly one "@" and the
+    bracket it starts with cannot lie inside another, so none is missed or found twice."""
+    at = text.find("@")
+    while at >= 0:
+        opening = _OPENING_BEFORE_AT.match(text, 0, at)
+        if opening is not None:
+            m = _BRACKETED_EMAIL.match(text, opening.start())
+            if m is not None:
+                yield m
+        at = text.find("@", at + 1)
+
+
+def _twin_bracketed_emails(text: str) -> Iterator:
+    """`_regex_bracketed_emails` on twin-ready text, the bracket found by str.rstrip."""
+    at = text.find("@")
+    while at >= 0:
+        before_local_part = text[:at].rstrip(_LOCAL_PART_CHARS)
+        if len(before_local_part) < at:
+            opening = before_local_part.rstrip(" \t")
+            if opening.endswith(("<", "(", "[")):
+                m = _TWIN_BRACKETED_EMAIL.match(text, len(opening) - 1)
+                if m is not None:
+                    yield m
+        at = text.find("@", at + 1)
+
+
+def _regex_name_start(text: str, line_start: int, end: int) -> int:
+    other = _LAST_NOT_IN_NAME.search(text, line_start, end)
+    return other.end() if other else line_start
+
+
+def _twin_name_start(text: str, line_start: int, end: int) -> int:
+    return line_start + len(text[line_start:end].rstrip(_NAME_CHARS))
+
+
+# (bracketed addresses, where the name before one may start, the name search)
+_PLAIN_SCAN = (
+    _BRACKETED_EMAIL.finditer,
+    lambda text, line_start, end: line_start,
+    _NAME_AT_END.search,
+)
+_REGEX_SCAN = (_regex_bracketed_emails, _regex_name_start, _NAME_AT_END.search)
+_TWIN_SCAN = (_twin_bracketed_emails, _twin_name_start, _TWIN_NAME_AT_END.search)
 
 
 class ContextualNameRecognizer(CuePatternRecognizer):
@@ -176,17 +245,22 @@ class ContextualNameRecognizer(CuePatternRecognizer):
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None, gates_open=SCAN):
         results = super().analyze(text, entities, nlp_artifacts, regex_flags, gates_open)
-        if self.use_prefilters and "@" not in text:
+        if not self.use_prefilters:
+            scan = _PLAIN_SCAN
+        elif "@" not in text:
             return results
-        for m in _BRACKETED_EMAIL.finditer(text):
-            line_start = max(text.rfind("\n", 0, m.start()) + 1, m.start() - 80)
-            if self.use_prefilters:
-                other = _LAST_NOT_IN_NAME.search(text, line_start, m.start())
-                line_start = other.end() if other else line_start
-            before = _NAME_AT_END.search(text, line_start, m.start())
+        else:
+            scan = _TWIN_SCAN if twin_ready(text) else _REGEX_SCAN
+        bracketed_emails, name_start, name_at_end = scan
+        for m in bracketed_emails(text):
+            end = m.start()
+            line_start = max(text.rfind("\n", 0, end) + 1, end - 80)
+            before = name_at_end(text, name_start(text, line_start, end), end)
             if before and self.validate_result(before.group("value")) is not False:
                 start, end = before.span("value")
-                results.append(RecognizerResult("PERSON", start, end, 0.85))
+                results.append(
+                    RecognizerResult("PERSON", start, end, 0.85, None, self._metadata.copy())
+                )
         return results
 
     def validate_result(self, pattern_text: str) -> bool | None:
