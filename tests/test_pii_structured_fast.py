@@ -156,6 +156,7 @@ def test_ip_check_equals_ip_address():
             "".join(rng.choice("0123456789abcdefABCDEF:./") for _ in range(rng.randint(1, 30)))
         )
         values.append(".".join(str(rng.randint(0, 300)) for _ in range(4)))
+        values.append(".".join(f"{rng.randint(0, 300):0{rng.randint(1, 4)}d}" for _ in range(4)))
         groups = [
             rng.choice(["", "0", "1f", "abcd", "12345", "g1"]) for _ in range(rng.randint(2, 10))
         ]
@@ -236,3 +237,47 @@ def test_iban_check_equals_the_reference():
         verdicts.append(want)
         assert S.iban_ok(value) == want, repr(value)
     assert sum(verdicts) > 50
+
+
+def _luhn_reference(digits: str) -> bool:
+    """luhn_ok as written first: a loop over the digits from the right."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _card_reference(pattern_text: str) -> bool:
+    """The card check as written first: groups split by a regex."""
+    digits = S.digits_of(pattern_text)
+    if not 13 <= len(digits) <= 19 or len(set(digits)) < 2:
+        return False
+    groups = regex.split(r"[ -]", pattern_text)
+    if len(groups) > 1 and len({len(g) for g in groups[:-1]}) > 2:
+        return False
+    return _luhn_reference(digits)
+
+
+def test_card_check_equals_the_reference():
+    rng = random.Random(21)
+    numbers = ["".join(rng.choice("0123456789") for _ in range(n)) for n in range(0, 23)] * 300
+    numbers += ["4111111111111111", "5500000000000004", "4" * 16, "378282246310005"]
+    for body in numbers[:3000]:  # the check digit that makes each a Luhn number
+        numbers += [body + d for d in "0123456789" if _luhn_reference(body + d)]
+    numbers += [n.replace("1", "١") for n in numbers[:500]] + [
+        n.replace("2", "２") for n in numbers[:500]
+    ]
+    for digits in numbers:
+        assert S.luhn_ok(digits) == _luhn_reference(digits), digits
+    values = []
+    for digits in numbers:
+        cuts = sorted(rng.sample(range(1, max(2, len(digits))), min(3, max(0, len(digits) - 2))))
+        pieces = [digits[i:j] for i, j in zip([0, *cuts], [*cuts, len(digits)], strict=True)]
+        values.append("".join(p + rng.choice(["", " ", "-", "  ", " -"]) for p in pieces).strip())
+    rec = S.LuhnCardRecognizer()
+    verdicts = [rec.validate_result(v) for v in values]
+    assert verdicts == [_card_reference(v) for v in values]
+    assert 100 < sum(verdicts) < len(values) - 100

@@ -45,7 +45,6 @@ def digits_of(text: str) -> str:
     return text.translate(_ASCII_NON_DIGITS) if text.isascii() else _NON_DIGIT.sub("", text)
 
 
-_CARD_SEPARATOR = re.compile(r"[ -]")
 _IBAN_SEPARATOR = re.compile(r"[\s-]")
 
 
@@ -118,26 +117,39 @@ class ValidatedIpRecognizer(CuePatternRecognizer):
         # ip_address() tries IPv4 first; a ":" decides the version (IPv4 has none, IPv6 needs
         # two), so the other parse, and its exception, are skipped.
         if ":" in address:
+            if "::" not in address and "." not in address:
+                # All IPv6Address takes then (clock times like 10:12:01 fail), one match
+                # instead of its parse (~6 us) or exception (~4 us).
+                return _EIGHT_HEXTETS.fullmatch(address) is not None
             # Clock times and C++ scopes (a::b) parse as IPv6; real ones have 3+ groups.
             if len([g for g in address.split(":") if g]) < 3:
-                return False
-            # Without "::" or a dotted tail, IPv6Address takes exactly eight groups: times like
-            # "10:12:01" are refused here instead of by its exception (~4 us).
-            if "::" not in address and "." not in address and address.count(":") != 7:
                 return False
             try:
                 ipaddress.IPv6Address(address)
             except ValueError:
                 return False
             return True
-        try:
-            return not ipaddress.IPv4Address(address).is_unspecified
-        except ValueError:
-            return False
+        # What IPv4Address takes (ASCII octets 0-255 without leading zeros) in one match
+        # instead of its parse (~3 us); 0.0.0.0 is unspecified.
+        return _IPV4_ADDRESS.fullmatch(address) is not None and address != "0.0.0.0"
+
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_IPV4_ADDRESS = stdre.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+_EIGHT_HEXTETS = stdre.compile(r"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}")
+
+
+# Each digit doubled, less 9 above 9: the digits Luhn doubles, by bytes.translate.
+_LUHN_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
 
 
 def luhn_ok(digits: str) -> bool:
-    total = 0
+    if digits.isascii():
+        # Every other digit from the right kept, the others doubled: byte sums less "0"s
+        # (~4x faster than a loop over the digits).
+        kept, doubled = digits[::-2].encode(), digits[-2::-2].encode().translate(_LUHN_DOUBLED)
+        return (sum(kept) + sum(doubled) - 48 * len(digits)) % 10 == 0
+    total = 0  # other decimal digits: their code points, as ever
     for i, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48
         if i % 2:
@@ -175,7 +187,7 @@ class LuhnCardRecognizer(CuePatternRecognizer):
         digits = digits_of(pattern_text)
         if not 13 <= len(digits) <= 19 or len(set(digits)) < 2:
             return False
-        groups = _CARD_SEPARATOR.split(pattern_text)
+        groups = pattern_text.replace("-", " ").split(" ")  # split at [ -], without a regex
         if len(groups) > 1 and len({len(g) for g in groups[:-1]}) > 2:
             return False
         return luhn_ok(digits)
