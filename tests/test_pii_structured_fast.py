@@ -102,6 +102,24 @@ def test_phone_scan_twins_equal_the_regex_scan(ascii_texts):
     assert candidates > 2000
 
 
+def test_phone_scan_twin_on_runs_at_the_length_limits():
+    """Starts the twin spells out ("+", "00", "(", a digit after any character) before runs of
+    digits and separators around the candidate's length limits, where "00" and "0" differ."""
+    rng = random.Random(23)
+    scan, twin = S._PHONE_SCAN[0], S._ASCII_PHONE_SCAN[0]
+    found = 0
+    for _ in range(20000):
+        before = rng.choice(["", " ", "a", ".", "+", "/", "-", "(", "x", "0", "tel: ", "\n"])
+        start = rng.choice(["", "+", "00", "0", "(", "+(", "00(", "(0", "+0"])
+        run = "".join(rng.choice("0123456789 ().-/") for _ in range(rng.randint(3, 26)))
+        after = rng.choice(["", " ", "a", ".5", ". ", "-", " x12", " ext. 3", "/", "\n"])
+        text = before + start + rng.choice("0123456789") + run + after
+        want = [m.span() for m in scan(text)]
+        assert [m.span() for m in twin(text)] == want, repr(text)
+        found += len(want)
+    assert found > 10000
+
+
 def test_negative_words_reach_no_further_than_the_window(ascii_texts):
     """The phone check looks _NEGATIVE_REACH characters back, not 16: no match is longer,
     in Unicode text too (non-ASCII separators, letters IGNORECASE folds to ASCII)."""

@@ -282,9 +282,21 @@ class ChecksumIbanRecognizer(CuePatternRecognizer):
 
 # A run of digits with phone punctuation; phonenumbers decides what is a real number.
 # Only the extension words have letters: IGNORECASE there alone scans ~17% faster.
-_PHONE_CANDIDATE = re.compile(
-    r"(?=[+(\d])(?<![\w.+/-])(?:\+|00)?\(?\d[\d\s().\-/]{5,20}\d"
-    r"(?:\s*(?i:x|ext\.?|extension)\s*\d{1,5})?(?![\w/-]|\.\d)"
+_PHONE_START = r"(?=[+(\d])(?<![\w.+/-])(?:\+|00)?\(?\d"
+_PHONE_REST = r"[\d\s().\-/]{5,20}\d(?:\s*(?i:x|ext\.?|extension)\s*\d{1,5})?(?![\w/-]|\.\d)"
+_PHONE_CANDIDATE = re.compile(_PHONE_START + _PHONE_REST)
+# The same start for the stdlib engine, which skips ahead to the characters a match can begin
+# with only where each alternative at the pattern's start begins with a literal: one per
+# first character, in the order the start tries them ("00" before "0"), with the lookbehind
+# after that character (one more in its width). ASCII candidate scan ~1.35x faster.
+_FIRST_BEFORE = r"(?<![\w.+/-].)"
+_ASCII_PHONE_START = (
+    "(?:"
+    + "|".join(
+        [rf"\+{_FIRST_BEFORE}\(?\d", rf"0{_FIRST_BEFORE}0\(?\d", rf"\({_FIRST_BEFORE}\d"]
+        + [digit + _FIRST_BEFORE for digit in string.digits]
+    )
+    + ")"
 )
 # Seven digits or more with phone punctuation between (the candidate's core).
 _PHONE_GATE = rf"{DIGIT}[0-9\t\n\x0b\x0c\r ().\-/\x{{80}}-\x{{10ffff}}]{{5,20}}{DIGIT}"
@@ -329,7 +341,7 @@ _PHONE_SCAN = (
     lambda candidate: sum(map(str.isdigit, candidate)),
 )
 _ASCII_PHONE_SCAN = (
-    ascii_twin(_PHONE_CANDIDATE).finditer,
+    stdre.compile(_ASCII_PHONE_START + _PHONE_REST, stdre.ASCII).finditer,
     ascii_twin(_NOT_A_PHONE_OR_DATE).match,
     ascii_twin(_PHONE_NEGATIVE_BEFORE).search,
     # Its length less that of its bytes without digits: ~3x faster than str.translate's dict.
