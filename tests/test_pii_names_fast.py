@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import random
 
+import regex as re
+
 from pipeline.pii import people
 from pipeline.pii.twins import twin_ready
 
@@ -72,3 +74,16 @@ def test_names_before_bracketed_emails_equal_the_plain_scan():
         assert [(r.start, r.end, r.score) for r in fast.analyze(text, ["PERSON"])] == want
         found += len(want)
     assert found > 300
+
+
+def test_initial_capital_first_equals_the_lookbehind_first():
+    old = re.compile(r"(?<![\w.])\p{Lu}")
+    new = re.compile(people._INITIAL)
+    capitals = ("J", "Ł", "Σ", "\U0001d400")
+    for code in [*range(0xD800), *range(0xE000, 0x10000), 0x1D7D3, 0x20000]:
+        for capital in capitals:
+            text = chr(code) + capital
+            for pos in (0, 1):
+                assert bool(old.match(text, pos)) == bool(new.match(text, pos)), hex(code)
+    for capital in (*capitals, "j", "5", "."):  # at the start of a text, and not a capital
+        assert bool(old.match(capital)) == bool(new.match(capital))
