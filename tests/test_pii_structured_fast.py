@@ -12,6 +12,7 @@ import regex
 
 from pipeline.pii import structured as S
 from pipeline.pii.offline import has_public_suffix, offline_tldextract
+from pipeline.pii.twins import twin_ready
 
 # Digits and phone punctuation, every ASCII white-space and separator control character (the
 # stdlib's Unicode \s has \x1c-\x1f, `regex`'s has not), the extension and negative words.
@@ -77,12 +78,30 @@ def test_ascii_twin_refuses_global_flags():
         S.ascii_twin(regex.compile("a", regex.IGNORECASE))
 
 
-def test_phone_scan_twins_equal_the_regex_scan(ascii_texts):
+# Caseless symbols, with which a text still runs the twins (pipeline/pii/twins.py).
+_SYMBOLS = ["©", "—", "’", "“", "€", "…", "•", "–"]
+
+
+def _with_symbols(texts: list[str], seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for text in texts:
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(text) + 1)
+            text = text[:at] + rng.choice(_SYMBOLS) + text[at:]
+        out.append(text)
+    return out
+
+
+@pytest.mark.parametrize("symbols", [False, True], ids=["ascii", "with-symbols"])
+def test_phone_scan_twins_equal_the_regex_scan(ascii_texts, symbols):
     scan, filt, before, count = S._PHONE_SCAN
     twin_scan, twin_filt, twin_before, twin_count = S._ASCII_PHONE_SCAN
     rng = random.Random(3)
     candidates = 0
-    for text in ascii_texts:
+    texts = _with_symbols(ascii_texts, seed=4) if symbols else ascii_texts
+    assert all(map(twin_ready, texts))
+    for text in texts:
         for pos in (0, rng.randrange(len(text) + 1)):
             want = [m.span() for m in scan(text, pos)]
             assert [m.span() for m in twin_scan(text, pos)] == want, repr(text)
@@ -109,10 +128,10 @@ def test_phone_scan_twin_on_runs_at_the_length_limits():
     scan, twin = S._PHONE_SCAN[0], S._ASCII_PHONE_SCAN[0]
     found = 0
     for _ in range(20000):
-        before = rng.choice(["", " ", "a", ".", "+", "/", "-", "(", "x", "0", "tel: ", "\n"])
+        before = rng.choice(["", " ", "a", ".", "+", "/", "-", "(", "x", "0", "tel: ", "\n", "©"])
         start = rng.choice(["", "+", "00", "0", "(", "+(", "00(", "(0", "+0"])
         run = "".join(rng.choice("0123456789 ().-/") for _ in range(rng.randint(3, 26)))
-        after = rng.choice(["", " ", "a", ".5", ". ", "-", " x12", " ext. 3", "/", "\n"])
+        after = rng.choice(["", " ", "a", ".5", ". ", "-", " x12", " ext. 3", "/", "\n", "—"])
         text = before + start + rng.choice("0123456789") + run + after
         want = [m.span() for m in scan(text)]
         assert [m.span() for m in twin(text)] == want, repr(text)

@@ -22,6 +22,7 @@ from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
 from pipeline.pii.base import CuePatternRecognizer, Prefilter
 from pipeline.pii.gates import DIGIT, SCAN, Gates
 from pipeline.pii.offline import has_public_suffix
+from pipeline.pii.twins import twin_ready
 
 CASE_SENSITIVE = re.MULTILINE | re.DOTALL
 # Words that make a number a version, a reference or an identifier rather than PII. Patterns
@@ -333,7 +334,9 @@ def ascii_twin(pattern: re.Pattern) -> stdre.Pattern:
     return stdre.compile(pattern.pattern, stdre.ASCII)
 
 
-# The candidate scan and its filters, per engine: ASCII texts (most) run the stdlib twins.
+# The candidate scan and its filters, per engine: ASCII texts (most) run the stdlib twins, and
+# so do texts whose other characters are caseless symbols (pipeline/pii/twins.py: no class
+# of either engine admits them, no case folds them).
 _PHONE_SCAN = (
     _PHONE_CANDIDATE.finditer,
     _NOT_A_PHONE_OR_DATE.match,
@@ -379,7 +382,7 @@ class PhonenumbersRecognizer(EntityRecognizer):
                     return results
                 # A candidate is "+"/"00", "(" and the gate's digits: 25 characters at most.
                 pos = max(0, gated[0] - 25)
-        if text.isascii():
+        if twin_ready(text):  # ASCII, or other characters only caseless symbols such as ©
             finditer, not_a_phone, negative_before, count_digits = _ASCII_PHONE_SCAN
         else:
             finditer, not_a_phone, negative_before, count_digits = _PHONE_SCAN
