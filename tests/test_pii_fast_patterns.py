@@ -9,7 +9,7 @@ import random
 import pytest
 import regex as re
 
-from pipeline.pii import addresses, people
+from pipeline.pii import addresses, people, secrets
 from pipeline.pii.base import first_char_alternation
 from pipeline.pii.gates import hyperscan
 
@@ -123,3 +123,54 @@ def test_prefilters_equal_the_plain_scan_on_edge_texts(recognizer):
         assert got == want, text
         found += len(want)
     assert found > 200  # the texts do hold matches
+
+
+def test_secret_checks_on_ascii_values_equal_the_regex_checks():
+    rng = random.Random(9)
+    pieces = [
+        *"xX*.$%<{}()[]_-=:\n /\\",
+        "${HOME}",
+        "os.environ",
+        "getenv(",
+        "env[",
+        "process.env",
+        "self.",
+        "your_",
+        "Example",
+        "placeholder",
+        "PASSWORD",
+        "secret",
+        "None",
+        "NULL",
+        "required",
+        "str",
+        "String",
+        "input(",
+        "settings.",
+        "config.",
+        "args.",
+        "get_password",
+        "hunter2",
+        "a1B2",
+        "K",
+    ]
+    values = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(20000)]
+    placeholders = calls = 0
+    for value in values:
+        want = bool(secrets._PLACEHOLDER_VALUE.match(value))
+        assert bool(secrets._ASCII_PLACEHOLDER_VALUE.match(value)) == want, repr(value)
+        placeholders += want
+        want = bool(secrets._CALL.fullmatch(value))
+        assert bool(secrets._ASCII_CALL.match(value)) == want, repr(value)
+        calls += want
+    assert placeholders > 1000 and calls > 500
+
+
+def test_name_validation_without_split_equals_the_split():
+    recognizer = people.ContextualNameRecognizer()
+    for value in ["", " ", "\u00a0", "\x1c", "\u2028", "\u200b", "Jane", " Jane ", "x" * 61]:
+        want = False if not value.split() or len(value) > 60 else None
+        assert recognizer.validate_result(value) is want, repr(value)
+    for code in range(0x110000):
+        want = False if not chr(code).split() else None
+        assert recognizer.validate_result(chr(code)) is want, hex(code)

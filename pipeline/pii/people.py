@@ -280,7 +280,7 @@ class ContextualNameRecognizer(CuePatternRecognizer):
         return results
 
     def validate_result(self, pattern_text: str) -> bool | None:
-        words = pattern_text.split()
-        if not words or len(pattern_text) > 60:
+        # (no words: empty or white space only, without splitting the text into a list)
+        if len(pattern_text) > 60 or not pattern_text or pattern_text.isspace():
             return False
         return None

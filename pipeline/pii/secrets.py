@@ -14,6 +14,7 @@ from presidio_analyzer import Pattern, PatternRecognizer
 
 from pipeline.pii.base import CuePatternRecognizer, Prefilter
 from pipeline.pii.gates import SPACE
+from pipeline.pii.twins import AsciiTwin
 
 CASE_SENSITIVE = re.MULTILINE | re.DOTALL
 
@@ -115,6 +116,10 @@ _PLACEHOLDER_VALUE = re.compile(
 )
 
 _CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\(.*")
+# Values are mostly ASCII: there the stdlib twins answer (a third of `regex`'s cost per call).
+# fullmatch as a match up to \Z (the stdlib twin has match only).
+_ASCII_PLACEHOLDER_VALUE = AsciiTwin(_PLACEHOLDER_VALUE.pattern, re.IGNORECASE)
+_ASCII_CALL = AsciiTwin(rf"(?:{_CALL.pattern})\Z")
 
 
 def shannon_entropy(value: str) -> float:
@@ -138,10 +143,14 @@ class SecretRecognizer(CuePatternRecognizer):
     def validate_result(self, pattern_text: str) -> bool | None:
         if pattern_text.startswith(("-----BEGIN", "eyJ", "https://hooks")):
             return True
-        if _PLACEHOLDER_VALUE.match(pattern_text):
+        if pattern_text.isascii():
+            placeholder, call = _ASCII_PLACEHOLDER_VALUE.match, _ASCII_CALL.match
+        else:
+            placeholder, call = _PLACEHOLDER_VALUE.match, _CALL.fullmatch
+        if placeholder(pattern_text):
             return False
         # Identifiers in code (password = get_password()) are not secrets.
-        if _CALL.fullmatch(pattern_text):
+        if call(pattern_text):
             return False
         return None
 
