@@ -1,6 +1,6 @@
 """The rewritings that make the address and name patterns cheaper keep their matches: the house
 number start, alternations grouped by first character, and the tighter gates (title, dash
-signature, lower-case address) on texts written to sit on their edges."""
+signature, initial and surname, lower-case address) on texts written to sit on their edges."""
 
 from __future__ import annotations
 
@@ -105,7 +105,24 @@ def _edge_texts(seed: int = 5, n: int = 1500) -> list[str]:
             + rng.choice(tails)
         )
         texts.append(address if rng.random() < 0.6 else address.lower())
+        texts.append(rng.choice(["\n", " x\n", ""]).join(_initial_surname(rng) for _ in range(3)))
     return texts
+
+
+def _initial_surname(rng: random.Random) -> str:
+    """An initial and a surname, or nearly, between characters that may or may not end it."""
+    around = ["", " ", "\n", "x", "5", "_", ".", ",", "-", "é", "’", "(", "\t", "Ł"]
+    initials = ["J.", "J. R.", "J.R.", "Ł.", "j.", "J", "U.S.", "A.B.C."]
+    surnames = ["Doe", "O'Brien", "O’Brien", "Smith-Jones", "DOE", "Łukasz", "de", "Mc", "D"]
+    return (
+        rng.choice(["", "word ", "line\n"])
+        + rng.choice(around)
+        + rng.choice(initials)
+        + rng.choice(["", " ", "\t", "  "])
+        + rng.choice(surnames)
+        + rng.choice(around)
+        + rng.choice(["", " more", "\n"])
+    )
 
 
 @pytest.mark.skipif(hyperscan is None, reason="hyperscan has no wheel here")
