@@ -159,6 +159,9 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+# The card scan runs as a stdlib twin (Prefilter.ascii_twin, pipeline/pii/twins.py): -4%
+# instructions (callgrind, seed 0). The e-mail, SSN, IP and IBAN scans take more as twins
+# (+1.6%, +0.5%, +35%, +0.4%) and stay with `regex`.
 class LuhnCardRecognizer(CuePatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
@@ -180,6 +183,7 @@ class LuhnCardRecognizer(CuePatternRecognizer):
                     anchor=r"[3-6]\d{3}[ -]?\d{3}",
                     gate=rf"[3-6]{DIGIT}{{3}}[ -]?{DIGIT}{{3}}",
                     reach=8,
+                    ascii_twin=True,
                 )
             },
         )
