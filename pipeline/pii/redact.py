@@ -7,11 +7,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
+from operator import attrgetter
 
 from presidio_analyzer import RecognizerResult
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
-from presidio_anonymizer.operators import OperatorType
+from presidio_anonymizer.operators import OperatorType, Redact, Replace
 
 from pipeline.pii.config import PiiConfig
 from pipeline.special_tokens import PII_PLACEHOLDERS
@@ -45,6 +46,9 @@ class Redactor:
             self.operators[entity_type] = cfg
         # The same presidio operator objects, validated once instead of once per entity.
         self.apply: dict[str, tuple] = {}
+        # What "replace" and "redact" put in place of any value, asked of presidio once: the
+        # splice looks it up instead of calling the operator per entity.
+        self.constant: dict[str, str] = {}
         for entity_type, cfg in self.operators.items():
             operator = self.engine.operators_factory.create_operator_class(
                 cfg.operator_name, OperatorType.Anonymize
@@ -52,38 +56,62 @@ class Redactor:
             params = {**cfg.params, "entity_type": entity_type}
             operator.validate(params=params)
             self.apply[entity_type] = (operator, params)
+            if type(operator) in (Replace, Redact):  # presidio's own: they ignore the value
+                self.constant[entity_type] = operator.operate(text="", params=params)
 
     def redact(self, text: str, results: Sequence[RecognizerResult]) -> str:
         if not results:
             return text
-        spans = sorted(results, key=lambda r: (r.start, r.end))
-        if any(a.end > b.start for a, b in zip(spans, spans[1:], strict=False)) or any(
-            r.entity_type not in self.apply for r in spans
-        ):
+        spans = sorted(results, key=_START_END)
+        spliced = self._splice(text, spans)
+        if spliced is None:  # overlapping spans or a type without an operator here
             return self.engine.anonymize(
                 text=text, analyzer_results=list(results), operators=self.operators
             ).text
-        return self._splice(text, spans)
+        return spliced
 
-    def _splice(self, text: str, spans: Sequence[RecognizerResult]) -> str:
-        """AnonymizerEngine's output for disjoint spans, without its per-call conflict
+    def _splice(self, text: str, spans: Sequence[RecognizerResult]) -> str | None:
+        """AnonymizerEngine's output for disjoint spans (sorted), without its per-call conflict
         resolution and operator validation (most of the time of a short document): entities
-        of one type separated only by spaces are merged, then each is operated on."""
-        merged: list[list] = []
-        for r in spans:
-            prev = merged[-1] if merged else None
-            if prev and prev[2] == r.entity_type and _only_spaces(text, prev[1], r.start):
-                prev[1] = r.end
-            else:
-                merged.append([r.start, r.end, r.entity_type])
+        of one type separated only by spaces are merged, then each is operated on. None where
+        spans overlap or a type has no operator: the engine's case."""
+        entities = _merged(text, spans, self.apply)
+        if entities is None:
+            return None
+        apply, constant = self.apply, self.constant
         out, pos = [], 0
-        for start, end, entity_type in merged:
-            operator, params = self.apply[entity_type]
+        for start, end, entity_type in entities:
             out.append(text[pos:start])
-            out.append(operator.operate(text=text[start:end], params=params))
+            value = constant.get(entity_type)
+            if value is None:
+                operator, params = apply[entity_type]
+                value = operator.operate(text=text[start:end], params=params)
+            out.append(value)
             pos = end
         out.append(text[pos:])
         return "".join(out)
+
+
+def _merged(text: str, spans: Sequence[RecognizerResult], known) -> list[list] | None:
+    """[start, end, type] of each entity, same-type neighbours separated only by spaces joined
+    (as AnonymizerEngine does); None where spans overlap or a type is not `known`."""
+    merged: list[list] = []
+    last = None
+    for r in spans:
+        if last is not None:
+            if r.start < last[1]:
+                return None
+            if r.entity_type == last[2] and _only_spaces(text, last[1], r.start):
+                last[1] = r.end
+                continue
+        if r.entity_type not in known:
+            return None
+        last = [r.start, r.end, r.entity_type]
+        merged.append(last)
+    return merged
+
+
+_START_END = attrgetter("start", "end")
 
 
 def _only_spaces(text: str, start: int, end: int) -> bool:
