@@ -11,7 +11,7 @@ from pipeline.pii.base import CuePatternRecognizer, _pivoted
 from pipeline.pii.config import PiiConfig
 from pipeline.pii.detector import PiiDetector, pattern_recognizers
 from pipeline.pii.gates import CASEFOLDS_TO_ASCII, Gates, GateSet, hyperscan
-from pipeline.pii.structured import _NANP_SHAPE, _PHONE_CANDIDATE, _PHONE_GATE, valid_phone
+from pipeline.pii.phones import _NANP_SHAPE, _PHONE_CANDIDATE, _PHONE_GATE, valid_phone
 
 pytestmark = pytest.mark.skipif(hyperscan is None, reason="hyperscan has no wheel here")
 

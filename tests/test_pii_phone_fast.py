@@ -10,6 +10,8 @@ import pytest
 from phonenumbers import phonenumberutil as pnu
 from phonenumbers.phonemetadata import PhoneMetadata
 
+from pipeline.pii import phone_plan as plan
+from pipeline.pii import phones as P
 from pipeline.pii import structured as S
 
 REGIONS = ("US", "GB", "DE", "FR", "IN")
@@ -27,7 +29,7 @@ def _reference_valid_phone(candidate: str, regions: tuple[str, ...]) -> bool:
         tried = tuple(r for r in regions if r != "US")
     elif len(digits) == 10 or (len(digits) == 11 and digits.startswith("1")):
         nanp = digits[-10:]
-        if S._NANP_SHAPE.match(candidate) and nanp[0] > "1" and nanp[3] > "1":
+        if P._NANP_SHAPE.match(candidate) and nanp[0] > "1" and nanp[3] > "1":
             return True
         tried = ("US",)
     else:
@@ -128,9 +130,9 @@ def test_shortcut_equals_phonenumbers_on_generated_numbers(candidates):
     verdicts = []
     for candidate in candidates:
         want = _reference_valid_phone(candidate, REGIONS)
-        assert S.valid_phone(candidate, REGIONS) == want, repr(candidate)
+        assert P.valid_phone(candidate, REGIONS) == want, repr(candidate)
         verdicts.append(want)
-        shortcut += candidate[0] == "+" and not candidate[1:].translate(S._PLAIN_PHONE_CHARS)
+        shortcut += candidate[0] == "+" and not candidate[1:].translate(P._PLAIN_PHONE_CHARS)
     assert len(candidates) > 50_000
     assert shortcut > 25_000
     assert 5_000 < sum(verdicts) < len(verdicts) - 5_000
@@ -144,7 +146,7 @@ def test_possible_international_equals_phonenumbers_on_digits(candidates):
     numbers |= {n + "0" * k for n in some for k in range(1, 12, 2)}
     stripped = 0
     for digits in numbers:
-        assert S.possible_international(digits) == _reference_possible("+" + digits), digits
+        assert plan.possible_international(digits) == _reference_possible("+" + digits), digits
         code = next((c for c in range(1, 4) if int(digits[:c] or 0) in CODES), None)
         if code and len(digits) > 2 and digits[0] != "0":
             metadata = _metadata(int(digits[:code]))
@@ -164,7 +166,7 @@ def test_national_numbers_over_17_digits_are_too_long():
 
 
 def test_benchmark_candidates_keep_their_verdicts(pii_benchmark_texts):
-    scan, not_a_phone, _, count_digits = S._PHONE_SCAN
+    scan, not_a_phone, _, count_digits = P._PHONE_SCAN
     checked = 0
     for seed in range(3):
         for text in pii_benchmark_texts(700, seed):
@@ -172,7 +174,7 @@ def test_benchmark_candidates_keep_their_verdicts(pii_benchmark_texts):
                 candidate = m.group()
                 if 7 <= count_digits(candidate) <= 15 and not not_a_phone(candidate):
                     want = _reference_valid_phone(candidate, REGIONS)
-                    assert S.valid_phone(candidate, REGIONS) == want, repr(candidate)
+                    assert P.valid_phone(candidate, REGIONS) == want, repr(candidate)
                     checked += 1
     assert checked > 1500
 
@@ -232,9 +234,9 @@ def test_national_shortcut_equals_phonenumbers_in_every_region():
     for region in regions:
         for number in _region_numbers(region, rng):
             for candidate in _written_nationally(number, rng):
-                if candidate.translate(S._PLAIN_PHONE_CHARS):
+                if candidate.translate(P._PLAIN_PHONE_CHARS):
                     continue  # not plain: valid_phone asks phonenumbers
-                verdict = S.valid_national(S.digits_of(candidate), region)
+                verdict = plan.valid_national(S.digits_of(candidate), region)
                 checked += 1
                 if verdict is None:
                     continue
@@ -259,7 +261,7 @@ def test_national_shortcut_keeps_valid_phone_verdicts():
     for candidate in candidates:
         if candidate[:1].isdigit() or candidate[:1] == "(":
             want = _reference_valid_phone(candidate, REGIONS)
-            assert S.valid_phone(candidate, REGIONS) == want, repr(candidate)
+            assert P.valid_phone(candidate, REGIONS) == want, repr(candidate)
     assert len(candidates) > 3000
 
 
@@ -288,7 +290,7 @@ def test_region_matchers_equal_is_valid_number():
             number = phonenumbers.PhoneNumber(country_code=code, national_number=int(nsn))
             pnu._set_italian_leading_zeros_for_phone_number(nsn, number)
             want = phonenumbers.is_valid_number(number)
-            assert S._valid_number(code, nsn) == want, (region, nsn)
+            assert plan._valid_number(code, nsn) == want, (region, nsn)
             checked += 1
             valid += want
     assert checked > 5000 and valid > 1000

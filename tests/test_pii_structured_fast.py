@@ -10,6 +10,7 @@ import random
 import pytest
 import regex
 
+from pipeline.pii import phones as P
 from pipeline.pii import structured as S
 from pipeline.pii.offline import has_public_suffix, offline_tldextract
 from pipeline.pii.twins import twin_ready
@@ -95,8 +96,8 @@ def _with_symbols(texts: list[str], seed: int) -> list[str]:
 
 @pytest.mark.parametrize("symbols", [False, True], ids=["ascii", "with-symbols"])
 def test_phone_scan_twins_equal_the_regex_scan(ascii_texts, symbols):
-    scan, filt, before, count = S._PHONE_SCAN
-    twin_scan, twin_filt, twin_before, twin_count = S._ASCII_PHONE_SCAN
+    scan, filt, before, count = P._PHONE_SCAN
+    twin_scan, twin_filt, twin_before, twin_count = P._ASCII_PHONE_SCAN
     rng = random.Random(3)
     candidates = 0
     texts = _with_symbols(ascii_texts, seed=4) if symbols else ascii_texts
@@ -110,12 +111,12 @@ def test_phone_scan_twins_equal_the_regex_scan(ascii_texts, symbols):
                 assert candidate == candidate.strip()  # analyze() no longer strips
                 assert bool(twin_filt(candidate)) == bool(filt(candidate)), repr(candidate)
                 assert twin_count(candidate) == count(candidate)
-                window = (max(0, start - S._NEGATIVE_REACH), start)
+                window = (max(0, start - P._NEGATIVE_REACH), start)
                 assert bool(twin_before(text, *window)) == bool(before(text, *window))
                 candidates += 1
         for start in range(0, len(text), 3):  # negative words at any window edge
             wide = bool(before(text, max(0, start - 16), start))  # the window it had before
-            window = (max(0, start - S._NEGATIVE_REACH), start)
+            window = (max(0, start - P._NEGATIVE_REACH), start)
             assert bool(before(text, *window)) == wide, repr(text)
             assert bool(twin_before(text, *window)) == wide, repr(text)
     assert candidates > 2000
@@ -125,7 +126,7 @@ def test_phone_scan_twin_on_runs_at_the_length_limits():
     """Starts the twin spells out ("+", "00", "(", a digit after any character) before runs of
     digits and separators around the candidate's length limits, where "00" and "0" differ."""
     rng = random.Random(23)
-    scan, twin = S._PHONE_SCAN[0], S._ASCII_PHONE_SCAN[0]
+    scan, twin = P._PHONE_SCAN[0], P._ASCII_PHONE_SCAN[0]
     found = 0
     for _ in range(20000):
         before = rng.choice(["", " ", "a", ".", "+", "/", "-", "(", "x", "0", "tel: ", "\n", "©"])
@@ -142,13 +143,13 @@ def test_phone_scan_twin_on_runs_at_the_length_limits():
 def test_negative_words_reach_no_further_than_the_window(ascii_texts):
     """The phone check looks _NEGATIVE_REACH characters back, not 16: no match is longer,
     in Unicode text too (non-ASCII separators, letters IGNORECASE folds to ASCII)."""
-    before = S._PHONE_SCAN[2]
+    before = P._PHONE_SCAN[2]
     unicode = [t.replace(" ", "\u00a0").replace("s", "\u017f") for t in ascii_texts[-1500:]]
     hits = 0
     for text in ascii_texts + unicode:
         for start in range(len(text) + 1):
             wide = bool(before(text, max(0, start - 16), start))
-            assert bool(before(text, max(0, start - S._NEGATIVE_REACH), start)) == wide
+            assert bool(before(text, max(0, start - P._NEGATIVE_REACH), start)) == wide
             hits += wide
     assert hits > 1000
 
@@ -157,8 +158,8 @@ def test_one_filter_equals_the_date_and_shape_filters(ascii_texts):
     words = {t for text in ascii_texts for t in regex.split(r"[^\d().\-/ –:]+", text)}
     words |= {"2023-01-02 10:30 UTC", "(2015 – 2023)", "1.2.3.4.5", "12.5", "1-2-3-4"}
     for word in words:
-        want = bool(S._DATE_LIKE.match(word) or S._NOT_A_PHONE.match(word))
-        assert bool(S._NOT_A_PHONE_OR_DATE.match(word)) == want, repr(word)
+        want = bool(P._DATE_LIKE.match(word) or P._NOT_A_PHONE.match(word))
+        assert bool(P._NOT_A_PHONE_OR_DATE.match(word)) == want, repr(word)
 
 
 def test_digits_of_equals_the_regex_sub(ascii_texts):
