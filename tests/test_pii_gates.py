@@ -136,6 +136,8 @@ def _valid_phone_reference(candidate: str, regions: tuple[str, ...]) -> bool:
 
     international = candidate.startswith(("+", "00"))
     digits = re.sub(r"\D", "", candidate)
+    if candidate.startswith("00"):  # the international call prefix, read as "+"
+        candidate = "+" + candidate[2:]
     if international:
         tried: tuple[str | None, ...] = (None,)
     elif digits.startswith("0"):

@@ -23,6 +23,8 @@ def _reference_valid_phone(candidate: str, regions: tuple[str, ...]) -> bool:
     """valid_phone as it was before the shortcut: phonenumbers parses every candidate."""
     international = candidate.startswith(("+", "00"))
     digits = S.digits_of(candidate)
+    if candidate.startswith("00"):  # the international call prefix, read as "+"
+        candidate = "+" + candidate[2:]
     if international:
         tried: tuple[str | None, ...] = (None,)
     elif digits.startswith("0"):

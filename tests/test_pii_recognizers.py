@@ -28,6 +28,8 @@ def found(scrubber: Scrubber, text: str) -> list[tuple[str, str]]:
         ("call 415.555.2671 now", "PHONE_NUMBER", "415.555.2671"),
         ("ring +44 20 7946 0958 now", "PHONE_NUMBER", "+44 20 7946 0958"),
         ("ruf an: +49 30 901820", "PHONE_NUMBER", "+49 30 901820"),
+        ("ring 0044 20 7946 0958 now", "PHONE_NUMBER", "0044 20 7946 0958"),
+        ("appelez le 0033 1 42 68 53 00", "PHONE_NUMBER", "0033 1 42 68 53 00"),
         ("from 203.0.113.42 at noon", "IP_ADDRESS", "203.0.113.42"),
         ("from 2001:db8:85a3::8a2e:370:7334 ok", "IP_ADDRESS", "2001:db8:85a3::8a2e:370:7334"),
         ("card 4111 1111 1111 1111 expires", "CREDIT_CARD", "4111 1111 1111 1111"),

@@ -138,7 +138,9 @@ def valid_phone(candidate: str, regions: tuple[str, ...]) -> bool:
     plain = len(candidate) <= pnu._MAX_INPUT_STRING_LENGTH
     if international:
         if candidate[0] == "0":
-            return False  # parse(candidate, None) raises: only a "+" names the country there
+            # "0044 20 7946 0958": 00 is the international call prefix of most of the world,
+            # written where others write "+" (phonenumbers reads a country only after "+").
+            candidate = "+" + candidate[2:]
         if plain and not candidate[1:].translate(_PLAIN_PHONE_CHARS):
             return possible_international(digits_of(candidate))
         tried: tuple[str | None, ...] = (None,)
