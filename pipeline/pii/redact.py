@@ -75,40 +75,35 @@ class Redactor:
         resolution and operator validation (most of the time of a short document): entities
         of one type separated only by spaces are merged, then each is operated on. None where
         spans overlap or a type has no operator: the engine's case."""
-        entities = _merged(text, spans, self.apply)
-        if entities is None:
-            return None
-        apply, constant = self.apply, self.constant
-        out, pos = [], 0
-        for start, end, entity_type in entities:
-            out.append(text[pos:start])
-            value = constant.get(entity_type)
-            if value is None:
-                operator, params = apply[entity_type]
-                value = operator.operate(text=text[start:end], params=params)
-            out.append(value)
-            pos = end
-        out.append(text[pos:])
+        out: list[str] = []
+        pos = 0  # text before it is done
+        start = end = 0
+        entity_type = None  # of the entity from `start` to `end`, not yet operated on
+        for r in spans:
+            if entity_type is not None:
+                if r.start < end:
+                    return None
+                if r.entity_type == entity_type and _only_spaces(text, end, r.start):
+                    end = r.end
+                    continue
+                out.append(text[pos:start])
+                out.append(self._operate(text, start, end, entity_type))
+                pos = end
+            entity_type = r.entity_type
+            if entity_type not in self.apply:
+                return None
+            start, end = r.start, r.end
+        out.append(text[pos:start])
+        out.append(self._operate(text, start, end, entity_type))
+        out.append(text[end:])
         return "".join(out)
 
-
-def _merged(text: str, spans: Sequence[RecognizerResult], known) -> list[list] | None:
-    """[start, end, type] of each entity, same-type neighbours separated only by spaces joined
-    (as AnonymizerEngine does); None where spans overlap or a type is not `known`."""
-    merged: list[list] = []
-    last = None
-    for r in spans:
-        if last is not None:
-            if r.start < last[1]:
-                return None
-            if r.entity_type == last[2] and _only_spaces(text, last[1], r.start):
-                last[1] = r.end
-                continue
-        if r.entity_type not in known:
-            return None
-        last = [r.start, r.end, r.entity_type]
-        merged.append(last)
-    return merged
+    def _operate(self, text: str, start: int, end: int, entity_type: str) -> str:
+        value = self.constant.get(entity_type)
+        if value is None:
+            operator, params = self.apply[entity_type]
+            value = operator.operate(text=text[start:end], params=params)
+        return value
 
 
 _START_END = attrgetter("start", "end")
