@@ -106,30 +106,13 @@ class AsciiTwin:
 
 def ascii_letters(expression: str) -> str:
     """`expression` with \\p{Lu}, \\p{Ll} and \\p{L} as the ASCII letter classes."""
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(expression):
-        c = expression[i]
-        if c == "\\":
-            prop = _PROPERTY.match(expression, i)
-            if prop is not None:
-                letters = _LETTERS[prop.group(1)]
-                out.append(letters if in_class else f"[{letters}]")
-                i = prop.end()
-            else:
-                out.append(expression[i : i + 2])
-                i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            lead = _class_lead(expression, i + 1)  # "^" and a literal "]" right after "["
-            out.append(c + lead)
-            i += 1 + len(lead)
-            continue
-        out.append(c)
-        i += 1
+    out = []
+    for _, token, in_class in _tokens(expression):
+        prop = _PROPERTY.fullmatch(token)
+        if prop is not None:
+            letters = _LETTERS[prop.group(1)]
+            token = letters if in_class else f"[{letters}]"
+        out.append(token)
     return "".join(out)
 
 
@@ -144,29 +127,39 @@ def leading_assertions(expression: str) -> tuple[list[str], str]:
     return found, expression[i:]
 
 
-def _class_lead(expression: str, i: int) -> str:
-    lead = "^" if expression.startswith("^", i) else ""
-    return lead + ("]" if expression.startswith("]", i + len(lead)) else "")
+def _tokens(expression: str, start: int = 0) -> Iterator[tuple[int, str, bool]]:
+    """(position, token, inside a class) for each token of `expression` from `start`: an
+    escape (a letter property whole), a class's "[" with a "^" and a literal "]" right after
+    it, or one character."""
+    i, in_class = start, False
+    while i < len(expression):
+        c = expression[i]
+        if c == "\\":
+            prop = _PROPERTY.match(expression, i)
+            token = prop.group() if prop is not None else expression[i : i + 2]
+        elif c == "[" and not in_class:
+            lead = "^" if expression.startswith("^", i + 1) else ""
+            token = c + lead + ("]" if expression.startswith("]", i + 1 + len(lead)) else "")
+        else:
+            token = c
+        yield i, token, in_class
+        if token[0] == "[" and not in_class:
+            in_class = True
+        elif token == "]":
+            in_class = False
+        i += len(token)
 
 
 def _group_end(expression: str, start: int) -> int:
     """The index after the ")" that closes the group opening at `start`."""
-    depth, i, in_class = 0, start, False
-    while i < len(expression):
-        c = expression[i]
-        if c == "\\":
-            i += 2
-            continue
+    depth = 0
+    for i, token, in_class in _tokens(expression, start):
         if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            i += len(_class_lead(expression, i + 1))
-        elif c == "(":
+            continue
+        if token == "(":
             depth += 1
-        elif c == ")":
+        elif token == ")":
             depth -= 1
             if depth == 0:
                 return i + 1
-        i += 1
     raise ValueError("unbalanced group in pattern")
