@@ -296,3 +296,17 @@ def test_region_matchers_equal_is_valid_number():
             checked += 1
             valid += want
     assert checked > 5000 and valid > 1000
+
+
+def test_phone_validation_equals_the_reference_on_text_candidates(pii_benchmark_texts):
+    texts = pii_benchmark_texts(200, 3)
+    rng = random.Random(7)
+    candidates = [m.group().strip() for t in texts for m in P._PHONE_CANDIDATE.finditer(t)]
+    for _ in range(3000):  # numbers of every length, with and without country codes
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(6, 16)))
+        prefix = rng.choice(["", "+", "00", "+1 ", "+44 ", "+49 ", "0", "(0"])
+        candidates.append(prefix + digits)
+    regions = ("US", "GB", "DE", "FR", "IN")
+    verdicts = [P.valid_phone(c, regions) for c in candidates]
+    assert verdicts == [_reference_valid_phone(c, regions) for c in candidates]
+    assert 100 < sum(verdicts) < len(verdicts) - 100  # both answers are exercised
