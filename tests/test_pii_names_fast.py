@@ -55,6 +55,18 @@ def test_bracketed_emails_found_from_the_at_sign_equal_the_scan():
     assert twins > 500
 
 
+def test_bracketed_emails_after_runs_longer_than_the_window():
+    """A local part or blanks reaching past str.rstrip's window go to the reverse pattern."""
+    size = people._OPENING_WINDOW
+    texts = [
+        f"Jane <{'a' * n}@example.org> and <{'b.c' * 3}@x.io>" for n in (size - 2, size, size + 5)
+    ] + [f"Jane <{' ' * n}x@example.org>" for n in (size - 1, size + 1)]
+    texts += [f"{'x' * n}@example.org>" for n in (size, size + 3)]
+    for text in texts:
+        want = [m.span() for m in people._BRACKETED_EMAIL.finditer(text)]
+        assert [m.span() for m in people._twin_bracketed_emails(text)] == want, text
+
+
 def test_name_start_by_rstrip_equals_the_reverse_search():
     for text in _bracket_texts():
         if not twin_ready(text):

@@ -226,14 +226,30 @@ def _twin_bracketed_emails(text: str) -> Iterator:
     """`_regex_bracketed_emails` on twin-ready text, the bracket found by str.rstrip."""
     at = text.find("@")
     while at >= 0:
-        before_local_part = text[:at].rstrip(_LOCAL_PART_CHARS)
-        if len(before_local_part) < at:
-            opening = before_local_part.rstrip(" \t")
-            if opening.endswith(("<", "(", "[")):
-                m = _TWIN_BRACKETED_EMAIL.match(text, len(opening) - 1)
-                if m is not None:
-                    yield m
+        opening = _twin_opening(text, at)
+        if opening >= 0:
+            m = _TWIN_BRACKETED_EMAIL.match(text, opening)
+            if m is not None:
+                yield m
         at = text.find("@", at + 1)
+
+
+# str.rstrip looks at most this far back from an "@" (a slice of all the text before each "@"
+# would copy a long document over and over); a longer run goes to the reverse pattern.
+_OPENING_WINDOW = 256
+
+
+def _twin_opening(text: str, at: int) -> int:
+    """Where `_OPENING_BEFORE_AT` matches, ending at the "@" at `at`; -1 where it does not."""
+    low = max(0, at - _OPENING_WINDOW)
+    head = text[low:at].rstrip(_LOCAL_PART_CHARS)
+    if len(head) == at - low:  # no local part before the "@"
+        return -1
+    head = head.rstrip(" \t")
+    if not head and low:  # the run goes on past the window
+        opening = _OPENING_BEFORE_AT.match(text, 0, at)
+        return -1 if opening is None else opening.start()
+    return low + len(head) - 1 if head.endswith(("<", "(", "[")) else -1
 
 
 def _regex_name_start(text: str, line_start: int, end: int) -> int:
