@@ -4,28 +4,34 @@ import random
 
 from presidio_analyzer import RecognizerResult
 
-from pipeline.pii.detector import _resolve_overlapping, resolve_overlaps
+from pipeline.pii.detector import PROPAGATED_SCORE, _resolve_overlapping, resolve_overlaps
 
 
 def _spans(results):
     return [(r.start, r.end, r.entity_type, r.score) for r in results]
 
 
+def _random_results(rng, most: int, reach: int, width: int, types: list[str]):
+    """Up to `most` results of `types` starting within `reach`, empty and inverted ones too."""
+    results = []
+    for _ in range(rng.randint(0, most)):
+        start = rng.randint(0, reach)
+        results.append(
+            RecognizerResult(
+                rng.choice(types),
+                start,
+                start + rng.randint(-1, width),
+                rng.choice([0.5, 0.6, 0.7, 0.85, 1.0]),
+            )
+        )
+    return results
+
+
 def test_shortcut_equals_general_rule_on_random_span_sets():
     rng = random.Random(7)
     nested = 0
     for _ in range(20000):
-        results = []
-        for _ in range(rng.randint(0, 7)):
-            start = rng.randint(0, 40)
-            results.append(
-                RecognizerResult(
-                    rng.choice(["PERSON", "EMAIL_ADDRESS", "STREET_ADDRESS"]),
-                    start,
-                    start + rng.randint(-1, 12),  # empty and inverted spans too
-                    rng.choice([0.5, 0.6, 0.7, 0.85, 1.0]),
-                )
-            )
+        results = _random_results(rng, 7, 40, 12, ["PERSON", "EMAIL_ADDRESS", "STREET_ADDRESS"])
         got = resolve_overlaps(results)
         assert _spans(got) == _spans(_resolve_overlapping(results))
         nested += any(
@@ -51,3 +57,16 @@ def test_partial_overlap_of_one_type_is_merged():
         [RecognizerResult("PERSON", 0, 8, 0.6), RecognizerResult("PERSON", 5, 14, 0.7)]
     )
     assert [(r.start, r.end, r.score) for r in got] == [(0, 14, 0.7)]
+
+
+def test_spans_passed_as_mentions_resolve_like_their_results():
+    """Propagated name mentions passed as spans resolve as their results would."""
+    rng = random.Random(5)
+    for _ in range(20000):
+        results = _random_results(rng, 6, 30, 10, ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER"])
+        mentions = [(s, s + rng.randint(0, 8)) for s in rng.sample(range(30), rng.randint(0, 4))]
+        mentions += rng.sample([(r.start, r.end) for r in results], min(2, len(results)))
+        as_results = [RecognizerResult("PERSON", s, e, PROPAGATED_SCORE) for s, e in mentions]
+        want = _spans(_resolve_overlapping([*results, *as_results]))
+        assert _spans(resolve_overlaps(results, mentions)) == want
+        assert _spans(resolve_overlaps([*results, *as_results])) == want

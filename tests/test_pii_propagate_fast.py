@@ -14,10 +14,8 @@ from presidio_analyzer import RecognizerResult
 from pipeline.pii.config import PiiConfig
 from pipeline.pii.detector import (
     PROPAGATED_SCORE,
-    _resolve_overlapping,
     name_mentions,
     propagate_names,
-    resolve_overlaps,
 )
 from pipeline.pii.redact import Redactor
 
@@ -119,28 +117,6 @@ def test_name_mentions_equal_one_regex_per_name():
 def test_name_mentions_edges(text):
     results = [RecognizerResult("PERSON", 0, 8, 0.85)]
     assert sorted(name_mentions(text, results)) == reference_mentions(text, results)
-
-
-def test_spans_passed_as_mentions_resolve_like_their_results():
-    rng = random.Random(5)
-    for _ in range(20000):
-        results = []
-        for _ in range(rng.randint(0, 6)):
-            start = rng.randint(0, 30)
-            results.append(
-                RecognizerResult(
-                    rng.choice(["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER"]),
-                    start,
-                    start + rng.randint(-1, 10),
-                    rng.choice([0.5, 0.6, 0.7, 0.85, 1.0]),
-                )
-            )
-        mentions = [(s, s + rng.randint(0, 8)) for s in rng.sample(range(30), rng.randint(0, 4))]
-        mentions += rng.sample([(r.start, r.end) for r in results], min(2, len(results)))
-        as_results = [RecognizerResult("PERSON", s, e, PROPAGATED_SCORE) for s, e in mentions]
-        want = _spans(_resolve_overlapping([*results, *as_results]))
-        assert _spans(resolve_overlaps(results, mentions)) == want
-        assert _spans(resolve_overlaps([*results, *as_results])) == want
 
 
 OPERATORS = [
