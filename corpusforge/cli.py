@@ -6,13 +6,27 @@ Errors the user can fix are printed as one line on stderr with a non-zero exit c
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import sys
 
 import typer
+from pydantic import ValidationError
 
+from corpusforge.commands import (
+    audit,
+    dedup,
+    demo,
+    doctor,
+    ingest,
+    pii,
+    run,
+    sample,
+    serve,
+    store,
+    tokenize,
+    train,
+)
 from corpusforge.errors import CorpusforgeError
+from corpusforge.settings import validation_message
 
 app = typer.Typer(
     name="corpusforge",
@@ -23,19 +37,23 @@ app = typer.Typer(
 )
 
 
-def _register_commands() -> None:
-    import corpusforge.commands as commands
-
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"corpusforge.commands.{info.name}")
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(app)
-
-
-_register_commands()
+# An explicit list: the command set is fixed in code, never discovered or named at run time.
+COMMAND_MODULES = (
+    sample,
+    ingest,
+    dedup,
+    pii,
+    tokenize,
+    train,
+    store,
+    audit,
+    run,
+    serve,
+    doctor,
+    demo,
+)
+for _module in COMMAND_MODULES:
+    _module.register(app)
 
 
 def main() -> None:
@@ -43,6 +61,9 @@ def main() -> None:
         app()
     except CorpusforgeError as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ValidationError as exc:
+        typer.echo(f"error: invalid {exc.title}: {validation_message(exc)}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

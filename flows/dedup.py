@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 from prefect import flow, task
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from corpusforge.errors import InputError
 from corpusforge.hashing import sha256_file, sha256_json
+from corpusforge.settings import StrictModel, TaskRunnerAddress
 from flows.common import (
     Progress,
     audit,
@@ -52,12 +53,14 @@ STATE_DIR = "_state"
 _AUDIT_IDS_PER_ENTRY = 500
 
 
-class DedupParams(BaseModel):
+class DedupParams(StrictModel):
     input: str = Field(..., description="directory of shards, .parquet or .jsonl file")
     output: str = Field(..., description="output directory for the kept documents")
     config: DedupConfig = Field(default_factory=DedupConfig)
     index: str | None = Field(None, description="persistent index directory (incremental dedup)")
-    task_runner: str | None = Field(None, description="dask://HOST:PORT, threads, or processes")
+    task_runner: TaskRunnerAddress | None = Field(
+        None, description="dask://HOST:PORT, threads, or processes"
+    )
 
 
 @task(task_run_name="dedup-signatures-from-{shards[0]}")

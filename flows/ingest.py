@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from corpusforge.settings import StrictModel, TaskRunnerAddress
 from flows.common import (
     Progress,
     audit,
@@ -32,11 +33,13 @@ from pipeline.ingest.config import IngestConfig
 from pipeline.ingest.stage import assemble, expand_inputs, ingest_file
 
 
-class IngestParams(BaseModel):
+class IngestParams(StrictModel):
     inputs: list[str] = Field(..., min_length=1, description="files, directories or hf://ids")
     output: str = Field(..., description="output directory for document shards")
     config: IngestConfig = Field(default_factory=IngestConfig)
-    task_runner: str | None = Field(None, description="dask://HOST:PORT, threads, or processes")
+    task_runner: TaskRunnerAddress | None = Field(
+        None, description="dask://HOST:PORT, threads, or processes"
+    )
 
 
 @io_retrying_task("ingest-from-{paths[0]}")

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from corpusforge.settings import StrictModel, TaskRunnerAddress
 from flows.common import (
     Progress,
     audit,
@@ -29,11 +30,13 @@ from pipeline.pii.config import PiiConfig
 from pipeline.pii.stage import assemble, scrub_shard
 
 
-class PiiParams(BaseModel):
+class PiiParams(StrictModel):
     input: str = Field(..., description="document shards: directory, .parquet or .jsonl")
     output: str = Field(..., description="output directory for scrubbed shards")
     config: PiiConfig = Field(default_factory=PiiConfig)
-    task_runner: str | None = Field(None, description="dask://HOST:PORT, threads, or processes")
+    task_runner: TaskRunnerAddress | None = Field(
+        None, description="dask://HOST:PORT, threads, or processes"
+    )
     workers: int | None = Field(None, ge=1, description="worker processes (default: cores)")
 
 

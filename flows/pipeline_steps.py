@@ -178,7 +178,7 @@ def _run_pretrain(ctx: StepContext) -> dict[str, Any]:
     from model.config import TrainConfig
 
     data = str(ctx.upstream("pretrain"))
-    config = TrainConfig.model_validate({**ctx.config.pretrain, "data": data})
+    config = TrainConfig.model_validate({**ctx.config.pretrain.model_dump(), "data": data})
     out = ctx.stage_dir("pretrain")
     summary = run_pretrain(PretrainParams(config=config, job_dir=str(out)))
     return _train_manifest(ctx, "pretrain", config, summary)
@@ -191,7 +191,9 @@ def _run_finetune(ctx: StepContext) -> dict[str, Any]:
     base = read_manifest(ctx.upstream("finetune"))["checkpoint"]
     out = ctx.stage_dir("finetune")
     data = _scrub_instructions(ctx, out)
-    config = SFTConfig.model_validate({**ctx.config.finetune, "init_from": base, "data": data})
+    config = SFTConfig.model_validate(
+        {**ctx.config.finetune.model_dump(), "init_from": base, "data": data}
+    )
     summary = run_finetune(FinetuneParams(config=config, job_dir=str(out)))
     return _train_manifest(ctx, "finetune", config, summary)
 
@@ -201,7 +203,7 @@ def _scrub_instructions(ctx: StepContext, out: Path) -> str:
     from flows.common import audit
     from pipeline.pii import scrub_sft_jsonl
 
-    raw = ctx.config.finetune.get("data")
+    raw = ctx.config.finetune.data
     if not raw:
         raise ConfigError("finetune.data: the instruction-tuning JSONL file is required")
     scrubbed = out / "instructions.scrubbed.jsonl"
@@ -216,7 +218,7 @@ def _scrub_instructions(ctx: StepContext, out: Path) -> str:
 
 
 def _finetune_identity(ctx: StepContext) -> Any:
-    data = ctx.config.finetune.get("data")
+    data = ctx.config.finetune.data
     digest = sha256_file(data) if data and Path(data).is_file() else None
     return {**_upstream_identity("finetune")(ctx), "data": data, "data_sha256": digest}
 

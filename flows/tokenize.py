@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from corpusforge.settings import StrictModel, TaskRunnerAddress
 from flows.common import (
     Progress,
     audit,
@@ -37,11 +38,13 @@ from pipeline.tokenize.stage import (
 )
 
 
-class TokenizeParams(BaseModel):
+class TokenizeParams(StrictModel):
     input: str = Field(..., description="document shards: a directory, .parquet or .jsonl")
     output: str = Field(..., description="output directory: tokenizer/, train/, val/, manifest")
     config: TokenizeConfig = Field(default_factory=TokenizeConfig)
-    task_runner: str | None = Field(None, description="dask://HOST:PORT, threads, or processes")
+    task_runner: TaskRunnerAddress | None = Field(
+        None, description="dask://HOST:PORT, threads, or processes"
+    )
 
 
 def _cache_root() -> Path:

@@ -18,21 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from corpusforge.errors import CorpusforgeError
+from corpusforge.settings import StrictModel
 from corpusforge.workspace import Workspace
 from flows.common import audit, markdown_table, publish_markdown, publish_table
 from model.config import SFTConfig, TrainConfig
 
 
-class PretrainParams(BaseModel):
+class PretrainParams(StrictModel):
     config: TrainConfig
     gpus: int | None = Field(None, ge=0, description="processes to start; default: visible GPUs")
     job_dir: str | None = Field(None, description="config + metrics; default workspace runs/")
 
 
-class FinetuneParams(BaseModel):
+class FinetuneParams(StrictModel):
     config: SFTConfig
     gpus: int | None = Field(None, ge=0)
     job_dir: str | None = None
@@ -154,8 +155,8 @@ def _run(kind: str, module: str, config: TrainConfig, gpus: int | None, job_dir:
     directory.mkdir(parents=True, exist_ok=True)
     if config.metrics_path is None:
         config = config.model_copy(update={"metrics_path": str(directory / "metrics.jsonl")})
-    if not config.storage_args:  # the job opens the store of this workspace
-        args = {"workspace": str(Workspace.resolve().root)}
+    if config.storage_args.workspace is None:  # the job opens the store of this workspace
+        args = config.storage_args.model_copy(update={"workspace": str(Workspace.resolve().root)})
         config = config.model_copy(update={"storage_args": args})
     n = visible_gpus() if gpus is None else gpus
     run_job(module, config.model_dump_json(indent=2), str(directory), n)

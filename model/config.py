@@ -8,11 +8,12 @@ the tokenizer, padded to a multiple of 64 (tensor-core friendly matmul shapes).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from corpusforge.errors import ConfigError
+from corpusforge.settings import StrictModel
 
 PresetName = Literal["tiny", "124m", "350m", "1b"]
 VOCAB_MULTIPLE = 64
@@ -105,21 +106,34 @@ def build_llama_config(
     )
 
 
-class LoraSettings(BaseModel):
+class LoraSettings(StrictModel):
     """LoRA adapters (peft) for fine-tuning; merged into the weights on export."""
 
     rank: int = Field(8, ge=1)
     alpha: float = Field(16.0, gt=0)
     dropout: float = Field(0.0, ge=0, lt=1)
-    target_modules: list[str] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"]
+    target_modules: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.]+$")]] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1
     )
 
 
-class TrainConfig(BaseModel):
-    """One pretraining run. Steps count optimizer updates (micro_batch × grad_accum × ranks)."""
+# The checkpoint storages a training job can open, by name. A fixed registry: a config or a
+# Prefect parameter chooses among these names and never names code to import.
+StorageName = Literal["store"]
 
-    model_config = ConfigDict(extra="forbid")
+
+STORAGE_NAMES: tuple[str, ...] = get_args(StorageName)
+
+
+class StoreArgs(StrictModel):
+    """Arguments of the `store` storage: the workspace's encrypted checkpoint store."""
+
+    workspace: str | None = Field(None, description="workspace of the store (default: current)")
+    url: str | None = Field(None, description="store location (default: the workspace's)")
+
+
+class TrainConfig(StrictModel):
+    """One pretraining run. Steps count optimizer updates (micro_batch × grad_accum × ranks)."""
 
     preset: PresetName = "tiny"
     data: str = Field(..., description="token shard directory (pipeline.tokenize output)")
@@ -149,15 +163,25 @@ class TrainConfig(BaseModel):
     resume: bool = Field(True, description="continue from the run's latest checkpoint")
     metrics_path: str | None = Field(None, description="JSONL metrics file (default: none)")
     peak_flops: float | None = Field(None, description="accelerator peak for MFU; auto if None")
-    storage: str = Field(
-        "model.store:open_store",
-        description="checkpoint store factory 'module:callable' for `python -m` runs "
-        "(the store token comes from $CORPUSFORGE_TOKEN)",
+    storage: StorageName = Field(
+        "store",
+        description="checkpoint storage by name: 'store' (the encrypted, access-controlled "
+        "store; the token comes from $CORPUSFORGE_TOKEN)",
     )
-    storage_args: dict[str, Any] = Field(default_factory=dict)
+    storage_args: StoreArgs = Field(default_factory=StoreArgs)
     checkpoint_metadata: dict[str, Any] = Field(
         default_factory=dict, description="stored with every checkpoint, e.g. pii_scrubbed"
     )
+
+    @field_validator("storage", mode="before")
+    @classmethod
+    def _storage_by_name(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in STORAGE_NAMES:
+            raise ValueError(
+                f"unknown checkpoint storage; choose one of: {', '.join(STORAGE_NAMES)} "
+                "(storage is chosen by name, never by a module path)"
+            )
+        return value
 
     @property
     def block_size(self) -> int:
@@ -188,3 +212,23 @@ class SFTConfig(TrainConfig):
     weight_decay: float = Field(0.0, ge=0)
     val_fraction: float = Field(0.1, gt=0, lt=1, description="examples held out for val loss")
     lora: LoraSettings | None = None
+
+
+class PretrainSection(TrainConfig):
+    """`TrainConfig` as a pipeline section: the pipeline fills in `data` (the tokenize output)."""
+
+    data: str | None = Field(None, description="set by the pipeline: the tokenize output")
+
+    @field_validator("data")
+    @classmethod
+    def _set_by_pipeline(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError("pretrain.data is set by the pipeline (the tokenize output)")
+        return value
+
+
+class FinetuneSection(SFTConfig):
+    """`SFTConfig` as a pipeline section: `init_from` is the pretrain stage's final checkpoint."""
+
+    data: str | None = Field(None, description="prompt/response or chat `messages` JSONL file")
+    init_from: str | None = Field(None, description="set by the pipeline: pretrain's checkpoint")

@@ -24,6 +24,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from corpusforge.errors import ConfigError, CorpusforgeError, IntegrityError
+from corpusforge.settings import validation_message
 from model.checkpoint import (
     LocalCheckpoint,
     capture_rng,
@@ -37,7 +38,7 @@ from model.checkpoint import (
 )
 from model.config import TrainConfig, build_llama_config, padded_vocab_size
 from model.data import TokenSource, WindowSampler, open_tokens, validation_batches
-from model.storage import CheckpointStorage
+from model.storage import CheckpointStorage, open_storage
 
 # bf16 dense peak per GPU (no sparsity), for MFU.
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "GH200": 989e12, "A100": 312e12}
@@ -473,7 +474,9 @@ def prepare_pretrain(
     train_src, val_src = sources
     if val_src.vocab_size != train_src.vocab_size:
         raise ConfigError("train and val shards were encoded with different vocabularies")
-    tokenizer = AutoTokenizer.from_pretrained(train_src.tokenizer_dir)
+    tokenizer = AutoTokenizer.from_pretrained(
+        train_src.tokenizer_dir, local_files_only=True, trust_remote_code=False
+    )
     check_vocab(tokenizer, train_src)
     sampler = WindowSampler(
         train_src,
@@ -532,20 +535,6 @@ def pretrain(
 # --- command line ------------------------------------------------------------------------------
 
 
-def open_storage(spec: str | None, args: dict[str, Any]) -> CheckpointStorage:
-    """Build the checkpoint store from 'module:callable' (the job runs in its own process)."""
-    import importlib
-
-    if not spec or ":" not in spec:
-        raise ConfigError("no checkpoint store configured: set `storage` to 'module:callable'")
-    module, attr = spec.split(":", 1)
-    try:
-        factory = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"checkpoint store {spec!r} cannot be imported: {exc}") from exc
-    return factory(**args)
-
-
 def cli(argv: list[str] | None, config_cls: type[TrainConfig], run: Callable) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="JSON file with the run's config")
@@ -554,8 +543,12 @@ def cli(argv: list[str] | None, config_cls: type[TrainConfig], run: Callable) ->
 
     try:
         config = config_cls.model_validate_json(Path(args.config).read_text())
-    except (OSError, ValidationError) as exc:
-        print(f"error: invalid config {args.config}: {exc}".splitlines()[0], file=sys.stderr)
+    except OSError as exc:
+        print(f"error: cannot read config {args.config}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        reason = validation_message(exc, config_cls)
+        print(f"error: invalid config {args.config}: {reason}", file=sys.stderr)
         return 2
     try:
         run(config, open_storage(config.storage, config.storage_args))

@@ -8,8 +8,13 @@ resumable training state) stored and fetched as a whole under a name such as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
+
+from corpusforge.errors import ConfigError
+from model.config import StoreArgs
+from model.store import open_store
 
 
 class CheckpointStorage(Protocol):
@@ -26,3 +31,22 @@ class CheckpointStorage(Protocol):
         ...
 
     def exists(self, name: str) -> bool: ...
+
+
+def _open_secure_store(args: StoreArgs) -> CheckpointStorage:
+    return open_store(args.workspace, url=args.url)
+
+
+# Name -> opener. Configs and flow parameters choose a name; nothing is imported by name.
+STORAGE_BACKENDS: dict[str, Callable[[StoreArgs], CheckpointStorage]] = {
+    "store": _open_secure_store,
+}
+
+
+def open_storage(name: str, args: StoreArgs) -> CheckpointStorage:
+    """The checkpoint storage registered under `name`, opened with its typed arguments."""
+    opener = STORAGE_BACKENDS.get(name)
+    if opener is None:
+        known = ", ".join(sorted(STORAGE_BACKENDS))
+        raise ConfigError(f"unknown checkpoint storage {name!r}; choose one of: {known}")
+    return opener(args)

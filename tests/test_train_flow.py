@@ -44,7 +44,9 @@ def test_pretrain_and_finetune_flows(prefect_harness, workspace, fixtures_dir, m
     assert summary["steps"] == 12 and summary["last_val_loss"] < summary["first_val_loss"]
     run_dir = workspace.run_dir("pretrain", "flow")
     assert (run_dir / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
-    assert json.loads((run_dir / "config.json").read_text())["storage"] == "model.store:open_store"
+    job_config = json.loads((run_dir / "config.json").read_text())
+    assert job_config["storage"] == "store"
+    assert job_config["storage_args"]["workspace"] == str(workspace.root)
 
     sft = workspace.root / "sft.jsonl"
     rows = [

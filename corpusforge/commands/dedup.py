@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+from corpusforge.settings import validation_message
 
 
 def dedup(
@@ -47,8 +48,7 @@ def dedup(
             prefer_sources=prefer_source,
         )
     except ValidationError as exc:
-        err = exc.errors()[0]
-        fail(f"invalid option: {err['loc'][0] if err['loc'] else ''}: {err['msg']}")
+        fail(f"invalid option: {validation_message(exc, DedupConfig)}")
     manifest = run_dedup(
         DedupParams(
             input=str(input_path),

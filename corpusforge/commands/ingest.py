@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+from corpusforge.settings import validation_message
 
 
 def ingest(
@@ -41,7 +42,7 @@ def ingest(
             text_field=text_field,
         )
     except ValidationError as exc:
-        fail(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+        fail(f"invalid option: {validation_message(exc, IngestConfig)}")
     manifest = run_ingest(
         IngestParams(inputs=inputs, output=str(output), config=config, task_runner=task_runner)
     )

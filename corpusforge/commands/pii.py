@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+from corpusforge.settings import validation_message
 
 
 class _PiiGroup(typer.core.TyperGroup):
@@ -48,7 +49,7 @@ def run(
     try:
         config = PiiConfig(mode=mode, **({"spacy_model": spacy_model} if spacy_model else {}))
     except ValidationError as exc:
-        fail(f"invalid PII option: {exc.errors()[0]['msg']}")
+        fail(f"invalid PII option: {validation_message(exc, PiiConfig)}")
     if sft:
         from flows.common import audit
         from pipeline.pii.stage import scrub_sft_jsonl

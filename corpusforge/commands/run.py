@@ -8,12 +8,11 @@ from pathlib import Path
 import typer
 
 from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+from corpusforge.settings import TASK_RUNNER_PATTERN
 
 
 def check_task_runner(value: str | None) -> str | None:
     """None, 'processes', 'threads' or dask://HOST:PORT; anything else is a one-line error."""
-    from flows.pipeline_config import TASK_RUNNER_PATTERN
-
     if value is not None and not TASK_RUNNER_PATTERN.match(value):
         fail(f"--task-runner {value!r}: expected processes, threads or dask://HOST:PORT")
     return value

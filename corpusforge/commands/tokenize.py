@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+from corpusforge.settings import validation_message
 
 
 def _parse_mixture(values: list[str]) -> dict[str, float] | None:
@@ -63,8 +64,7 @@ def tokenize(
             workers=workers,
         )
     except ValidationError as exc:
-        err = exc.errors()[0]
-        fail(f"invalid option {err['loc'][0] if err['loc'] else ''}: {err['msg']}")
+        fail(f"invalid option: {validation_message(exc, TokenizeConfig)}")
     manifest = run_tokenize(
         TokenizeParams(input=str(input), output=str(output), config=config, task_runner=task_runner)
     )

@@ -9,19 +9,24 @@ from typing import Any
 import typer
 
 from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+from corpusforge.settings import validation_message
 
 
 def _config(cls: type, config_file: Path | None, values: dict[str, Any]):
     """A config from --config (JSON) with the command-line options laid over it."""
     from pydantic import ValidationError
 
-    base = json.loads(config_file.read_text()) if config_file else {}
+    try:
+        base = json.loads(config_file.read_text(encoding="utf-8")) if config_file else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        fail(f"--config {config_file}: cannot read a JSON object ({type(exc).__name__})")
+    if not isinstance(base, dict):
+        fail(f"--config {config_file}: expected a JSON object of settings")
     base.update({k: v for k, v in values.items() if v is not None})
     try:
         return cls.model_validate(base)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        fail(f"invalid config: {'.'.join(map(str, err['loc']))}: {err['msg']}")
+        fail(f"invalid config: {validation_message(exc, cls)}")
 
 
 def train(

@@ -6,15 +6,16 @@ from functools import cache
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from corpusforge.errors import ConfigError
+from corpusforge.settings import StrictModel
 
 # Bump when normalisation, shingling or hashing changes: signatures are not comparable across.
 SIGNATURE_VERSION = 1
 
 
-class DedupConfig(BaseModel):
+class DedupConfig(StrictModel):
     threshold: float = Field(0.8, gt=0.0, le=1.0, description="Jaccard similarity to remove at")
     ngram: int = Field(5, ge=1, le=32, description="words per shingle")
     char_ngram: int = Field(5, ge=1, le=64, description="characters per shingle (< ngram words)")

@@ -2,10 +2,12 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from corpusforge.settings import StrictModel
 
 
-class IngestConfig(BaseModel):
+class IngestConfig(StrictModel):
     min_chars: int = Field(100, ge=0, description="drop documents shorter than this (counted)")
     max_doc_chars: int = Field(
         16_000_000, gt=0, description="quarantine documents longer than this (counted)"

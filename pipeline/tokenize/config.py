@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
+from corpusforge.settings import StrictModel
 from pipeline.documents import SOURCES
 
 
-class TokenizeConfig(BaseModel):
+class TokenizeConfig(StrictModel):
     vocab_size: int = Field(32_768, ge=512, description="BPE vocabulary size (multiple of 64)")
     tokenizer_dir: str | None = Field(
         None, description="use this local Hugging Face tokenizer directory instead of training"
