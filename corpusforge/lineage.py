@@ -22,6 +22,7 @@ from typing import Any
 from corpusforge.audit import AuditEvent, AuditLog
 from corpusforge.errors import InputError
 from corpusforge.hashing import sha256_file
+from pipeline.manifest import read_manifest
 
 MANIFEST = "manifest.json"
 
@@ -48,7 +49,7 @@ def token_documents(token_dir: Path) -> list[dict[str, Any]]:
     """One row per shard: path, sha256, and the document ids (with source) it holds."""
     from pipeline.tokenize.shards import read_doc_table
 
-    manifest = json.loads((token_dir / MANIFEST).read_text())
+    manifest = read_manifest(token_dir)  # its paths checked to stay inside token_dir
     shards = []
     for out in manifest["outputs"]:
         table = read_doc_table(token_dir / out["path"], columns=["id", "source"])

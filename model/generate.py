@@ -93,7 +93,9 @@ def generate(
     from transformers import AutoTokenizer
 
     with LocalCheckpoint(storage, checkpoint) as path:
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(
+            path, local_files_only=True, trust_remote_code=False
+        )
         model = load_model(path)
     if chat and tokenizer.chat_template:
         out = tokenizer.apply_chat_template(

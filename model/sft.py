@@ -196,7 +196,9 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
     weights_from = config.init_from if (config.lora or not resume_from) else resume_from
     with LocalCheckpoint(storage, config.init_from) as path:
         check_preset(path, config.init_from, config.preset)
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(
+            path, local_files_only=True, trust_remote_code=False
+        )
         model = load_model(path) if weights_from == config.init_from else None
     if model is None:
         with LocalCheckpoint(storage, weights_from) as path:

@@ -17,7 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from corpusforge.errors import InputError, IntegrityError
 from corpusforge.hashing import sha256_file
+from corpusforge.settings import contained_path
 from corpusforge.version import code_version
 
 MANIFEST_NAME = "manifest.json"
@@ -124,7 +126,37 @@ def write_json_atomic(path: Path, value: Any) -> None:
 
 
 def read_manifest(out_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(out_dir) / MANIFEST_NAME).read_text())
+    """A stage's manifest, with every path it names checked to stay inside `out_dir`."""
+    path = Path(out_dir) / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IntegrityError(f"{path}: manifest not found") from None
+    except (OSError, ValueError):
+        raise IntegrityError(f"{path}: unreadable manifest") from None
+    if not isinstance(manifest, dict):
+        raise IntegrityError(f"{path}: not a stage manifest")
+    check_manifest_paths(out_dir, manifest, path)
+    return manifest
+
+
+def check_manifest_paths(root: str | Path, manifest: dict[str, Any], where: str | Path) -> None:
+    """Refuse a manifest whose output paths or tokenizer directory lead outside `root`.
+
+    A manifest is data that may have been edited; following `../` or an absolute path from it
+    would read (or, on erasure rebuilds, copy) files elsewhere on the machine.
+    """
+    named: list[Any] = [o.get("path") for o in manifest.get("outputs") or [] if isinstance(o, dict)]
+    tokenizer = manifest.get("tokenizer")
+    if isinstance(tokenizer, dict) and "dir" in tokenizer:
+        named.append(tokenizer["dir"])
+    for rel in named:
+        if not isinstance(rel, str) or not rel:
+            raise IntegrityError(f"{where}: a listed path is not a relative path")
+        try:
+            contained_path(root, rel, "listed path")
+        except InputError as exc:
+            raise IntegrityError(f"{where}: {exc}") from None
 
 
 def read_rejects(out_dir: str | Path) -> list[dict[str, Any]]:

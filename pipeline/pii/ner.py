@@ -9,8 +9,11 @@ title-cased (same length, so offsets hold) before NER, which otherwise misses sh
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import regex as re
 import spacy
@@ -22,6 +25,8 @@ from corpusforge.errors import ConfigError
 from pipeline.pii.chunking import chunk_text
 from pipeline.pii.ner_ops import use_fastest_ops
 from pipeline.pii.ner_view import ner_view
+
+_PACKAGE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _IGNORED_LABELS = (
     "CARDINAL ORDINAL QUANTITY MONEY PERCENT WORK_OF_ART LAW LANGUAGE EVENT PRODUCT NORP NRP"
@@ -70,13 +75,16 @@ class NerOnlySpacyNlpEngine(SpacyNlpEngine):
 
 
 def load_ner_pipeline(model_name: str) -> spacy.Language:
-    if not (spacy.util.is_package(model_name) or _is_model_dir(model_name)):
+    model_dir = spacy_model_dir(model_name)
+    if model_dir is None:
         raise ConfigError(
             f"spaCy model {model_name!r} is not installed; install its package (e.g. "
             f"`pip install {model_name}`) or set spacy_model to an installed model or path, "
             "or use mode 'fast' (patterns only)"
         )
-    nlp = spacy.load(model_name, exclude=_not_needed_for_ner(model_name))
+    # Loaded from the model's own directory: spaCy then reads its config and weights and never
+    # imports a package by the configured name.
+    nlp = spacy.load(model_dir, exclude=_not_needed_for_ner(model_dir))
     if "ner" not in nlp.pipe_names:
         raise ConfigError(f"spaCy model {model_name!r} has no 'ner' component")
     for _, component in nlp.pipeline:  # ner, and the tok2vec it listens to if shared
@@ -85,20 +93,36 @@ def load_ner_pipeline(model_name: str) -> spacy.Language:
     return nlp
 
 
-def _is_model_dir(name: str) -> bool:
-    from pathlib import Path
+def spacy_model_dir(name: str) -> Path | None:
+    """The directory of spaCy model `name` (an installed model package or a model directory),
+    found without importing anything; None when `name` is neither.
 
-    return (Path(name) / "config.cfg").is_file()
+    A package counts as a spaCy model only when it ships spaCy's `meta.json` and a pipeline
+    `config.cfg`, so a config cannot make this load (import) an arbitrary installed package.
+    """
+    if _PACKAGE_NAME.fullmatch(name):
+        spec = importlib.util.find_spec(name)  # a top-level name: located, not imported
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        if not locations or not _is_spacy_meta(Path(locations[0]) / "meta.json"):
+            return None
+        package = Path(locations[0])
+        return package if (package / "config.cfg").is_file() else _find_model_dir(package)
+    path = Path(name).expanduser()
+    if (path / "config.cfg").is_file() and _is_spacy_meta(path / "meta.json"):
+        return path.resolve()
+    return None
 
 
-def _not_needed_for_ner(model_name: str) -> list[str]:
+def _is_spacy_meta(path: Path) -> bool:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and "spacy_version" in meta
+
+
+def _not_needed_for_ner(model_dir: Path) -> list[str]:
     """Components NER does not listen to (keep a shared tok2vec only if NER uses it)."""
-    from pathlib import Path
-
-    path = (
-        Path(model_name) if _is_model_dir(model_name) else spacy.util.get_package_path(model_name)
-    )
-    model_dir = path if (path / "config.cfg").is_file() else _find_model_dir(path)
     config = spacy.util.load_config(model_dir / "config.cfg", interpolate=False)
     pipeline = list(config["nlp"]["pipeline"])
     ner_model = str(config["components"].get("ner", {}).get("model", {}))
@@ -108,11 +132,11 @@ def _not_needed_for_ner(model_name: str) -> list[str]:
     return [name for name in pipeline if name not in keep]
 
 
-def _find_model_dir(package_path):
+def _find_model_dir(package_path: Path) -> Path | None:
     for child in sorted(package_path.iterdir()):
-        if (child / "config.cfg").is_file():
+        if (child / "config.cfg").is_file() and _is_spacy_meta(child / "meta.json"):
             return child
-    raise ConfigError(f"spaCy model at {package_path} has no config.cfg")
+    return None
 
 
 def titlecase_caps_runs(text: str) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from corpusforge.errors import IntegrityError
-from pipeline.manifest import MANIFEST_NAME
+from pipeline.manifest import MANIFEST_NAME, check_manifest_paths
 from pipeline.tokenize.shard_format import (
     MAGIC,
     VERSION,
@@ -74,6 +74,7 @@ class TokenDataset:
         for key in ("tokenizer", "splits", "outputs"):
             if key not in m:
                 raise IntegrityError(f"{where}: manifest lacks '{key}'")
+        check_manifest_paths(self.root, m, where)
 
     # -- properties -------------------------------------------------------------------------
     @property

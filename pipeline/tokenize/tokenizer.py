@@ -120,7 +120,7 @@ def adopt_tokenizer(src_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
     if not src.is_dir():
         raise InputError(f"{src}: tokenizer directory not found")
     try:
-        hf = AutoTokenizer.from_pretrained(str(src), local_files_only=True)
+        hf = AutoTokenizer.from_pretrained(str(src), local_files_only=True, trust_remote_code=False)
     except Exception as exc:
         raise InputError(
             f"{src}: not a loadable tokenizer directory ({type(exc).__name__})"
