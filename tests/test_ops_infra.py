@@ -22,7 +22,7 @@ def _compose() -> dict:
 
 # Innermost `${VAR}`, `${VAR-default}` or `${VAR:-default}`: resolved repeatedly, so nested
 # defaults work inside out, as `docker compose` interpolates before it validates.
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^${}]*))?\}")
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^${}]*))?\}")
 
 
 def _interpolate(text: str, env: dict[str, str]) -> str:
@@ -32,6 +32,10 @@ def _interpolate(text: str, env: dict[str, str]) -> str:
             return env.get(name) or default
         if op == "-":
             return env.get(name, default)
+        if op == ":?":
+            if not env.get(name):
+                raise ValueError(f"required variable {name} is not set: {default}")
+            return env[name]
         return env.get(name, "")
 
     text = text.replace("$$", "\0")  # `$$` is a literal dollar, never a variable
@@ -61,7 +65,31 @@ def test_compose_validation_rejects_a_broken_file():
     with pytest.raises(ValueError):
         _validate_compose_spec(text.replace("depends_on:", "depends_onn:", 1), {})
     with pytest.raises(ValueError):
-        _validate_compose_spec(text.replace('"4200:4200"', '"4200:http"'), {})
+        _validate_compose_spec(text.replace(':4200:4200"', ':4200:http"'), {})
+
+
+def _server_ports(env: dict[str, str]) -> list[str]:
+    text = _interpolate((INFRA / "docker-compose.yml").read_text(), env)
+    return yaml.safe_load(text)["services"]["prefect-server"]["ports"]
+
+
+def test_prefect_api_is_published_on_loopback_only_by_default():
+    """Whoever reaches the API can start flow runs: by default only this host can."""
+    assert _server_ports({}) == ["127.0.0.1:4200:4200"]
+    assert _server_ports({"PREFECT_BIND": "0.0.0.0"}) == ["0.0.0.0:4200:4200"]
+
+
+def test_auth_override_requires_a_secret_and_sets_server_and_clients():
+    text = (INFRA / "docker-compose.auth.yml").read_text()
+    with pytest.raises(ValueError, match="PREFECT_AUTH_STRING"):
+        _interpolate(text, {})
+    merged = yaml.safe_load(_interpolate(text, {"PREFECT_AUTH_STRING": "admin:pw"}))
+    services = merged["services"]
+    assert services["prefect-server"]["environment"]["PREFECT_SERVER_API_AUTH_STRING"] == "admin:pw"
+    for client in ("deployments", "worker"):
+        assert services[client]["environment"]["PREFECT_API_AUTH_STRING"] == "admin:pw"
+    base = set(_compose()["services"])
+    assert set(services) <= base  # the override only adds settings to existing services
 
 
 def test_interpolation_follows_compose_rules():
