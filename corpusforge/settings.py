@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from corpusforge.errors import ConfigError, InputError
 
@@ -33,16 +33,14 @@ class StrictModel(BaseModel):
 
 
 # Where data-stage tasks run, by name or by the address of a Dask scheduler; nothing else.
-TASK_RUNNER_PATTERN = re.compile(r"^(processes|threads|(dask|tcp)://[A-Za-z0-9.\-]+:\d{1,5})$")
-
-
-def _check_task_runner(value: str) -> str:
-    if not TASK_RUNNER_PATTERN.match(value):
-        raise ValueError("task runner: expected processes, threads or dask://HOST:PORT")
-    return value
-
-
-TaskRunnerAddress = Annotated[str, AfterValidator(_check_task_runner)]
+# A pattern (not a validator function) so that it is part of the JSON schema that the Prefect
+# server checks deployment-run parameters against.
+TASK_RUNNER_REGEX = r"^(processes|threads|(dask|tcp)://[A-Za-z0-9.\-]+:[0-9]{1,5})$"
+TASK_RUNNER_PATTERN = re.compile(TASK_RUNNER_REGEX)
+TaskRunnerAddress = Annotated[
+    str,
+    Field(pattern=TASK_RUNNER_REGEX, description="processes, threads or dask://HOST:PORT"),
+]
 
 
 # --- one-line messages ----------------------------------------------------------------------
@@ -80,6 +78,15 @@ def closest_key(model: type[BaseModel] | None, loc: tuple) -> str | None:
     return match[0] if match else None
 
 
+def _field_description(model: type[BaseModel] | None, loc: tuple) -> str | None:
+    holder = _model_at(model, loc[:-1])
+    names = [p for p in loc if isinstance(p, str)]
+    if holder is None or not names:
+        return None
+    field = holder.model_fields.get(names[-1])
+    return field.description if field is not None else None
+
+
 def validation_message(
     exc: ValidationError, model: type[BaseModel] | None = None, prefix: tuple = ()
 ) -> str:
@@ -94,6 +101,9 @@ def validation_message(
         guess = closest_key(model, loc)
         hint = f" (did you mean {guess!r}?)" if guess else ""
         msg = f"unknown key {str(loc[-1])!r}{hint}"
+    elif err["type"] == "string_pattern_mismatch":
+        expected = _field_description(model, loc)
+        msg = f"not an accepted value{f' (expected {expected})' if expected else ''}"
     else:
         msg = str(err["msg"]).removeprefix("Value error, ")
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""

@@ -5,6 +5,7 @@ bombs, paths in manifests. Each test is the attack; nothing may run, each refusa
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import os
 import subprocess
@@ -169,7 +170,7 @@ def test_cli_refuses_code_in_yaml_and_options(tmp_path):
         "--workspace", str(ws), cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode != 0
-    assert "task runner" in _one_line(proc.stderr)
+    assert "--task-runner" in _one_line(proc.stderr)
     assert not marker.exists()
 
 
@@ -191,13 +192,15 @@ def test_prefect_deployment_run_with_code_in_parameters_runs_nothing(tmp_path, p
         deployment.name = f"{deployment.name}-{tmp_path.name}"
         deployment.apply()
     retrain = next(d for d in deployments if d.name.startswith("retrain"))
-    for spec in CODE_SPECS:
+    for (section, key), spec in itertools.product(SELECTORS, CODE_SPECS):
         params = json.loads(json.dumps(retrain.parameters))
-        params["config"]["pretrain"]["storage"] = spec
-        params["config"]["pretrain"]["storage_args"] = {"command": f"touch {marker}"}
+        target = params["config"] if section is None else params["config"][section]
+        target[key] = spec
+        if key == "storage":
+            target["storage_args"] = {"command": f"touch {marker}"}
         with pytest.raises(Exception) as refused:
             run_deployment(f"corpus-to-model/{retrain.name}", parameters=params, timeout=0)
-        assert "409" in str(refused.value) or "Validation" in str(refused.value)
+        assert "409" in str(refused.value) or "Validation" in str(refused.value), (key, spec)
         with pytest.raises(ParameterTypeError):
             corpus_to_model.validate_parameters(params)
     assert not marker.exists()

