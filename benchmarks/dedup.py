@@ -182,7 +182,13 @@ def tool_corpusforge(corpus: Path, work: Path, threshold: float, workers: int) -
 
     out = work / "corpusforge"
     run_dedup_local(
-        corpus, out, DedupConfig(threshold=threshold), work_root=work / "cf-work", workers=workers
+        corpus,
+        out,
+        DedupConfig(threshold=threshold),
+        work_root=work / "cf-work",
+        workers=workers,
+        overwrite=True,
+        allow_incomplete=True,  # a generated corpus directory, not a stage output
     )
     clusters = pq.read_table(out / "clusters.parquet", columns=["id", "kept"]).to_pylist()
     return {r["id"] for r in clusters if not r["kept"]}

@@ -47,14 +47,14 @@ def plain(sample: Path, out: Path, pii_cfg, tok_cfg) -> dict[str, float]:
         files = ingest_stage.expand_inputs([sample / d for d in ("web", "books", "wiki")])
         cfg = IngestConfig()
         results = list(pool.map(ingest_stage.ingest_file, files, *_same(files, cache / "i", cfg)))
-        ingest_stage.assemble(results, cache / "i", out / "documents", cfg, files)
+        ingest_stage.assemble(results, cache / "i", out / "documents", cfg, files, overwrite=True)
 
     def pii(pool):
         shards = [str(s) for s in list_shards(out / "dedup")]
         results = list(
             pool.map(pii_stage.scrub_shard, shards, *_same(shards, cache / "p", pii_cfg))
         )
-        pii_stage.assemble(results, cache / "p", out / "pii", pii_cfg)
+        pii_stage.assemble(results, cache / "p", out / "pii", pii_cfg, overwrite=True)
 
     def tokenize(pool):
         # tokenize_corpus's own steps, with encoding on the same forked pool (its own spawned
@@ -72,7 +72,9 @@ def plain(sample: Path, out: Path, pii_cfg, tok_cfg) -> dict[str, float]:
 
     steps = {
         "ingest": ingest,
-        "dedup": lambda pool: run_dedup_local(out / "documents", out / "dedup", workers=workers),
+        "dedup": lambda pool: run_dedup_local(
+            out / "documents", out / "dedup", workers=workers, overwrite=True
+        ),
         "pii": pii,
         "tokenize": tokenize,
     }

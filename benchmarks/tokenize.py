@@ -108,12 +108,14 @@ def main() -> None:
         print(f"corpus: {nbytes / 1e6:.0f} MB in {args.shards} Parquet shards; {cores} cores")
         t0 = time.perf_counter()
         cfg = TokenizeConfig(vocab_size=args.vocab_size, train_sample_bytes=20_000_000)
-        m = tokenize_corpus(work / "docs", work / "trained", cfg)
+        m = tokenize_corpus(work / "docs", work / "trained", cfg, allow_incomplete=True)
         print(f"tokenizer training (20 MB sample) + encode: {time.perf_counter() - t0:.1f} s")
         tok_dir = work / "trained" / "tokenizer"
         cfg = TokenizeConfig(tokenizer_dir=str(tok_dir))
         t0 = time.perf_counter()
-        m = tokenize_corpus(work / "docs", work / "e2e", cfg, cache_root=work / "e2e-cache")
+        m = tokenize_corpus(
+            work / "docs", work / "e2e", cfg, cache_root=work / "e2e-cache", allow_incomplete=True
+        )
         e2e_s = time.perf_counter() - t0
         tokens = m["splits"]["train"]["tokens"] + m["splits"]["val"]["tokens"]
         text_tokens = tokens - m["counts"]["out"]  # without the appended end-of-text ids

@@ -6,6 +6,7 @@ Errors the user can fix are printed as one line on stderr with a non-zero exit c
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
@@ -25,6 +26,7 @@ from corpusforge.commands import (
     tokenize,
     train,
 )
+from corpusforge.console import log_path, print_error, record_unexpected
 from corpusforge.errors import CorpusforgeError
 from corpusforge.settings import validation_message
 
@@ -57,17 +59,32 @@ for _module in COMMAND_MODULES:
 
 
 def main() -> None:
+    """Run a command; every failure ends in one line on stderr and a non-zero exit code.
+
+    Tracebacks go to the workspace log (`<workspace>/logs/corpusforge.log`), which the line
+    names; the console never shows one.
+    """
     try:
         app()
     except CorpusforgeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc), exc)
     except ValidationError as exc:
-        typer.echo(f"error: invalid {exc.title}: {validation_message(exc)}", err=True)
-        sys.exit(2)
+        _fail(f"invalid {exc.title}: {validation_message(exc)}", exc)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug or an environment failure: the details go to the log
+        _fail(record_unexpected(exc))
+
+
+def _fail(message: str, exc: BaseException | None = None) -> None:
+    where = log_path()
+    if exc is not None and where is not None:
+        record_unexpected(exc)  # the traceback, for whoever debugs it
+        message = f"{message} (details: {where})"
+    print_error(message)
+    logging.disable(logging.CRITICAL)  # shutdown noise (server stop) after the error line
+    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """Dedup flow: signatures per shard (mapped, cached) -> cluster -> filter per shard (mapped).
 
 Each step resumes: shard signatures are cached in the workspace by shard sha256 + parameters,
-the cluster decisions are saved under the output's `_state/` with a key of the inputs and
-config, and the index is only extended once per decision.
+the cluster decisions are saved in the workspace cache with a key of the inputs, config and
+index, and the index is only extended once per decision. The output is written in a staging
+directory and published whole (pipeline/stage_io.py).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from prefect import flow, task
 from pydantic import Field
 
 from corpusforge.errors import InputError
-from corpusforge.hashing import sha256_file, sha256_json
+from corpusforge.hashing import sha256_file
 from corpusforge.settings import StrictModel, TaskRunnerAddress
 from flows.common import (
     Progress,
@@ -37,19 +39,20 @@ from pipeline.dedup.index import DedupIndex
 from pipeline.dedup.signatures import compute_shard
 from pipeline.dedup.stage import (
     CLUSTERS_NAME,
+    cluster_key,
     cluster_shards,
+    cluster_state_dir,
     filter_shard,
     finish_run,
     load_state,
     mark_index_committed,
     save_state,
     update_index,
-    write_clusters,
 )
 from pipeline.documents import list_shards
 from pipeline.manifest import StageRun
+from pipeline.stage_io import StagedOutput, check_output_directory, prepare_document_inputs
 
-STATE_DIR = "_state"
 _AUDIT_IDS_PER_ENTRY = 500
 
 
@@ -58,6 +61,10 @@ class DedupParams(StrictModel):
     output: str = Field(..., description="output directory for the kept documents")
     config: DedupConfig = Field(default_factory=DedupConfig)
     index: str | None = Field(None, description="persistent index directory (incremental dedup)")
+    overwrite: bool = Field(False, description="replace an earlier dedup output in `output`")
+    allow_incomplete: bool = Field(
+        False, description="read an input directory without a complete manifest (recorded)"
+    )
     task_runner: TaskRunnerAddress | None = Field(
         None, description="dask://HOST:PORT, threads, or processes"
     )
@@ -71,23 +78,16 @@ def signatures_task(shards: list[str], work_root: str, config: DedupConfig) -> l
 
 @task(task_run_name="dedup-cluster")
 def cluster_task(
-    summaries: list[dict[str, Any]], config: DedupConfig, index_dir: str | None, output: str
+    summaries: list[dict[str, Any]], config: DedupConfig, index_dir: str | None, work_root: str
 ) -> dict[str, Any]:
     """Decide kept/removed for every document (resumes from saved decisions)."""
-    state_dir = Path(output) / STATE_DIR
-    key = sha256_json(
-        {
-            "shards": [s["work_dir"] for s in summaries],
-            "config": config.model_dump(mode="json"),
-            "index": str(Path(index_dir).resolve()) if index_dir else None,
-        }
-    )
-    result = load_state(state_dir, key, output)
+    key = cluster_key(summaries, config, index_dir)
+    state_dir = cluster_state_dir(work_root, key)
+    result = load_state(state_dir, key)
     resumed = result is not None
     if result is None:
         index = DedupIndex(index_dir, config) if index_dir else None
         result = cluster_shards(summaries, config, index)
-        write_clusters(result, output)
         save_state(result, state_dir, key)
     if index_dir and not result.index_committed:
         size = update_index(DedupIndex(index_dir, config), summaries, result)
@@ -108,43 +108,51 @@ def filter_task(
 
 @flow(name="dedup", log_prints=True)
 def dedup_flow(params: DedupParams) -> dict[str, Any]:
-    shards = [str(s) for s in list_shards(params.input)]
     out = Path(params.output)
+    work_root = stage_cache_dir("dedup")
+    inputs = prepare_document_inputs(
+        params.input, work_root, allow_incomplete=params.allow_incomplete
+    )
+    shards = inputs.shards
     if out.resolve() in {Path(s).resolve().parent for s in shards}:
         raise InputError(f"{out}: output directory must differ from the input directory")
-    run = StageRun("dedup", out, params.config, [params.input])
-    work_root = stage_cache_dir("dedup")
     progress = Progress(2 * len(shards) + 1, f"dedup: {len(shards)} shards")
     groups = batches(shards, os.cpu_count() or 1)
     summaries = map_batches(
         signatures_task, groups, progress, work_root=work_root, config=params.config
     )
-    state = cluster_task.submit(summaries, params.config, params.index, str(out)).result()
+    state = cluster_task.submit(summaries, params.config, params.index, work_root).result()
     progress.advance()
     start = 0
     index_groups = []
     for g in groups:
         index_groups.append(list(range(start, start + len(g))))
         start += len(g)
-    per_shard = map_batches(
-        filter_task,
-        index_groups,
-        progress,
-        shards=shards,
-        state_dir=state["state_dir"],
-        output=str(out),
-    )
-    outputs = [o for outs in per_shard for o in outs]
-    result = load_state(state["state_dir"], state["key"], out)
-    assert result is not None
-    run.extra["resumed_cluster"] = state["resumed"]
-    manifest = finish_run(run, summaries, result, outputs)
+    with StagedOutput(out, "dedup", overwrite=params.overwrite) as staged:
+        run = StageRun("dedup", staged.path, params.config, [params.input])
+        inputs.record(run)
+        per_shard = map_batches(
+            filter_task,
+            index_groups,
+            progress,
+            shards=shards,
+            state_dir=state["state_dir"],
+            output=str(staged.path),
+        )
+        outputs = [o for outs in per_shard for o in outs]
+        result = load_state(state["state_dir"], state["key"])
+        assert result is not None
+        shutil.copyfile(Path(state["state_dir"]) / CLUSTERS_NAME, staged.path / CLUSTERS_NAME)
+        run.extra["resumed_cluster"] = state["resumed"]
+        manifest = finish_run(run, summaries, result, outputs)
+        staged.publish()
     _record(manifest, result, out, params)
     return manifest
 
 
 def run_dedup(params: DedupParams) -> dict[str, Any]:
     """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
+    check_output_directory(Path(params.output), "dedup", overwrite=params.overwrite)
     shards = list_shards(params.input)
     runner = task_runner_for(params.task_runner, workers=min(len(shards), os.cpu_count() or 1))
     return dedup_flow.with_options(task_runner=runner)(params)
@@ -183,6 +191,7 @@ def _record(manifest: dict[str, Any], result, out: Path, params: DedupParams) ->
             "threshold": params.config.threshold,
             "banding": manifest["banding"],
             "index": str(Path(params.index).resolve()) if params.index else None,
+            "input_incomplete": manifest.get("input_incomplete", False),
         },
     )
     report = manifest["dedup"]

@@ -31,6 +31,7 @@ from flows.common import (
 from flows.workers import compute_each
 from pipeline.ingest.config import IngestConfig
 from pipeline.ingest.stage import assemble, expand_inputs, ingest_file
+from pipeline.stage_io import check_output_directory
 
 
 class IngestParams(StrictModel):
@@ -40,6 +41,7 @@ class IngestParams(StrictModel):
     task_runner: TaskRunnerAddress | None = Field(
         None, description="dask://HOST:PORT, threads, or processes"
     )
+    overwrite: bool = Field(False, description="replace an earlier ingest output in `output`")
 
 
 @io_retrying_task("ingest-from-{paths[0]}")
@@ -59,7 +61,9 @@ def ingest_flow(params: IngestParams) -> dict[str, Any]:
     ordered = map_batches(
         ingest_files_task, groups, progress, cache_root=cache_root, config=params.config
     )
-    manifest = assemble(ordered, cache_root, params.output, params.config, files)
+    manifest = assemble(
+        ordered, cache_root, params.output, params.config, files, overwrite=params.overwrite
+    )
     _record(ordered, manifest, params.output)
     return manifest
 
@@ -67,6 +71,7 @@ def ingest_flow(params: IngestParams) -> dict[str, Any]:
 def run_ingest(params: IngestParams) -> dict[str, Any]:
     """Run the flow on the local worker processes (one per file, up to the cores), on
     threads, or on Dask."""
+    check_output_directory(Path(params.output), "ingest", overwrite=params.overwrite)
     files = expand_inputs(params.inputs)
     runner = task_runner_for(params.task_runner, workers=min(len(files), os.cpu_count() or 1))
     return ingest_flow.with_options(task_runner=runner)(params)

@@ -28,6 +28,7 @@ from flows.workers import compute_each
 from pipeline.documents import list_shards
 from pipeline.pii.config import PiiConfig
 from pipeline.pii.stage import assemble, scrub_shard
+from pipeline.stage_io import check_output_directory, prepare_document_inputs
 
 
 class PiiParams(StrictModel):
@@ -38,6 +39,10 @@ class PiiParams(StrictModel):
         None, description="dask://HOST:PORT, threads, or processes"
     )
     workers: int | None = Field(None, ge=1, description="worker processes (default: cores)")
+    overwrite: bool = Field(False, description="replace an earlier pii output in `output`")
+    allow_incomplete: bool = Field(
+        False, description="read an input directory without a complete manifest (recorded)"
+    )
 
 
 @io_retrying_task("pii-from-{shards[0]}")
@@ -50,14 +55,20 @@ def scrub_shards_task(
 
 @flow(name="pii", log_prints=True)
 def pii_flow(params: PiiParams) -> dict[str, Any]:
-    shards = [str(s) for s in list_shards(params.input)]
+    check_output_directory(Path(params.output), "pii", overwrite=params.overwrite)
     cache_root = stage_cache_dir("pii")
+    inputs = prepare_document_inputs(
+        params.input, cache_root, allow_incomplete=params.allow_incomplete
+    )
+    shards = inputs.shards
     progress = Progress(len(shards), f"pii: {len(shards)} shards")
     groups = batches(shards, params.workers or os.cpu_count() or 1)
     ordered = map_batches(
         scrub_shards_task, groups, progress, cache_root=cache_root, config=params.config
     )
-    manifest = assemble(ordered, cache_root, params.output, params.config)
+    manifest = assemble(
+        ordered, cache_root, params.output, params.config, inputs, overwrite=params.overwrite
+    )
     _record(ordered, manifest, params.output)
     return manifest
 
@@ -92,6 +103,7 @@ def _record(results: list[dict[str, Any]], manifest: dict[str, Any], output: str
         details={
             "shards": [o["sha256"] for o in manifest["outputs"]],
             "mode": manifest["config"].get("mode"),
+            "input_incomplete": manifest.get("input_incomplete", False),
             "entities_by_source": manifest.get("entities_by_source", {}),
         },
     )

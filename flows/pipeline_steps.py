@@ -92,6 +92,7 @@ def _run_ingest(ctx: StepContext) -> dict[str, Any]:
         output=str(ctx.stage_dir("ingest")),
         config=ctx.config.ingest,
         task_runner=ctx.config.task_runner,
+        overwrite=True,  # the pipeline owns its stage directories (see _FINGERPRINT.json)
     )
     return run_ingest(params)
 
@@ -100,6 +101,7 @@ def _run_ingest(ctx: StepContext) -> dict[str, Any]:
 SHARED_CODE = (
     "pipeline/documents.py",
     "pipeline/manifest.py",
+    "pipeline/stage_io.py",
     "pipeline/text.py",
     "flows/common.py",
 )
@@ -116,6 +118,7 @@ def _run_dedup(ctx: StepContext) -> dict[str, Any]:
         config=ctx.config.dedup,
         index=ctx.config.dedup_index_dir(),
         task_runner=ctx.config.task_runner,
+        overwrite=True,  # the pipeline owns its stage directories (see _FINGERPRINT.json)
     )
     return run_dedup(params)
 
@@ -137,6 +140,7 @@ def _run_pii(ctx: StepContext) -> dict[str, Any]:
         output=str(ctx.stage_dir("pii")),
         config=ctx.config.pii,
         task_runner=ctx.config.task_runner,
+        overwrite=True,  # the pipeline owns its stage directories (see _FINGERPRINT.json)
     )
     return run_pii(params)
 
@@ -152,6 +156,7 @@ def _run_tokenize(ctx: StepContext) -> dict[str, Any]:
         output=str(ctx.stage_dir("tokenize")),
         config=ctx.config.tokenize,
         task_runner=ctx.config.task_runner,
+        overwrite=True,  # the pipeline owns its stage directories (see _FINGERPRINT.json)
     )
     return run_tokenize(params)
 

@@ -27,6 +27,7 @@ from flows.common import (
     task_runner_for,
 )
 from flows.workers import compute_each
+from pipeline.stage_io import StagedOutput, check_output_directory, prepare_document_inputs
 from pipeline.tokenize.config import TokenizeConfig
 from pipeline.tokenize.encode import EncodePlan
 from pipeline.tokenize.stage import (
@@ -44,6 +45,10 @@ class TokenizeParams(StrictModel):
     config: TokenizeConfig = Field(default_factory=TokenizeConfig)
     task_runner: TaskRunnerAddress | None = Field(
         None, description="dask://HOST:PORT, threads, or processes"
+    )
+    overwrite: bool = Field(False, description="replace an earlier tokenize output in `output`")
+    allow_incomplete: bool = Field(
+        False, description="read an input directory without a complete manifest (recorded)"
     )
 
 
@@ -64,22 +69,28 @@ def encode_task(shards: list[str], chunk_root: str, plan: EncodePlan) -> list[di
 
 @flow(name="tokenize", log_prints=True)
 def tokenize_flow(params: TokenizeParams) -> dict[str, Any]:
-    shards = [str(s) for s in plan_inputs(params.input)]
-    Path(params.output).mkdir(parents=True, exist_ok=True)
-    tokenizer = tokenizer_task(shards, params.output, params.config)
-    plan, mixture = make_plan([Path(s) for s in shards], params.output, params.config, tokenizer)
-    progress = Progress(len(shards), f"tokenize: {len(shards)} input shards")
-    groups = batches(shards, params.config.workers or os.cpu_count() or 1)
-    chunks = map_batches(
-        encode_task, groups, progress, chunk_root=str(_cache_root() / "chunks"), plan=plan
+    inputs = prepare_document_inputs(
+        params.input, _cache_root(), allow_incomplete=params.allow_incomplete
     )
-    manifest = assemble(chunks, params.output, params.config, tokenizer, mixture)
+    shards = inputs.shards
+    with StagedOutput(params.output, "tokenize", overwrite=params.overwrite) as staged:
+        out = str(staged.path)
+        tokenizer = tokenizer_task(shards, out, params.config)
+        plan, mixture = make_plan([Path(s) for s in shards], out, params.config, tokenizer)
+        progress = Progress(len(shards), f"tokenize: {len(shards)} input shards")
+        groups = batches(shards, params.config.workers or os.cpu_count() or 1)
+        chunks = map_batches(
+            encode_task, groups, progress, chunk_root=str(_cache_root() / "chunks"), plan=plan
+        )
+        manifest = assemble(chunks, out, params.config, tokenizer, mixture, inputs)
+        staged.publish()
     _record(manifest, params.output)
     return manifest
 
 
 def run_tokenize(params: TokenizeParams) -> dict[str, Any]:
     """Run the flow on local worker processes (up to the cores) or on Dask."""
+    check_output_directory(Path(params.output), "tokenize", overwrite=params.overwrite)
     n = len(plan_inputs(params.input))
     workers = min(n, params.config.workers or os.cpu_count() or 1)
     return tokenize_flow.with_options(task_runner=task_runner_for(params.task_runner, workers))(
@@ -130,6 +141,7 @@ def _record(manifest: dict[str, Any], output: str) -> None:
             "inputs": [i.get("sha256") for i in manifest["inputs"]],
             "shards": lineage_summary(manifest),
             "mixture": (manifest.get("mixture") or {}).get("multipliers"),
+            "input_incomplete": manifest.get("input_incomplete", False),
         },
     )
     by_source = manifest["by_source"]

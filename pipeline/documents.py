@@ -8,8 +8,6 @@ file; output is always zstd Parquet shards named `part-NNNNN.parquet`.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,7 +46,7 @@ def list_shards(path: str | Path) -> list[Path]:
     raise InputError(f"{p}: expected a directory of shards, a .parquet or a .jsonl file")
 
 
-def _normalise_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+def normalise_row(row: Mapping[str, Any], where: str = "row") -> dict[str, Any]:
     if "id" not in row or "text" not in row:
         raise InputError(f"{where}: document rows need at least 'id' and 'text'")
     out = dict(row)
@@ -98,7 +96,7 @@ def _jsonl_batches(path: Path, batch_size: int) -> Iterator[pa.Table]:
                 raise InputError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from exc
             if not isinstance(row, dict):
                 raise InputError(f"{path}:{lineno}: each JSONL line must be an object")
-            batch.append(_normalise_row(row, f"{path}:{lineno}"))
+            batch.append(normalise_row(row, f"{path}:{lineno}"))
             if len(batch) >= batch_size:
                 yield rows_to_table(batch)
                 batch = []
@@ -139,16 +137,6 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pa.Table:
     return (
         pa.concat_tables(tables, promote_options="default") if tables else DOC_SCHEMA.empty_table()
     )
-
-
-def link_or_copy(src: Path, dst: Path) -> None:
-    """Place a finished shard from a cache into an output directory: a hard link when the file
-    system allows it (no bytes copied), else a copy."""
-    dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
 
 
 class ShardWriter:

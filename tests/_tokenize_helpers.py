@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from _documents_helpers import seal
+
 from pipeline.documents import ShardWriter
 
 WORDS = (
@@ -37,4 +39,4 @@ def write_corpus(path: Path, docs: int = 600, rows_per_shard: int = 250, seed: i
     ]
     with ShardWriter(path, rows_per_shard=rows_per_shard) as writer:
         writer.write_rows(rows)
-    return path
+    return seal(path)

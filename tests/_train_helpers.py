@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _documents_helpers import seal
 
 from model.config import SFTConfig, TrainConfig
 
@@ -49,7 +50,7 @@ def token_shards(texts: list[str], out_dir: Path, vocab_size: int = 512) -> Path
             [{"id": f"book-{i:05d}", "text": t, "source": "books"} for i, t in enumerate(texts)]
         )
     config = TokenizeConfig(vocab_size=vocab_size, val_fraction=0.1, workers=1)
-    tokenize_corpus(docs, out_dir, config)
+    tokenize_corpus(seal(docs), out_dir, config)
     return out_dir
 
 

@@ -8,6 +8,7 @@ import random
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from _documents_helpers import seal
 from typer.testing import CliRunner
 
 from corpusforge.audit import open_audit_log
@@ -34,7 +35,7 @@ def _shards(root):
             for i in range(6 if s == 0 else 3)
         ]
         pq.write_table(pa.Table.from_pylist(rows), root / f"part-{s:05d}.parquet")
-    return root
+    return seal(root)
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def test_dedup_flow_on_parquet_shards_resumes_and_audits(cli, workspace, tmp_pat
     assert sorted(i for e in removed for i in e.details["ids"]) == ["s1-0", "s1-1", "s1-2"]
     assert not any("text" in json.dumps(e.details) for e in removed)
 
-    again = cli("dedup", str(src), "-o", str(out), "--task-runner", "threads")
+    again = cli("dedup", str(src), "-o", str(out), "--task-runner", "threads", "--overwrite")
     assert again.exit_code == 0, again.output
     assert json.loads((out / "manifest.json").read_text())["resumed_cluster"]
 

@@ -58,7 +58,7 @@ def test_ingest_flow_maps_files_resumes_and_audits(cli, workspace, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["out"] == 7 and manifest["by_source"] == {"web": 3, "dataset": 4}
 
-    again = cli("ingest", str(src), "-o", str(out))
+    again = cli("ingest", str(src), "-o", str(out), "--overwrite")
     assert again.exit_code == 0, again.output
     assert json.loads((out / "manifest.json").read_text())["counts"]["files_cached"] == 2
 

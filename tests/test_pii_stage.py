@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from _documents_helpers import seal
 from typer.testing import CliRunner
 
 from pipeline.documents import ShardWriter, read_table
@@ -51,7 +52,7 @@ def shards(tmp_path) -> Path:
     docs = make_docs()
     with ShardWriter(src, rows_per_shard=6) as w:
         w.write_rows(docs)
-    return src
+    return seal(src)
 
 
 def test_stage_writes_scrubbed_shards_manifest_and_side_table(shards, tmp_path):
@@ -127,6 +128,7 @@ def test_flow_and_cli_leave_no_pii_in_records(prefect_harness, workspace, shards
                 str(out),
                 "--mode",
                 "fast",
+                "--overwrite",
                 "--workspace",
                 str(workspace.root),
             ],
@@ -141,6 +143,7 @@ def test_flow_and_cli_leave_no_pii_in_records(prefect_harness, workspace, shards
                 str(out),
                 "--mode",
                 "fast",
+                "--overwrite",
                 "--workspace",
                 str(workspace.root),
             ],

@@ -107,7 +107,7 @@ def test_same_input_and_config_give_byte_identical_output(corpus, out, tmp_path)
 
 
 def test_rerun_reuses_finished_chunks(corpus, out):
-    manifest = tokenize_corpus(corpus, out, TokenizeConfig(**CONFIG, workers=1))
+    manifest = tokenize_corpus(corpus, out, TokenizeConfig(**CONFIG, workers=1), overwrite=True)
     assert manifest["counts"]["inputs_cached"] == len(list(corpus.glob("*.parquet")))
     assert manifest["tokenizer"]["reused"] is True
 
@@ -191,7 +191,9 @@ def test_unreadable_input_shard_is_quarantined(corpus, out, tmp_path):
     shutil.copytree(corpus, mixed)
     (mixed / "part-00009.parquet").write_bytes(b"PAR1 definitely not parquet")
     config = TokenizeConfig(tokenizer_dir=str(out / "tokenizer"), workers=1)
-    manifest = tokenize_corpus(mixed, tmp_path / "o", config)
+    with pytest.raises(InputError, match="part-00009.parquet is not listed"):
+        tokenize_corpus(mixed, tmp_path / "o", config)  # not a complete stage output
+    manifest = tokenize_corpus(mixed, tmp_path / "o", config, allow_incomplete=True)
     assert manifest["counts"]["rejected"] == 1
     assert manifest["counts"]["in"] == 500
     rejects = (tmp_path / "o" / "rejects.jsonl").read_text()

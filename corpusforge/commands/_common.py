@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from corpusforge.console import quiet_console_tracebacks, use_log_file
 from corpusforge.settings import TASK_RUNNER_PATTERN
 from corpusforge.workspace import Workspace
 
@@ -21,9 +22,33 @@ WorkspaceOption = Annotated[
 ]
 
 
+OverwriteOption = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite", help="Replace this stage's earlier output in the output directory."
+    ),
+]
+AllowIncompleteOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-incomplete",
+        help="Read an input directory that has no complete manifest (recorded in the audit).",
+    ),
+]
+
+
 def use_workspace(path: Path | None) -> Workspace:
-    """Resolve and activate the workspace (sets PREFECT_HOME before Prefect is imported)."""
-    return Workspace.resolve(path).activate()
+    """Resolve and activate the workspace (sets PREFECT_HOME before Prefect is imported);
+    this process's full log, tracebacks included, goes to the workspace's logs/."""
+    ws = Workspace.resolve(path).activate()
+    use_log_file(ws.root / "logs")
+    return ws
+
+
+def flows_imported() -> None:
+    """Call once a command has imported its flows (and so Prefect): failed runs then show
+    one line on the console, their tracebacks only in the workspace log."""
+    quiet_console_tracebacks()
 
 
 def fail(message: str, code: int = 2) -> None:

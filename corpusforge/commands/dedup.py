@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from corpusforge.commands._common import WorkspaceOption, check_task_runner, fail, use_workspace
+from corpusforge.commands._common import (
+    AllowIncompleteOption,
+    OverwriteOption,
+    WorkspaceOption,
+    check_task_runner,
+    fail,
+    flows_imported,
+    use_workspace,
+)
 from corpusforge.settings import validation_message
 
 
@@ -28,6 +36,8 @@ def dedup(
     task_runner: str | None = typer.Option(
         None, help="where tasks run: local processes (default), 'threads', or dask://HOST:PORT"
     ),
+    overwrite: OverwriteOption = False,
+    allow_incomplete: AllowIncompleteOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Remove exact and near duplicates; write kept shards, clusters.parquet and a manifest."""
@@ -37,6 +47,8 @@ def dedup(
     use_workspace(workspace)
     from flows.dedup import DedupParams, run_dedup
     from pipeline.dedup.config import DedupConfig
+
+    flows_imported()
 
     try:
         config = DedupConfig(
@@ -57,6 +69,8 @@ def dedup(
             config=config,
             index=str(index) if index else None,
             task_runner=task_runner,
+            overwrite=overwrite,
+            allow_incomplete=allow_incomplete,
         )
     )
     c = manifest["counts"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from corpusforge.commands._common import WorkspaceOption, fail
+from corpusforge.commands._common import WorkspaceOption, fail, flows_imported
 from corpusforge.workspace import Workspace
 
 _MARKER = ".corpusforge-demo"
@@ -33,6 +33,8 @@ def demo(
     (ws.root / _MARKER).write_text("created by corpusforge demo\n")
 
     from flows.demo import run_demo
+
+    flows_imported()
 
     t0 = time.perf_counter()
     result = run_demo(ws, seed=seed, report=lambda msg: console.print(f"[bold cyan]>[/] {msg}"))

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from corpusforge.commands._common import WorkspaceOption, check_task_runner, fail, use_workspace
+from corpusforge.commands._common import (
+    OverwriteOption,
+    WorkspaceOption,
+    check_task_runner,
+    fail,
+    flows_imported,
+    use_workspace,
+)
 from corpusforge.settings import validation_message
 
 
@@ -25,6 +32,7 @@ def ingest(
         None, help="where tasks run: local processes (default), 'threads', or dask://HOST:PORT"
     ),
     strict: bool = typer.Option(False, "--strict", help="exit non-zero if anything was rejected"),
+    overwrite: OverwriteOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Ingest web, book, wiki and dataset files into Parquet document shards."""
@@ -34,6 +42,8 @@ def ingest(
     use_workspace(workspace)
     from flows.ingest import IngestParams, run_ingest
     from pipeline.ingest.config import IngestConfig
+
+    flows_imported()
 
     try:
         config = IngestConfig(
@@ -45,7 +55,13 @@ def ingest(
     except ValidationError as exc:
         fail(f"invalid option: {validation_message(exc, IngestConfig)}")
     manifest = run_ingest(
-        IngestParams(inputs=inputs, output=str(output), config=config, task_runner=task_runner)
+        IngestParams(
+            inputs=inputs,
+            output=str(output),
+            config=config,
+            task_runner=task_runner,
+            overwrite=overwrite,
+        )
     )
     counts = manifest["counts"]
     typer.echo(

@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+from corpusforge.commands._common import (
+    AllowIncompleteOption,
+    OverwriteOption,
+    WorkspaceOption,
+    fail,
+    flows_imported,
+    use_workspace,
+)
 from corpusforge.settings import validation_message
 
 
@@ -38,6 +45,8 @@ def run(
     sft: Annotated[
         bool, typer.Option("--sft", help="input is instruction JSONL (prompt/response, messages)")
     ] = False,
+    overwrite: OverwriteOption = False,
+    allow_incomplete: AllowIncompleteOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Scrub PII from document shards (or instruction data with --sft)."""
@@ -60,8 +69,17 @@ def run(
         return
     from flows.pii import PiiParams, run_pii
 
+    flows_imported()
+
     manifest = run_pii(
-        PiiParams(input=str(input), output=str(output), config=config, workers=workers)
+        PiiParams(
+            input=str(input),
+            output=str(output),
+            config=config,
+            workers=workers,
+            overwrite=overwrite,
+            allow_incomplete=allow_incomplete,
+        )
     )
     c = manifest["counts"]
     typer.echo(

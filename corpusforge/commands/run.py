@@ -7,7 +7,12 @@ from pathlib import Path
 
 import typer
 
-from corpusforge.commands._common import WorkspaceOption, check_task_runner, use_workspace
+from corpusforge.commands._common import (
+    WorkspaceOption,
+    check_task_runner,
+    flows_imported,
+    use_workspace,
+)
 
 
 def run(
@@ -39,6 +44,8 @@ def run(
     check_task_runner(task_runner)
     ws = use_workspace(workspace)
     from flows.pipeline import load_config, run_pipeline, start_workers
+
+    flows_imported()
 
     overrides: dict = {"task_runner": task_runner}
     if stages is not None:

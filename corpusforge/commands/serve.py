@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+from corpusforge.commands._common import WorkspaceOption, fail, flows_imported, use_workspace
 
 
 def serve(
@@ -48,6 +48,8 @@ def serve(
     use_workspace(workspace)
     from flows.pipeline import load_config
     from flows.pipeline_deployments import build_deployments
+
+    flows_imported()
 
     cfg = load_config(config)
     deployments = build_deployments(

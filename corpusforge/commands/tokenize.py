@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from corpusforge.commands._common import WorkspaceOption, check_task_runner, fail, use_workspace
+from corpusforge.commands._common import (
+    AllowIncompleteOption,
+    OverwriteOption,
+    WorkspaceOption,
+    check_task_runner,
+    fail,
+    flows_imported,
+    use_workspace,
+)
 from corpusforge.settings import validation_message
 
 
@@ -43,6 +51,8 @@ def tokenize(
     task_runner: str | None = typer.Option(
         None, help="where tasks run: local processes (default), 'threads', or dask://HOST:PORT"
     ),
+    overwrite: OverwriteOption = False,
+    allow_incomplete: AllowIncompleteOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Train (or adopt) a tokenizer and encode documents into train/val token shards."""
@@ -52,6 +62,8 @@ def tokenize(
     use_workspace(workspace)
     from flows.tokenize import TokenizeParams, run_tokenize
     from pipeline.tokenize.config import TokenizeConfig
+
+    flows_imported()
 
     try:
         config = TokenizeConfig(
@@ -67,7 +79,14 @@ def tokenize(
     except ValidationError as exc:
         fail(f"invalid option: {validation_message(exc, TokenizeConfig)}")
     manifest = run_tokenize(
-        TokenizeParams(input=str(input), output=str(output), config=config, task_runner=task_runner)
+        TokenizeParams(
+            input=str(input),
+            output=str(output),
+            config=config,
+            task_runner=task_runner,
+            overwrite=overwrite,
+            allow_incomplete=allow_incomplete,
+        )
     )
     splits, counts = manifest["splits"], manifest["counts"]
     typer.echo(

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from corpusforge.commands._common import WorkspaceOption, fail, use_workspace
+from corpusforge.commands._common import WorkspaceOption, fail, flows_imported, use_workspace
 from corpusforge.settings import validation_message
 
 
@@ -47,6 +47,8 @@ def train(
     from flows.train import PretrainParams, run_pretrain
     from model.config import TrainConfig
 
+    flows_imported()
+
     values = dict(
         data=data,
         preset=preset,
@@ -81,6 +83,8 @@ def finetune(
     use_workspace(workspace)
     from flows.train import FinetuneParams, run_finetune
     from model.config import SFTConfig
+
+    flows_imported()
 
     lora = (
         {"rank": lora_rank, "alpha": lora_alpha, "target_modules": lora_targets.split(",")}

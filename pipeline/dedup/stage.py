@@ -17,14 +17,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from corpusforge.errors import InputError
+from corpusforge.hashing import sha256_json
 from pipeline.dedup.cluster import NOT_REMOVED, band_groups, decide
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.index import DedupIndex
 from pipeline.dedup.parts import Part, SignatureStore
 from pipeline.dedup.signatures import NO_SIGNATURE, compute_shard, warm_up
-from pipeline.documents import ShardWriter, iter_shard_batches, list_shards, shard_name
+from pipeline.documents import ShardWriter, iter_shard_batches, shard_name
 from pipeline.manifest import Reject, StageRun, write_json_atomic
+from pipeline.stage_io import (
+    StagedOutput,
+    check_output_directory,
+    default_cache_root,
+    prepare_document_inputs,
+)
 
 CLUSTERS_NAME = "clusters.parquet"
 CLUSTERS_SCHEMA = pa.schema(
@@ -307,10 +313,26 @@ def filter_shard(shard: str | Path, index: int, keep_rows: np.ndarray, out_dir: 
 STATE_FILE = "cluster.json"
 
 
+def cluster_state_dir(work_root: str | Path, key: str) -> Path:
+    """Where the cluster decisions for `key` (inputs + config + index) are kept."""
+    return Path(work_root) / "cluster" / key[:32]
+
+
+def cluster_key(summaries: list[dict[str, Any]], config: DedupConfig, index_dir) -> str:
+    return sha256_json(
+        {
+            "shards": [s["work_dir"] for s in summaries],
+            "config": config.model_dump(mode="json"),
+            "index": str(Path(index_dir).resolve()) if index_dir else None,
+        }
+    )
+
+
 def save_state(result: ClusterResult, state_dir: str | Path, key: str) -> None:
     """Persist the cluster decisions so a rerun resumes after this step."""
     state = Path(state_dir)
     state.mkdir(parents=True, exist_ok=True)
+    write_clusters(result, state)
     for i, (keep, (sig_rows, rows)) in enumerate(
         zip(result.keep_rows, result.index_rows, strict=True)
     ):
@@ -327,11 +349,11 @@ def save_state(result: ClusterResult, state_dir: str | Path, key: str) -> None:
     write_json_atomic(state / STATE_FILE, value)
 
 
-def load_state(state_dir: str | Path, key: str, out_dir: str | Path) -> ClusterResult | None:
+def load_state(state_dir: str | Path, key: str) -> ClusterResult | None:
     """The saved decisions of an earlier run with the same key, if complete."""
     state = Path(state_dir)
     path = state / STATE_FILE
-    if not path.exists() or not (Path(out_dir) / CLUSTERS_NAME).exists():
+    if not path.exists() or not (state / CLUSTERS_NAME).exists():
         return None
     value = json.loads(path.read_text())
     if value.get("key") != key:
@@ -342,7 +364,7 @@ def load_state(state_dir: str | Path, key: str, out_dir: str | Path) -> ClusterR
     return ClusterResult(
         keep,
         index_rows,
-        pq.read_table(Path(out_dir) / CLUSTERS_NAME),
+        pq.read_table(state / CLUSTERS_NAME),
         [Reject(**r) for r in value["rejects"]],
         Counter(value["counts"]),
         value["report"],
@@ -368,10 +390,13 @@ def write_clusters(result: ClusterResult, out_dir: str | Path) -> None:
 def finish_run(run: StageRun, summaries, result: ClusterResult, outputs) -> dict[str, Any]:
     for r in result.rejects:
         run.reject(r)
-    run.counts["in"] = sum(s["documents"] for s in summaries)
+    run.counts["in"] += sum(s["documents"] for s in summaries)
     run.counts.update({k: v for k, v in result.counts.items() if k != "documents"})
     run.counts["input_bytes"] = sum(s["bytes"] for s in summaries)
     run.add_outputs(sorted(outputs, key=lambda o: o["path"]))
+    run.counts["removed"] = run.counts.get("exact_duplicates", 0) + run.counts.get(
+        "near_duplicates", 0
+    )
     run.extra["dedup"] = result.report
     run.extra["banding"] = dict(zip(("bands", "rows"), run_banding(run.config), strict=True))
     return run.finish()
@@ -388,33 +413,46 @@ def run_dedup_local(
     index_dir: str | Path | None = None,
     work_root: str | Path | None = None,
     workers: int = 2,
+    *,
+    overwrite: bool = False,
+    allow_incomplete: bool = False,
 ) -> dict[str, Any]:
     """The whole stage without Prefect: a process pool for signatures and filtering."""
     config = config or DedupConfig()
-    shards = [str(s) for s in list_shards(input_path)]
     out = Path(output)
-    if out.resolve() in {Path(s).resolve().parent for s in shards}:
-        raise InputError(f"{out}: output directory must differ from the input directory")
-    work_root = Path(work_root or out / "_work")
-    run = StageRun("dedup", out, config, [input_path])
+    check_output_directory(out, "dedup", overwrite=overwrite)
+    work_root = Path(work_root or default_cache_root(out))
+    inputs = prepare_document_inputs(input_path, work_root, allow_incomplete=allow_incomplete)
+    shards = inputs.shards
     index = DedupIndex(index_dir, config) if index_dir else None
     warm_up(config)  # before the fork: the workers inherit what it loads
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with (
+        StagedOutput(out, "dedup", overwrite=overwrite) as staged,
+        ProcessPoolExecutor(max_workers=workers) as pool,
+    ):
+        run = StageRun("dedup", staged.path, config, [input_path])
+        inputs.record(run)
         summaries = list(
             pool.map(compute_shard, shards, [work_root] * len(shards), [config] * len(shards))
         )
         result = cluster_shards(summaries, config, index)
-        write_clusters(result, out)
+        write_clusters(result, staged.path)
         if index is not None:
             result.counts["index_documents"] = update_index(index, summaries, result)
         outputs = [
             o
             for outs in pool.map(
-                filter_shard, shards, range(len(shards)), result.keep_rows, [out] * len(shards)
+                filter_shard,
+                shards,
+                range(len(shards)),
+                result.keep_rows,
+                [staged.path] * len(shards),
             )
             for o in outs
         ]
-    return finish_run(run, summaries, result, outputs)
+        manifest = finish_run(run, summaries, result, outputs)
+        staged.publish()
+    return manifest
 
 
 __all__ = ["cluster_shards", "filter_shard", "run_dedup_local", "shard_name"]

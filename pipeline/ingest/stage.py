@@ -20,14 +20,20 @@ from typing import Any
 
 import orjson
 
-from corpusforge.errors import InputError
+from corpusforge.errors import InputError, environment_problem
 from corpusforge.hashing import sha256_file, sha256_json
 from corpusforge.version import code_version
-from pipeline.documents import link_or_copy, shard_name
+from pipeline.documents import shard_name
 from pipeline.ingest.config import IngestConfig
 from pipeline.ingest.records import RawDocument, RecordError
 from pipeline.ingest.writer import BackgroundShardWriter
 from pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
+from pipeline.stage_io import (
+    StagedOutput,
+    cached_outputs_intact,
+    check_output_directory,
+    default_cache_root,
+)
 from pipeline.text import normalize_texts
 
 DONE_NAME = "_DONE.json"
@@ -153,10 +159,13 @@ def _read_file(
     is_hub = path.startswith(HUB_PREFIX)
     final_dir = Path(cache_root) / key
     done = final_dir / DONE_NAME
+    tampered = False
     if done.exists():
         result = json.loads(done.read_text())
-        result["path"] = path
-        return lambda: {**result, "cached": True}
+        if cached_outputs_intact(final_dir, result):
+            result["path"] = path
+            return lambda: {**result, "cached": True}
+        tampered = True  # a cached file changed since it was written: recomputed, reported
 
     work = Path(cache_root) / f"{key}.tmp-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
@@ -215,6 +224,7 @@ def _read_file(
                 position = item.position
                 counts["records"] += 1
                 if len(item.text) > max_chars:
+                    counts["too_large"] += 1
                     reject(
                         position,
                         f"document too large ({len(item.text)} chars > max_doc_chars {max_chars})",
@@ -230,6 +240,8 @@ def _read_file(
         except Exception as exc:  # a reader bug or unforeseen corruption: quarantine, keep rest
             if writer.failed:  # not the input's fault (disk full, ...): fail the file
                 raise
+            if problem := environment_problem(exc):  # the machine's fault: stop, name it
+                raise problem from exc
             reject(position, f"unreadable after this position: {type(exc).__name__}")
         write_pending()  # the documents read before the end (or the error)
         writer.flush()  # the writer thread starts on the last batch now
@@ -249,9 +261,12 @@ def _read_file(
             "by_source": dict(by_source),
             "records": counts["records"],
             "rejected": counts["rejected"],
+            "too_large": counts["too_large"],
+            "cache_recomputed": int(tampered),
             "dropped_short": counts["dropped_short"],
             "licenses": sorted(licenses),
             "outputs": outputs,
+            "files_sha256": {},
             "seconds": round(busy + time.perf_counter() - t1, 3),  # reading + waiting
         }
         write_json_atomic(work / DONE_NAME, result)
@@ -268,46 +283,56 @@ def assemble(
     out_dir: str | Path,
     config: IngestConfig,
     inputs: list[str],
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Link each file's shards into `out_dir` in input order; write manifest and rejects."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("part-*.parquet"):
-        stale.unlink()
-    run = StageRun("ingest", out, config, inputs=[], hash_inputs=False)
-    run.inputs = [
-        {
-            "path": r["path"],
-            "sha256": r["sha256"],
-            "format": r["format"],
-            "bytes": r["bytes"],
-            "documents": r["documents"],
-            "rejected": r["rejected"],
-            "licenses": r["licenses"],
-        }
-        for r in results
-    ]
-    index = 0
-    by_source: Counter[str] = Counter()
-    for r in results:
-        src_dir = Path(cache_root) / r["cache_key"]
-        for shard in r["outputs"]:
-            name = shard_name(index)
-            link_or_copy(src_dir / shard["path"], out / name)
-            run.add_outputs([{**shard, "path": name, "from": r["path"]}])
-            index += 1
-        rejects_path = src_dir / REJECTS_NAME
-        if rejects_path.exists():
-            for line in rejects_path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    run.reject(json.loads(line))
-        by_source.update(r["by_source"])
-        run.counts["in"] += r["records"]
-        run.counts["dropped_short"] += r["dropped_short"]
-        run.counts["files"] += 1
-        run.counts["files_cached"] += int(r.get("cached", False))
-    run.extra["by_source"] = dict(by_source)
-    return run.finish()
+    """Copy each file's shards into `out_dir` in input order (staged, then published); write
+    manifest and rejects.
+
+    Counts: `in` is every record read, good or bad (a file's reader error counts as one),
+    `rejected` the quarantined ones, `removed` the too-short documents: in = out + rejected
+    + removed.
+    """
+    with StagedOutput(out_dir, "ingest", overwrite=overwrite) as staged:
+        out = staged.path
+        run = StageRun("ingest", out, config, inputs=[], hash_inputs=False)
+        run.inputs = [
+            {
+                "path": r["path"],
+                "sha256": r["sha256"],
+                "format": r["format"],
+                "bytes": r["bytes"],
+                "documents": r["documents"],
+                "rejected": r["rejected"],
+                "licenses": r["licenses"],
+            }
+            for r in results
+        ]
+        index = 0
+        by_source: Counter[str] = Counter()
+        for r in results:
+            src_dir = Path(cache_root) / r["cache_key"]
+            for shard in r["outputs"]:
+                name = shard_name(index)
+                shutil.copyfile(src_dir / shard["path"], out / name)
+                run.add_outputs([{**shard, "path": name, "from": r["path"]}])
+                index += 1
+            rejects_path = src_dir / REJECTS_NAME
+            if rejects_path.exists():
+                for line in rejects_path.read_text(encoding="utf-8").splitlines():
+                    if line.strip():
+                        run.reject(json.loads(line))
+            by_source.update(r["by_source"])
+            # a reject that is not a too-large record was never counted as a record
+            run.counts["in"] += r["records"] + r["rejected"] - r.get("too_large", 0)
+            run.counts["dropped_short"] += r["dropped_short"]
+            run.counts["files"] += 1
+            run.counts["files_cached"] += int(r.get("cached", False))
+            run.counts["cache_recomputed"] += r.get("cache_recomputed", 0)
+        run.counts["removed"] = run.counts["dropped_short"]
+        run.extra["by_source"] = dict(by_source)
+        manifest = run.finish()
+        staged.publish()
+    return manifest
 
 
 def ingest(
@@ -315,11 +340,14 @@ def ingest(
     out_dir: str | Path,
     config: IngestConfig | None = None,
     cache_root: str | Path | None = None,
+    *,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Plain (sequential) ingest of every input: what the flow does, without Prefect."""
     config = config or IngestConfig()
+    check_output_directory(Path(out_dir), "ingest", overwrite=overwrite)
     files = expand_inputs(inputs)
-    cache = Path(cache_root) if cache_root else Path(out_dir) / ".cache"
+    cache = Path(cache_root) if cache_root else default_cache_root(out_dir)
     # Each file is finished once the next one has been read (see `_read_file`), except before
     # a file with the same cache key, which then finds it cached, as one file at a time would.
     # On an error, the file read before it is still finished.
@@ -339,4 +367,4 @@ def ingest(
     finally:
         if unfinished is not None:
             results.append(unfinished[1]())
-    return assemble(results, cache, out_dir, config, files)
+    return assemble(results, cache, out_dir, config, files, overwrite=overwrite)

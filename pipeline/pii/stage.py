@@ -22,19 +22,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpusforge.errors import InputError
+from corpusforge.errors import InputError, environment_problem
 from corpusforge.hashing import sha256_file, sha256_json
 from corpusforge.version import code_version
-from pipeline.documents import (
-    ShardWriter,
-    iter_shard_batches,
-    link_or_copy,
-    list_shards,
-    shard_name,
-)
+from pipeline.documents import ShardWriter, iter_shard_batches, shard_name
 from pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
 from pipeline.pii.config import PiiConfig
 from pipeline.pii.scrub import Scrubbed, Scrubber, freeze_heap, language_of
+from pipeline.stage_io import (
+    DocumentInputs,
+    StagedOutput,
+    cached_outputs_intact,
+    check_output_directory,
+    default_cache_root,
+    prepare_document_inputs,
+)
 
 DONE_NAME = "_DONE.json"
 COUNTS_DIR = "entity_counts"
@@ -79,13 +81,17 @@ def _scrub_rows(scrubber: Scrubber, rows: list[dict[str, Any]], reject) -> list[
     langs = [language_of(r.get("meta")) for r in rows]
     try:
         return scrubber.scrub(texts, langs)
-    except Exception:
+    except Exception as exc:
+        if problem := environment_problem(exc):
+            raise problem from exc
         out: list[Scrubbed | None] = []
         for i, row in enumerate(rows):
             try:
                 out.extend(scrubber.scrub([texts[i]], [langs[i]]))
-            except Exception as exc:
-                reject(row["id"], f"could not be scrubbed: {type(exc).__name__}")
+            except Exception as row_exc:
+                if problem := environment_problem(row_exc):
+                    raise problem from row_exc
+                reject(row["id"], f"could not be scrubbed: {type(row_exc).__name__}")
                 out.append(None)
         return out
 
@@ -96,9 +102,12 @@ def scrub_shard(shard: str, cache_root: str | Path, config: PiiConfig) -> dict[s
     shard_sha = sha256_file(shard)
     key = shard_cache_key(shard_sha, config)
     final_dir = Path(cache_root) / key
+    tampered = False
     if (final_dir / DONE_NAME).exists():
         result = json.loads((final_dir / DONE_NAME).read_text())
-        return {**result, "path": str(shard), "cached": True}
+        if cached_outputs_intact(final_dir, result):
+            return {**result, "path": str(shard), "cached": True}
+        tampered = True  # a cached file changed since it was written: recomputed, reported
 
     work = Path(cache_root) / f"{key}.tmp-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
@@ -162,6 +171,8 @@ def scrub_shard(shard: str, cache_root: str | Path, config: PiiConfig) -> dict[s
     else:
         count_writer.close()
     rejects.close()
+    if tampered:
+        counts["cache_recomputed"] += 1
     result = {
         "path": str(shard),
         "sha256": shard_sha,
@@ -171,6 +182,7 @@ def scrub_shard(shard: str, cache_root: str | Path, config: PiiConfig) -> dict[s
         "by_source": {s: dict(c) for s, c in by_source.items()},
         "chars": chars_in,
         "outputs": outputs,
+        "files_sha256": {"entity_counts.parquet": sha256_file(work / "entity_counts.parquet")},
         "seconds": round(time.perf_counter() - t0, 3),
     }
     write_json_atomic(work / DONE_NAME, result)
@@ -180,42 +192,51 @@ def scrub_shard(shard: str, cache_root: str | Path, config: PiiConfig) -> dict[s
 
 
 def assemble(
-    results: list[dict[str, Any]], cache_root: str | Path, out_dir: str | Path, config: PiiConfig
+    results: list[dict[str, Any]],
+    cache_root: str | Path,
+    out_dir: str | Path,
+    config: PiiConfig,
+    inputs: DocumentInputs | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Link every shard's output into `out_dir`; write manifest, rejects and counts table."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in [*out.glob("part-*.parquet"), *(out / COUNTS_DIR).glob("*.parquet")]:
-        stale.unlink()
-    (out / COUNTS_DIR).mkdir(exist_ok=True)
-    run = StageRun("pii", out, config, inputs=[], hash_inputs=False)
-    run.inputs = [{"path": r["path"], "sha256": r["sha256"]} for r in results]
-    by_type: Counter[str] = Counter()
-    by_source: dict[str, Counter[str]] = {}
-    index = 0
-    for i, r in enumerate(results):
-        src = Path(cache_root) / r["cache_key"]
-        for shard in r["outputs"]:
-            link_or_copy(src / shard["path"], out / shard_name(index))
-            run.add_outputs([{**shard, "path": shard_name(index), "from": r["path"]}])
-            index += 1
-        link_or_copy(src / "entity_counts.parquet", out / COUNTS_DIR / shard_name(i))
-        for line in (src / REJECTS_NAME).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                run.reject(json.loads(line))
-        for k, v in r["counts"].items():
-            if k != "rejected":
-                run.counts[k] += v
-        run.counts["shards"] += 1
-        run.counts["shards_cached"] += int(r.get("cached", False))
-        run.counts["chars"] += r.get("chars", 0)
-        by_type.update(r["by_type"])
-        for s, c in r["by_source"].items():
-            by_source.setdefault(s, Counter()).update(c)
-    run.extra["entities_by_type"] = dict(sorted(by_type.items()))
-    run.extra["entities_by_source"] = {s: dict(sorted(c.items())) for s, c in by_source.items()}
-    run.extra["entity_counts"] = f"{COUNTS_DIR}/part-NNNNN.parquet (one per input shard)"
-    return run.finish()
+    """Copy every shard's output into `out_dir` (staged, then published); write the manifest,
+    rejects and counts table."""
+    with StagedOutput(out_dir, "pii", overwrite=overwrite) as staged:
+        out = staged.path
+        (out / COUNTS_DIR).mkdir()
+        run = StageRun("pii", out, config, inputs=[], hash_inputs=False)
+        run.inputs = [{"path": r["path"], "sha256": r["sha256"]} for r in results]
+        if inputs is not None:
+            inputs.record(run)
+        by_type: Counter[str] = Counter()
+        by_source: dict[str, Counter[str]] = {}
+        index = 0
+        for i, r in enumerate(results):
+            src = Path(cache_root) / r["cache_key"]
+            for shard in r["outputs"]:
+                shutil.copyfile(src / shard["path"], out / shard_name(index))
+                run.add_outputs([{**shard, "path": shard_name(index), "from": r["path"]}])
+                index += 1
+            shutil.copyfile(src / "entity_counts.parquet", out / COUNTS_DIR / shard_name(i))
+            for line in (src / REJECTS_NAME).read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    run.reject(json.loads(line))
+            for k, v in r["counts"].items():
+                if k != "rejected":
+                    run.counts[k] += v
+            run.counts["shards"] += 1
+            run.counts["shards_cached"] += int(r.get("cached", False))
+            run.counts["chars"] += r.get("chars", 0)
+            by_type.update(r["by_type"])
+            for s, c in r["by_source"].items():
+                by_source.setdefault(s, Counter()).update(c)
+        run.counts["removed"] = run.counts.get("dropped_pii_density", 0)
+        run.extra["entities_by_type"] = dict(sorted(by_type.items()))
+        run.extra["entities_by_source"] = {s: dict(sorted(c.items())) for s, c in by_source.items()}
+        run.extra["entity_counts"] = f"{COUNTS_DIR}/part-NNNNN.parquet (one per input shard)"
+        manifest = run.finish()
+        staged.publish()
+    return manifest
 
 
 def scrub_documents(
@@ -223,12 +244,17 @@ def scrub_documents(
     out_dir: str | Path,
     config: PiiConfig | None = None,
     cache_root: str | Path | None = None,
+    *,
+    overwrite: bool = False,
+    allow_incomplete: bool = False,
 ) -> dict[str, Any]:
     """Plain (sequential) PII stage: what the flow does, without Prefect."""
     config = config or PiiConfig()
-    cache = Path(cache_root) if cache_root else Path(out_dir) / ".cache"
-    results = [scrub_shard(str(s), cache, config) for s in list_shards(input_path)]
-    return assemble(results, cache, out_dir, config)
+    check_output_directory(Path(out_dir), "pii", overwrite=overwrite)
+    cache = Path(cache_root) if cache_root else default_cache_root(out_dir)
+    inputs = prepare_document_inputs(input_path, cache, allow_incomplete=allow_incomplete)
+    results = [scrub_shard(s, cache, config) for s in inputs.shards]
+    return assemble(results, cache, out_dir, config, inputs, overwrite=overwrite)
 
 
 def _sft_texts(row: dict[str, Any]) -> list[tuple[Any, str]]:

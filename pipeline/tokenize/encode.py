@@ -191,6 +191,7 @@ def encode_input_shard(shard: str, cache_root: str | Path, plan: EncodePlan) -> 
                 continue
             _account(by_source, source, text, tokens, copies)
             sinks[split].add(doc_id, source, tokens, copies)
+            counts["documents_out"] += 1
         pending, pending_texts, pending_bytes = [], [], 0
 
     try:
@@ -228,6 +229,7 @@ def encode_input_shard(shard: str, cache_root: str | Path, plan: EncodePlan) -> 
                         continue
                     _account(by_source, source, text, tokens, copies)
                     sinks[split].add(doc_id, source, tokens, copies)
+                    counts["documents_out"] += 1
                     continue
                 pending.append((doc_id, source, split, copies))
                 pending_texts.append(text)

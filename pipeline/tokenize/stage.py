@@ -28,6 +28,13 @@ from corpusforge.hashing import sha256_file, sha256_json
 from corpusforge.version import code_version
 from pipeline.documents import iter_shard_batches, list_shards
 from pipeline.manifest import Reject, StageRun
+from pipeline.stage_io import (
+    DocumentInputs,
+    StagedOutput,
+    check_output_directory,
+    default_cache_root,
+    prepare_document_inputs,
+)
 from pipeline.tokenize.config import TokenizeConfig
 from pipeline.tokenize.encode import SPLITS, EncodePlan, encode_input_shard, is_blank
 from pipeline.tokenize.sampling import doc_columns, mixture_multipliers, source_bytes, unit_hash
@@ -43,6 +50,9 @@ from pipeline.tokenize.tokenizer import (
 )
 
 TOKENIZER_DIRNAME = "tokenizer"
+# Documents read but not encoded, by reason (counted in the manifest; in = out + rejected +
+# removed, with out the documents written, each once whatever its mixture copies).
+REMOVAL_REASONS = ("skipped_no_id", "skipped_blank", "excluded_by_mixture", "skipped_unencodable")
 
 
 def plan_inputs(input_path: str | Path) -> list[Path]:
@@ -187,12 +197,16 @@ def assemble(
     config: TokenizeConfig,
     tokenizer: dict[str, Any],
     mixture: dict[str, Any] | None,
+    inputs: DocumentInputs | None = None,
 ) -> dict[str, Any]:
-    """Cut shards from the chunks (in input order) and write manifest.json and rejects.jsonl."""
+    """Cut shards from the chunks (in input order) and write manifest.json and rejects.jsonl
+    into `out_dir` (the staging directory of `tokenize_corpus` and the flow)."""
     out = Path(out_dir)
     for split in SPLITS:
         shutil.rmtree(out / split, ignore_errors=True)
     run = StageRun("tokenize", out, config, inputs=[], hash_inputs=False)
+    if inputs is not None:
+        inputs.record(run)
     dtype = token_dtype(tokenizer["vocab_size"])
     by_source: dict[str, Counter[str]] = {}
     good = [c for c in chunks if "rejected" not in c]
@@ -221,7 +235,7 @@ def assemble(
         run.counts["inputs_cached"] += int(c.get("cached", False))
         for src, stats in c["by_source"].items():
             by_source.setdefault(src, Counter()).update(stats)
-    run.counts["in"] += 0
+    run.counts["removed"] = sum(run.counts.get(k, 0) for k in REMOVAL_REASONS)
     run.inputs = [
         {
             "path": c["path"],
@@ -263,29 +277,36 @@ def tokenize_corpus(
     out_dir: str | Path,
     config: TokenizeConfig | None = None,
     cache_root: str | Path | None = None,
+    *,
+    overwrite: bool = False,
+    allow_incomplete: bool = False,
 ) -> dict[str, Any]:
     """The whole stage without Prefect: encoding runs on `config.workers` processes."""
     config = config or TokenizeConfig()
-    shards = plan_inputs(input_path)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cache = Path(cache_root) if cache_root else out / ".cache"
-    tokenizer = prepare_tokenizer(shards, out, config, cache)
-    plan, mixture = make_plan(shards, out, config, tokenizer)
-    chunk_root = str(cache / "chunks")
-    workers = min(len(shards), config.workers or os.cpu_count() or 1)
-    if workers <= 1:
-        chunks = [encode_or_reject(str(s), chunk_root, plan) for s in shards]
-    else:
-        # spawn: the parent may hold tokenizers' thread pool, which does not survive fork.
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_single_threaded) as pool:
-            chunks = list(
-                pool.map(
-                    encode_or_reject,
-                    [str(s) for s in shards],
-                    [chunk_root] * len(shards),
-                    [plan] * len(shards),
+    check_output_directory(Path(out_dir), "tokenize", overwrite=overwrite)
+    cache = Path(cache_root) if cache_root else default_cache_root(out_dir)
+    inputs = prepare_document_inputs(input_path, cache, allow_incomplete=allow_incomplete)
+    shards = [Path(s) for s in inputs.shards]
+    with StagedOutput(out_dir, "tokenize", overwrite=overwrite) as staged:
+        out = staged.path
+        tokenizer = prepare_tokenizer(shards, out, config, cache)
+        plan, mixture = make_plan(shards, out, config, tokenizer)
+        chunk_root = str(cache / "chunks")
+        workers = min(len(shards), config.workers or os.cpu_count() or 1)
+        if workers <= 1:
+            chunks = [encode_or_reject(str(s), chunk_root, plan) for s in shards]
+        else:
+            # spawn: the parent may hold tokenizers' thread pool, which does not survive fork.
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_single_threaded) as pool:
+                chunks = list(
+                    pool.map(
+                        encode_or_reject,
+                        [str(s) for s in shards],
+                        [chunk_root] * len(shards),
+                        [plan] * len(shards),
+                    )
                 )
-            )
-    return assemble(chunks, out, config, tokenizer, mixture)
+        manifest = assemble(chunks, out, config, tokenizer, mixture, inputs)
+        staged.publish()
+    return manifest

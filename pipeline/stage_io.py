@@ -1,0 +1,301 @@
+"""A stage's edges: the inputs it may trust and the output it publishes.
+
+Inputs (`prepare_document_inputs`):
+- A directory is read only if it is a complete stage output. Its `manifest.json` lists every
+  shard, each of which exists with its recorded row count, and nothing else is there: no
+  leftover temporary files and no shard the manifest does not list. A directory without one
+  (a crashed or foreign run) is refused unless the caller allows it explicitly; the stage
+  then records that in its manifest and audit entry.
+- A JSONL file is read line by line into Parquet once (cached by the file's content hash).
+  A bad line (invalid JSON, not an object, no `id`/`text`) is quarantined with its line
+  number and reason. The valid lines go on, so `in = out + rejected + removed` holds.
+
+Outputs (`StagedOutput`): a stage writes into a staging directory beside its output and
+publishes it by renaming, so readers see the old output or the whole new one, never half.
+A non-empty output directory that is not this stage's own earlier output is refused;
+replacing an earlier output needs `overwrite`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from corpusforge.errors import InputError, IntegrityError
+from corpusforge.hashing import sha256_file
+from pipeline.documents import (
+    DOC_COLUMNS,
+    DOC_SCHEMA,
+    ShardWriter,
+    list_shards,
+    normalise_row,
+    rows_to_table,
+)
+from pipeline.manifest import MANIFEST_NAME, REJECTS_NAME, Reject, read_manifest, write_json_atomic
+
+CONVERTED_VERSION = 1
+_DONE = "_DONE.json"
+_JSONL_ROWS_PER_BATCH = 2048
+
+
+@dataclass
+class DocumentInputs:
+    """What a stage reads: Parquet shards, plus what was quarantined on the way."""
+
+    shards: list[str]
+    rejects: list[Reject] = field(default_factory=list)
+    incomplete: bool = False  # a directory accepted without a complete manifest
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejects)
+
+    def record(self, run: Any) -> None:
+        """Add the quarantined lines to a `StageRun` (as read, so counted `in` too)."""
+        for reject in self.rejects:
+            run.reject(reject)
+        run.counts["in"] += self.rejected
+        if self.incomplete:
+            run.extra["input_incomplete"] = True
+
+
+def default_cache_root(out_dir: str | Path) -> Path:
+    """The cache of a run without a workspace: beside the output, never inside it (the
+    output directory is replaced as a whole when it is published)."""
+    out = Path(out_dir)
+    return out.parent / f".{out.name}.cache"
+
+
+def prepare_document_inputs(
+    path: str | Path, cache_root: str | Path, *, allow_incomplete: bool = False
+) -> DocumentInputs:
+    """The shards of `path` that a stage can read, JSONL converted (see the module doc)."""
+    p = Path(path)
+    incomplete = False
+    if p.is_dir():
+        incomplete = not _complete_stage_output(p, allow_incomplete)
+    inputs = DocumentInputs(shards=[], incomplete=incomplete)
+    for shard in list_shards(p):
+        if shard.suffix == ".jsonl":
+            converted, rejects = convert_jsonl(shard, Path(cache_root) / "inputs")
+            inputs.shards.append(str(converted))
+            inputs.rejects.extend(rejects)
+        else:
+            inputs.shards.append(str(shard))
+    return inputs
+
+
+def _complete_stage_output(directory: Path, allow_incomplete: bool) -> bool:
+    """True if `directory` is a complete stage output; else refuse (or allow, when told)."""
+    problem = _incompleteness(directory)
+    if problem is None:
+        return True
+    if allow_incomplete:
+        return False
+    raise InputError(
+        f"{directory}: {problem}; not a complete stage output (rerun the stage that writes it, "
+        "or pass --allow-incomplete to read it anyway)"
+    )
+
+
+def _incompleteness(directory: Path) -> str | None:
+    if not (directory / MANIFEST_NAME).is_file():
+        return "no manifest.json"
+    try:
+        manifest = read_manifest(directory)
+    except IntegrityError as exc:
+        return str(exc).removeprefix(f"{directory / MANIFEST_NAME}: ")
+    listed = {o["path"]: o for o in manifest.get("outputs", []) if isinstance(o, dict)}
+    for rel, record in listed.items():
+        shard = directory / rel
+        if not shard.is_file():
+            return f"{rel} is listed in the manifest but missing"
+        if shard.suffix == ".parquet" and "rows" in record:
+            try:
+                rows = pq.read_metadata(shard).num_rows
+            except Exception:  # a truncated file has no readable footer
+                return f"{rel} is damaged (unreadable Parquet footer)"
+            if rows != record["rows"]:
+                return f"{rel} holds {rows} rows, the manifest says {record['rows']}"
+    unlisted = sorted(
+        f.name
+        for f in directory.iterdir()
+        if f.is_file() and (f.name.endswith(".tmp") or f.name.startswith("part-"))
+        if f.name not in listed
+    )
+    if unlisted:
+        return f"{unlisted[0]} is not listed in the manifest"
+    return None
+
+
+def convert_jsonl(path: Path, cache_root: Path) -> tuple[Path, list[Reject]]:
+    """`path` as one validated Parquet shard (cached by content); bad lines quarantined."""
+    digest = sha256_file(path)
+    final = cache_root / f"{digest}-v{CONVERTED_VERSION}"
+    done = final / _DONE
+    if done.is_file():
+        record = json.loads(done.read_text())
+        shard = final / record["shard"]
+        if shard.is_file() and sha256_file(shard) == record["sha256"]:
+            return shard, [Reject(**r) for r in record["rejects"]]
+    work = cache_root / f"{digest}.tmp-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    rejects = _write_jsonl_as_parquet(path, work)
+    shard = work / "part-00000.parquet"
+    record = {
+        "source": str(path),
+        "sha256_source": digest,
+        "shard": shard.name,
+        "sha256": sha256_file(shard),
+        "rejects": [r.model_dump(exclude_none=True) for r in rejects],
+    }
+    write_json_atomic(work / _DONE, record)
+    shutil.rmtree(final, ignore_errors=True)
+    work.replace(final)
+    return final / shard.name, rejects
+
+
+def _write_jsonl_as_parquet(path: Path, work: Path) -> list[Reject]:
+    rejects: list[Reject] = []
+    batch: list[dict[str, Any]] = []
+    rows = 0
+    with ShardWriter(work, rows_per_shard=1 << 62) as writer, open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            reason, row = _parse_line(raw)
+            if reason is not None:
+                rejects.append(Reject(file=str(path), position=lineno, reason=reason))
+                continue
+            batch.append(_extras_as_text(normalise_row(row, f"{path}:{lineno}")))
+            rows += 1
+            if len(batch) >= _JSONL_ROWS_PER_BATCH:
+                writer.write_table(rows_to_table(batch))
+                batch = []
+        if batch:
+            writer.write_table(rows_to_table(batch))
+    if rows == 0:  # every line bad (or none): an empty shard, so the stage still runs
+        pq.write_table(DOC_SCHEMA.empty_table(), work / "part-00000.parquet", compression="zstd")
+    (work / REJECTS_NAME).write_text(
+        "".join(r.model_dump_json(exclude_none=True) + "\n" for r in rejects)
+    )
+    return rejects
+
+
+def _extras_as_text(row: dict[str, Any]) -> dict[str, Any]:
+    """Extra columns as text (JSON for non-strings): one schema for every line of the file,
+    whatever mix of types the lines carry."""
+    for key, value in row.items():
+        if key not in DOC_COLUMNS and value is not None and not isinstance(value, str):
+            row[key] = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return row
+
+
+def _parse_line(raw: bytes) -> tuple[str | None, dict[str, Any] | None]:
+    """(reason, None) for a bad line, (None, row) for a good one. Reasons hold no content."""
+    try:
+        row = json.loads(raw)
+    except UnicodeDecodeError:
+        return "not UTF-8 text", None
+    except json.JSONDecodeError as exc:
+        return f"invalid JSON ({exc.msg})", None
+    if not isinstance(row, dict):
+        return "not a JSON object", None
+    if "id" not in row or "text" not in row:
+        return "a document row needs at least 'id' and 'text'", None
+    if row["id"] is None or isinstance(row["id"], dict | list):
+        return "'id' must be a string or a number", None
+    if row["text"] is not None and not isinstance(row["text"], str):
+        return "'text' must be a string", None
+    return None, row
+
+
+def cached_outputs_intact(unit_dir: Path, result: dict[str, Any]) -> bool:
+    """True if every file a cached unit recorded still has its recorded sha256.
+
+    A cache is a working directory, not a trusted one: a file changed after the unit was
+    written (by a bug, a disk fault or a person) is recomputed, never published.
+    """
+    recorded = {o["path"]: o.get("sha256") for o in result.get("outputs", [])}
+    if "files_sha256" not in result:
+        return False  # written before files were recorded: not verifiable, so recompute
+    recorded.update(result["files_sha256"])
+    for rel, digest in recorded.items():
+        path = unit_dir / rel
+        if digest is None or not path.is_file() or sha256_file(path) != digest:
+            return False
+    return True
+
+
+# --- publishing ----------------------------------------------------------------------------
+
+
+class StagedOutput:
+    """A stage's output directory, written in a staging directory and published by rename.
+
+    `path` is where the stage writes; `publish()` puts it in place of `final` (replacing this
+    stage's own earlier output only with `overwrite`); `discard()` removes it. Checked at
+    construction, so a refused output directory costs no work.
+    """
+
+    def __init__(self, final: str | Path, stage: str, *, overwrite: bool = False):
+        self.final = Path(final)
+        self.stage = stage
+        self.overwrite = overwrite
+        check_output_directory(self.final, stage, overwrite=overwrite)
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self.path = self.final.parent / f".{self.final.name}.staging-{os.getpid()}"
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.mkdir()
+
+    def publish(self) -> Path:
+        if not (self.path / MANIFEST_NAME).is_file():
+            raise IntegrityError(f"{self.final}: the stage wrote no manifest; nothing published")
+        check_output_directory(self.final, self.stage, overwrite=self.overwrite)
+        old = self.final.parent / f".{self.final.name}.replaced-{os.getpid()}"
+        if self.final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            self.final.replace(old)
+        self.path.replace(self.final)
+        shutil.rmtree(old, ignore_errors=True)
+        return self.final
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self) -> StagedOutput:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.discard()
+
+
+def check_output_directory(final: Path, stage: str, *, overwrite: bool) -> None:
+    """Refuse to write over anything but this stage's own earlier output (with `overwrite`)."""
+    if not final.exists():
+        return
+    if not final.is_dir():
+        raise InputError(f"{final}: output path exists and is not a directory")
+    entries = [e for e in final.iterdir() if not e.name.startswith(".cache")]
+    if not entries:
+        return
+    try:
+        earlier = read_manifest(final).get("stage")
+    except IntegrityError:
+        earlier = None
+    if earlier != stage:
+        raise InputError(
+            f"{final}: output directory is not empty and is not an earlier {stage} output; "
+            "choose an empty or new directory"
+        )
+    if not overwrite:
+        raise InputError(
+            f"{final}: holds an earlier {stage} output; pass --overwrite to replace it"
+        )
