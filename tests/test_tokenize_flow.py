@@ -34,7 +34,8 @@ def test_tokenize_flow_audits_and_resumes(prefect_harness, workspace, tmp_path):
     # no document text in the audit log
     assert "river" not in json.dumps([e.details for e in events])
 
-    again = run_tokenize(params.model_copy(update={"overwrite": True}))  # resumed: every input shard's encoding is reused
+    # resumed: every input shard's encoding is reused
+    again = run_tokenize(params.model_copy(update={"overwrite": True}))
     assert again["counts"]["inputs_cached"] == 3
     assert again["tokenizer"]["reused"] is True
     assert [o["sha256"] for o in again["outputs"]] == [o["sha256"] for o in manifest["outputs"]]
