@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,6 +20,7 @@ from prefect.artifacts import (
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from corpusforge.audit import open_audit_log
+from corpusforge.processes import die_with_parent_signal
 
 
 def share_api_with_workers() -> None:
@@ -34,8 +38,30 @@ def share_api_with_workers() -> None:
     from prefect.server.api.server import SubprocessASGIServer
 
     server = SubprocessASGIServer()  # the same instance Prefect's own ephemeral mode uses
-    server.start(timeout=get_current_settings().server.ephemeral.startup_timeout_seconds)
+    with _servers_die_with_this_process():
+        server.start(timeout=get_current_settings().server.ephemeral.startup_timeout_seconds)
     os.environ["PREFECT_API_URL"] = server.api_url
+
+
+@contextlib.contextmanager
+def _servers_die_with_this_process():
+    """Prefect starts its server with `subprocess.Popen` and no hook: while it does (on the
+    main thread, before any task runs), Popen adds the parent-death signal, so a `kill -9` of
+    the command does not leave the server running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    original = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        kwargs.setdefault("preexec_fn", die_with_parent_signal)
+        return original(*args, **kwargs)
+
+    subprocess.Popen = popen  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        subprocess.Popen = original  # type: ignore[misc]
 
 
 def task_runner_for(address: str | None = None, workers: int | None = None) -> TaskRunner:

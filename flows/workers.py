@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from corpusforge.processes import exit_with_parent
+
 T = TypeVar("T")
 
 # Imported once by the fork server, so every worker starts with the stages loaded.
@@ -80,8 +82,10 @@ def ready_pool(workers: int) -> ProcessPoolExecutor | None:
 
 
 def _worker_setup() -> None:
-    """One thread each for libraries with thread pools: the processes are the parallelism."""
+    """One thread each for libraries with thread pools: the processes are the parallelism.
+    A worker exits when this process is gone (killed too: see corpusforge.processes)."""
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    exit_with_parent()
 
 
 def _settings() -> dict[str, str]:

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from corpusforge.hashing import sha256_json
+from corpusforge.processes import exit_with_parent
 from pipeline.dedup.cluster import NOT_REMOVED, band_groups, decide
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.index import DedupIndex
@@ -428,7 +429,7 @@ def run_dedup_local(
     warm_up(config)  # before the fork: the workers inherit what it loads
     with (
         StagedOutput(out, "dedup", overwrite=overwrite) as staged,
-        ProcessPoolExecutor(max_workers=workers) as pool,
+        ProcessPoolExecutor(max_workers=workers, initializer=exit_with_parent) as pool,
     ):
         run = StageRun("dedup", staged.path, config, [input_path])
         inputs.record(run)

@@ -29,6 +29,7 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import detect_encoding, map_encoding_to_html5
 from resiliparse.parse.html import HTMLTree
 
+from corpusforge.errors import environment_problem
 from pipeline.ingest.config import IngestConfig
 from pipeline.ingest.records import RawDocument, RecordError
 
@@ -482,6 +483,8 @@ def _extract_pages(
         try:
             results.append(_extract(page[1], page[2], config))
         except Exception as exc:  # extraction libraries raise many types on hostile HTML
+            if problem := environment_problem(exc):  # not the page's fault: stop, name it
+                raise problem from exc
             results.append(type(exc).__name__)
     out: list[RawDocument | RecordError] = []
     for (pos, _, _, mime, record_id, url, date), result in zip(pages, results, strict=True):

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from corpusforge.errors import InputError
 from corpusforge.hashing import sha256_file, sha256_json
+from corpusforge.processes import exit_with_parent
 from corpusforge.version import code_version
 from pipeline.documents import iter_shard_batches, list_shards
 from pipeline.manifest import Reject, StageRun
@@ -270,6 +271,7 @@ def assemble(
 def _single_threaded() -> None:
     """One encoding thread per worker process: the processes are the parallelism."""
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    exit_with_parent()
 
 
 def tokenize_corpus(
