@@ -12,6 +12,7 @@ import base64
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,22 +75,50 @@ def run_job(module: str, config_json: str, job_dir: str, gpus: int) -> None:
     config_path.write_text(config_json)
     cmd = job_command(module, config_path, gpus)
     logger.info("starting: %s", " ".join(cmd))
+    log_path = directory / "job.log"
     tail: list[str] = []
-    with subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    ) as proc:
+    with (
+        open(log_path, "w", encoding="utf-8") as log,
+        subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        ) as proc,
+    ):
         assert proc.stdout is not None
         for line in proc.stdout:
+            log.write(line)
             line = line.rstrip()
             if line:
                 logger.info(line)
-                tail = (tail + [line])[-5:]
+                tail = (tail + [line])[-_TAIL_LINES:]
         rc = proc.wait()
     if rc != 0:
-        reason = next(
-            (t for t in reversed(tail) if t.startswith("error:")), tail[-1] if tail else ""
+        raise TrainingJobFailed(
+            f"{module} exited with code {rc}: {failure_cause(tail)} (full output: {log_path})"
         )
-        raise TrainingJobFailed(f"{module} exited with code {rc}: {reason}")
+
+
+_TAIL_LINES = 400
+# The last line of a Python traceback: `KeyError: 'state.0.step'`, `torch.OutOfMemoryError: ...`
+_EXCEPTION_LINE = re.compile(
+    r"^(?:\[rank\d+\]:\s*)?([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b.*)$"
+)
+
+
+def failure_cause(lines: list[str]) -> str:
+    """The line of a failed job's output that says why: its own `error:` line, else the last
+    exception line of a traceback (from whichever rank failed), else its last line. Banners
+    such as torchrun's `=====` summary say nothing and are skipped."""
+    for line in reversed(lines):
+        if line.startswith("error:"):
+            return line.removeprefix("error:").strip()
+    for line in reversed(lines):
+        match = _EXCEPTION_LINE.match(line.strip())
+        if match and not match.group(1).startswith(
+            ("torch.distributed.elastic", "ChildFailedError")
+        ):
+            return match.group(1)
+    meaningful = [t for t in lines if t.strip("=- ")]
+    return meaningful[-1] if meaningful else "no output"
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
