@@ -162,6 +162,18 @@ def convert_jsonl(path: Path, cache_root: Path) -> tuple[Path, list[Reject]]:
 
 
 def _write_jsonl_as_parquet(path: Path, work: Path) -> list[Reject]:
+    """Extra columns keep their JSON types; if the lines disagree on a column's type (or the
+    first lines leave it empty), the file is written again with extra columns as text."""
+    import pyarrow as pa
+
+    try:
+        return _write_jsonl_once(path, work, extras_as_text=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        shutil.rmtree(work, ignore_errors=True)
+        return _write_jsonl_once(path, work, extras_as_text=True)
+
+
+def _write_jsonl_once(path: Path, work: Path, extras_as_text: bool) -> list[Reject]:
     rejects: list[Reject] = []
     batch: list[dict[str, Any]] = []
     rows = 0
@@ -173,7 +185,8 @@ def _write_jsonl_as_parquet(path: Path, work: Path) -> list[Reject]:
             if reason is not None:
                 rejects.append(Reject(file=str(path), position=lineno, reason=reason))
                 continue
-            batch.append(_extras_as_text(normalise_row(row, f"{path}:{lineno}")))
+            doc = normalise_row(row, f"{path}:{lineno}")
+            batch.append(_extras_as_text(doc) if extras_as_text else doc)
             rows += 1
             if len(batch) >= _JSONL_ROWS_PER_BATCH:
                 writer.write_table(rows_to_table(batch))
