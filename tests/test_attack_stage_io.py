@@ -342,3 +342,47 @@ def test_kill_9_of_a_command_takes_its_workers_and_api_server_with_it(tmp_path):
     for p in alive:
         p.kill()
     assert not leftover, f"still running after the command was killed: {leftover}"
+
+
+# --- 24. one line, not a traceback; 19. an override is audited -----------------------------
+
+
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CORPUSFORGE_WORKSPACE": str(tmp_path / "ws")}
+    return subprocess.run(
+        [sys.executable, "-m", "corpusforge.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+@pytest.mark.slow
+def test_a_failing_stage_ends_in_one_line_naming_the_log(tmp_path):
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("".join(json.dumps({"id": f"b{i}", "text": "   "}) + "\n" for i in range(5)))
+    proc = _cli(tmp_path, "tokenize", str(blank), "-o", str(tmp_path / "tok"))
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    log = tmp_path / "ws" / "logs" / "corpusforge.log"
+    assert last.startswith("error: ") and "no documents with text" in last and str(log) in last
+    assert "Traceback" in log.read_text()  # the details are kept, in the workspace
+    assert not (tmp_path / "tok").exists()
+
+
+@pytest.mark.slow
+def test_reading_an_incomplete_directory_is_recorded_in_the_audit_log(tmp_path):
+    from corpusforge.audit import AuditLog
+
+    crashed = tmp_path / "crashed"
+    with ShardWriter(crashed, rows_per_shard=5) as writer:
+        writer.write_rows([{"id": f"d{i}", "text": _text(i)} for i in range(8)])
+    refused = _cli(tmp_path, "dedup", str(crashed), "-o", str(tmp_path / "d"))
+    assert refused.returncode != 0 and "--allow-incomplete" in refused.stderr.splitlines()[-1]
+    allowed = _cli(tmp_path, "dedup", str(crashed), "-o", str(tmp_path / "d"), "--allow-incomplete")
+    assert allowed.returncode == 0, allowed.stderr[-2000:]
+    log = AuditLog(f"sqlite:///{tmp_path / 'ws' / 'audit.db'}")
+    [run] = [e for e in log.events(action_prefix="dedup.run")]
+    assert run.details["input_incomplete"] is True
