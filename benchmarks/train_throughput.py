@@ -3,7 +3,7 @@
     python benchmarks/train_throughput.py --preset tiny          # CPU (default)
     python benchmarks/train_throughput.py --preset 124m          # GPU: bf16 + torch.compile
 
-Measures `model.pretrain.train` (the real loop: autocast, compile, fused AdamW, clipping,
+Measures `corpusforge.model.pretrain.train` (the real loop: autocast, compile, fused AdamW, clipping,
 schedule) on random tokens, and, in the same run, a bare peer loop (the same transformers model,
 `model(input_ids, labels=...)`, AdamW, same precision and compile settings): the ratio shows what
 the loop costs over the model itself. Sequence length: the preset's (1024; 2048 for 1b).
@@ -27,8 +27,8 @@ import time
 
 import torch
 
-from model.config import PRESETS, TrainConfig, build_llama_config
-from model.pretrain import (
+from corpusforge.model.config import PRESETS, TrainConfig, build_llama_config
+from corpusforge.model.pretrain import (
     Job,
     build_optimizer,
     flops_per_token,

@@ -26,9 +26,9 @@ from corpusforge.commands import (
     tokenize,
     train,
 )
-from corpusforge.console import log_path, print_error, record_unexpected
-from corpusforge.errors import CorpusforgeError
-from corpusforge.settings import validation_message
+from corpusforge.core.console import log_path, print_error, record_unexpected
+from corpusforge.core.errors import CorpusforgeError
+from corpusforge.core.settings import validation_message
 
 app = typer.Typer(
     name="corpusforge",

@@ -5,7 +5,7 @@ trained on (`trained_on`, from the checkpoint metadata `token_manifest_sha256`);
 `tokenize.run` entries name the token-shard folders, whose document tables map shards to
 document ids; `ingest.run` entries name the ingest folders, whose rows map document ids to
 source file (`uri`) and record (`locator`). Erasure rebuilds the token shards without the
-documents (`pipeline.tokenize.rebuild_without`) and marks every checkpoint trained on the old
+documents (`corpusforge.pipeline.tokenize.rebuild_without`) and marks every checkpoint trained on the old
 shards as affected.
 """
 
@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from corpusforge.audit import AuditEvent, AuditLog
-from corpusforge.errors import InputError
-from corpusforge.hashing import sha256_file
-from pipeline.manifest import read_manifest
+from corpusforge.core.audit import AuditEvent, AuditLog
+from corpusforge.core.errors import InputError
+from corpusforge.core.hashing import sha256_file
+from corpusforge.pipeline.manifest import read_manifest
 
 MANIFEST = "manifest.json"
 
@@ -47,7 +47,7 @@ def token_dirs(log: AuditLog) -> dict[str, Path]:
 
 def token_documents(token_dir: Path) -> list[dict[str, Any]]:
     """One row per shard: path, sha256, and the document ids (with source) it holds."""
-    from pipeline.tokenize.shards import read_doc_table
+    from corpusforge.pipeline.tokenize.shards import read_doc_table
 
     manifest = read_manifest(token_dir)  # its paths checked to stay inside token_dir
     shards = []
@@ -67,7 +67,7 @@ def token_documents(token_dir: Path) -> list[dict[str, Any]]:
 
 def document_sources(log: AuditLog, ids: set[str] | None = None) -> dict[str, dict[str, Any]]:
     """Document id -> source, uri, locator, license, from the ingest output shards."""
-    from pipeline.documents import iter_documents
+    from corpusforge.pipeline.documents import iter_documents
 
     found: dict[str, dict[str, Any]] = {}
     for d in _dirs(log, ["ingest.run"]):
@@ -167,7 +167,7 @@ def checkpoint_lineage(log: AuditLog, name: str) -> dict[str, Any]:
 
 
 def document_lineage(log: AuditLog, doc_id: str) -> dict[str, Any]:
-    from pipeline.tokenize.lineage import document_lineage as shard_hits
+    from corpusforge.pipeline.tokenize.lineage import document_lineage as shard_hits
 
     origin = document_sources(log, {doc_id}).get(doc_id)
     placements, shas = [], set()
@@ -212,8 +212,8 @@ def erase(
 ) -> dict[str, Any]:
     """Rebuild every token-shard folder holding `doc_ids` without them; mark the checkpoints
     trained on the old shards as affected (in the store when one is given) and record it."""
-    from pipeline.tokenize import rebuild_without
-    from pipeline.tokenize.lineage import document_lineage as shard_hits
+    from corpusforge.pipeline.tokenize import rebuild_without
+    from corpusforge.pipeline.tokenize.lineage import document_lineage as shard_hits
 
     if not doc_ids:
         raise InputError("erase needs at least one document id")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from corpusforge.audit import AuditLog
+from corpusforge.core.audit import AuditLog
 from corpusforge.lineage import checkpoints, events_between
 
 Table = tuple[str, str, list[dict[str, Any]]]  # title, note, rows

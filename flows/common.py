@@ -19,8 +19,8 @@ from prefect.artifacts import (
 )
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from corpusforge.audit import open_audit_log
-from corpusforge.processes import die_with_parent_signal
+from corpusforge.core.audit import open_audit_log
+from corpusforge.core.processes import die_with_parent_signal
 
 
 def share_api_with_workers() -> None:
@@ -66,10 +66,10 @@ def _servers_die_with_this_process():
 
 def task_runner_for(address: str | None = None, workers: int | None = None) -> TaskRunner:
     """Where a data stage's tasks run: by default on threads that hand their compute to this
-    process's warm worker processes (`flows.workers`); `processes` is the same; `threads` keeps
+    process's warm worker processes (`corpusforge.flows.workers`); `processes` is the same; `threads` keeps
     the compute in the threads; `dask://HOST:PORT` runs tasks on a Dask cluster."""
     if not address or address == "processes":
-        from flows.workers import prestart
+        from corpusforge.flows.workers import prestart
 
         prestart(workers)  # first: while no thread runs, the workers are plain forks
     share_api_with_workers()
@@ -79,7 +79,7 @@ def task_runner_for(address: str | None = None, workers: int | None = None) -> T
         return DaskTaskRunner(address=address.replace("dask://", "tcp://", 1))
     if address == "threads":
         return ThreadPoolTaskRunner(max_workers=workers or os.cpu_count() or 1)
-    from flows.workers import LocalWorkersTaskRunner
+    from corpusforge.flows.workers import LocalWorkersTaskRunner
 
     return LocalWorkersTaskRunner(max_workers=workers or os.cpu_count() or 1)
 
@@ -110,7 +110,7 @@ def io_retrying_task(run_name: str):
 
 def stage_cache_dir(stage: str) -> str:
     """Where a stage keeps its finished per-file/per-shard results (reused on reruns)."""
-    from corpusforge.workspace import Workspace
+    from corpusforge.core.workspace import Workspace
 
     return str(Workspace.resolve().root / "cache" / stage)
 

@@ -18,10 +18,10 @@ import pyarrow.compute as pc
 from prefect import flow, task
 from pydantic import Field
 
-from corpusforge.errors import InputError
-from corpusforge.hashing import sha256_file
-from corpusforge.settings import StrictModel, TaskRunnerAddress
-from flows.common import (
+from corpusforge.core.errors import InputError
+from corpusforge.core.hashing import sha256_file
+from corpusforge.core.settings import StrictModel, TaskRunnerAddress
+from corpusforge.flows.common import (
     Progress,
     audit,
     audit_each,
@@ -33,11 +33,11 @@ from flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
-from flows.workers import compute_each
-from pipeline.dedup.config import DedupConfig
-from pipeline.dedup.index import DedupIndex
-from pipeline.dedup.signatures import compute_shard
-from pipeline.dedup.stage import (
+from corpusforge.flows.workers import compute_each
+from corpusforge.pipeline.dedup.config import DedupConfig
+from corpusforge.pipeline.dedup.index import DedupIndex
+from corpusforge.pipeline.dedup.signatures import compute_shard
+from corpusforge.pipeline.dedup.stage import (
     CLUSTERS_NAME,
     cluster_key,
     cluster_shards,
@@ -49,9 +49,13 @@ from pipeline.dedup.stage import (
     save_state,
     update_index,
 )
-from pipeline.documents import list_shards
-from pipeline.manifest import StageRun
-from pipeline.stage_io import StagedOutput, check_output_directory, prepare_document_inputs
+from corpusforge.pipeline.documents import list_shards
+from corpusforge.pipeline.manifest import StageRun
+from corpusforge.pipeline.stage_io import (
+    StagedOutput,
+    check_output_directory,
+    prepare_document_inputs,
+)
 
 _AUDIT_IDS_PER_ENTRY = 500
 

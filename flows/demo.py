@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from corpusforge.workspace import Workspace
+from corpusforge.core.workspace import Workspace
 
 Report = Callable[[str], None]
 DEMO_PROMPT = "Give one tip for keeping a garden healthy."
@@ -20,7 +20,7 @@ DEMO_PROMPT = "Give one tip for keeping a garden healthy."
 
 def demo_config(runs: Path, sample: Path) -> Any:
     """Small enough for 2 CPU cores in a few minutes, every stage included."""
-    from flows.pipeline import PipelineConfig
+    from corpusforge.flows.pipeline import PipelineConfig
 
     return PipelineConfig(
         name="demo",
@@ -58,15 +58,15 @@ def demo_config(runs: Path, sample: Path) -> Any:
 
 
 def run_demo(ws: Workspace, seed: int = 0, report: Report = print) -> dict[str, Any]:
-    from corpusforge.audit import AuditLog
+    from corpusforge.core.audit import AuditLog
+    from corpusforge.flows.pipeline import run_pipeline
+    from corpusforge.flows.pipeline_steps import STEPS
     from corpusforge.lineage import checkpoint_lineage
+    from corpusforge.model.generate import generate
+    from corpusforge.model.store import bootstrap_store, open_store
+    from corpusforge.pipeline.manifest import read_manifest
+    from corpusforge.pipeline.sample import write_sample
     from corpusforge.report import write_report
-    from flows.pipeline import run_pipeline
-    from flows.pipeline_steps import STEPS
-    from model.generate import generate
-    from model.store import bootstrap_store, open_store
-    from pipeline.manifest import read_manifest
-    from pipeline.sample import write_sample
 
     runs, sample = ws.runs_dir, ws.runs_dir / "sample"
     report("sample: writing the embedded corpus (WARC, Gutenberg, MediaWiki, instructions)")

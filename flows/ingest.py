@@ -1,7 +1,7 @@
 """Ingest flow: one task per input file (mapped), then assemble shards, audit, artifacts.
 
 The file tasks run on threads and hand the file to the warm worker processes of
-`flows.workers` (forked with the readers imported; they never import Prefect), unless
+`corpusforge.flows.workers` (forked with the readers imported; they never import Prefect), unless
 `task_runner` says "threads" (in the flow process) or `dask://...`.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.settings import StrictModel, TaskRunnerAddress
-from flows.common import (
+from corpusforge.core.settings import StrictModel, TaskRunnerAddress
+from corpusforge.flows.common import (
     Progress,
     audit,
     audit_each,
@@ -28,10 +28,10 @@ from flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
-from flows.workers import compute_each
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.stage import assemble, expand_inputs, ingest_file
-from pipeline.stage_io import check_output_directory
+from corpusforge.flows.workers import compute_each
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.stage import assemble, expand_inputs, ingest_file
+from corpusforge.pipeline.stage_io import check_output_directory
 
 
 class IngestParams(StrictModel):

@@ -10,8 +10,8 @@ from typing import Any
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.settings import StrictModel, TaskRunnerAddress
-from flows.common import (
+from corpusforge.core.settings import StrictModel, TaskRunnerAddress
+from corpusforge.flows.common import (
     Progress,
     audit,
     audit_each,
@@ -24,11 +24,11 @@ from flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
-from flows.workers import compute_each
-from pipeline.documents import list_shards
-from pipeline.pii.config import PiiConfig
-from pipeline.pii.stage import assemble, scrub_shard
-from pipeline.stage_io import check_output_directory, prepare_document_inputs
+from corpusforge.flows.workers import compute_each
+from corpusforge.pipeline.documents import list_shards
+from corpusforge.pipeline.pii.config import PiiConfig
+from corpusforge.pipeline.pii.stage import assemble, scrub_shard
+from corpusforge.pipeline.stage_io import check_output_directory, prepare_document_inputs
 
 
 class PiiParams(StrictModel):

@@ -18,16 +18,16 @@ from typing import Any
 
 from prefect import flow
 
-from corpusforge.errors import ConfigError
-from flows.common import (
+from corpusforge.core.errors import ConfigError
+from corpusforge.flows.common import (
     audit,
     markdown_table,
     publish_markdown,
     publish_table,
 )
-from flows.pipeline_batches import plan_batch, record_batch
-from flows.pipeline_config import STAGES, PipelineConfig, load_config
-from flows.pipeline_fingerprint import (
+from corpusforge.flows.pipeline_batches import plan_batch, record_batch
+from corpusforge.flows.pipeline_config import STAGES, PipelineConfig, load_config
+from corpusforge.flows.pipeline_fingerprint import (
     invalidate,
     is_complete,
     read_fingerprint,
@@ -35,8 +35,8 @@ from flows.pipeline_fingerprint import (
     stage_fingerprint,
     write_fingerprint,
 )
-from flows.pipeline_steps import STEPS, StepContext, available_stages
-from flows.workers import prestart
+from corpusforge.flows.pipeline_steps import STEPS, StepContext, available_stages
+from corpusforge.flows.workers import prestart
 
 __all__ = [
     "STAGES",
@@ -134,7 +134,7 @@ def corpus_to_model(config: PipelineConfig, force: bool = False) -> dict[str, An
 
 def start_workers(config: PipelineConfig) -> None:
     """Start the data stages' local workers now: call it before anything starts a thread
-    (Prefect, a progress bar), so they are plain forks of this process (flows.workers)."""
+    (Prefect, a progress bar), so they are plain forks of this process (corpusforge.flows.workers)."""
     if config.task_runner in (None, "processes"):
         prestart()
 
@@ -168,7 +168,7 @@ def _publish(config: PipelineConfig, results: dict[str, Any]) -> None:
             }
         )
     publish_table("pipeline-stages", rows, "Stages of corpus-to-model: ran or skipped (cached)")
-    from corpusforge.workspace import Workspace
+    from corpusforge.core.workspace import Workspace
 
     ws = Workspace.resolve()
     publish_markdown(

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from corpusforge.hashing import sha256_file, sha256_json
-from flows.pipeline_config import PipelineConfig
-from pipeline.ingest.stage import HUB_PREFIX, expand_inputs
+from corpusforge.core.hashing import sha256_file, sha256_json
+from corpusforge.flows.pipeline_config import PipelineConfig
+from corpusforge.pipeline.ingest.stage import HUB_PREFIX, expand_inputs
 
 LEDGER_NAME = "ingested.jsonl"
 

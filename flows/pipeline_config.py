@@ -12,13 +12,13 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from corpusforge.errors import ConfigError
-from corpusforge.settings import StrictModel, TaskRunnerAddress, load_yaml_file, validate
-from model.config import FinetuneSection, PretrainSection
-from pipeline.dedup.config import DedupConfig
-from pipeline.ingest.config import IngestConfig
-from pipeline.pii.config import PiiConfig
-from pipeline.tokenize.config import TokenizeConfig
+from corpusforge.core.errors import ConfigError
+from corpusforge.core.settings import StrictModel, TaskRunnerAddress, load_yaml_file, validate
+from corpusforge.model.config import FinetuneSection, PretrainSection
+from corpusforge.pipeline.dedup.config import DedupConfig
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.pii.config import PiiConfig
+from corpusforge.pipeline.tokenize.config import TokenizeConfig
 
 STAGES = ("ingest", "dedup", "pii", "tokenize", "pretrain", "finetune")
 StageName = Literal["ingest", "dedup", "pii", "tokenize", "pretrain", "finetune"]
@@ -54,17 +54,17 @@ class PipelineConfig(StrictModel):
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
     pretrain: PretrainSection = Field(
         default_factory=PretrainSection,
-        description="model.config.TrainConfig fields; `data` is the tokenize output",
+        description="corpusforge.model.config.TrainConfig fields; `data` is the tokenize output",
     )
     finetune: FinetuneSection = Field(
         default_factory=FinetuneSection,
-        description="model.config.SFTConfig fields; `data` is the SFT JSONL file, "
+        description="corpusforge.model.config.SFTConfig fields; `data` is the SFT JSONL file, "
         "`init_from` the pretrain stage's final checkpoint",
     )
 
     @model_validator(mode="after")
     def _check_stages(self) -> PipelineConfig:
-        from flows.pipeline_steps import available_stages
+        from corpusforge.flows.pipeline_steps import available_stages
 
         if self.stages is not None:
             if not self.stages:
@@ -81,7 +81,7 @@ class PipelineConfig(StrictModel):
         return self
 
     def selected_stages(self) -> list[str]:
-        from flows.pipeline_steps import available_stages
+        from corpusforge.flows.pipeline_steps import available_stages
 
         return list(self.stages) if self.stages else available_stages()
 

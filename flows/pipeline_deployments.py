@@ -16,9 +16,9 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Cron
 
-from flows.pipeline import corpus_to_model
-from flows.pipeline_config import PipelineConfig
-from flows.pipeline_steps import available_stages
+from corpusforge.flows.pipeline import corpus_to_model
+from corpusforge.flows.pipeline_config import PipelineConfig
+from corpusforge.flows.pipeline_steps import available_stages
 
 DATA_STAGES = ("ingest", "dedup", "pii", "tokenize")
 TRAIN_STAGES = ("pretrain", "finetune")

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from corpusforge import __version__
-from corpusforge.hashing import sha256_file, sha256_json
-from pipeline.manifest import MANIFEST_NAME, write_json_atomic
+from corpusforge.core.hashing import sha256_file, sha256_json
+from corpusforge.pipeline.manifest import MANIFEST_NAME, write_json_atomic
 
 FINGERPRINT_NAME = "_FINGERPRINT.json"
 

@@ -14,12 +14,12 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from corpusforge.errors import ConfigError
-from corpusforge.hashing import sha256_file
-from pipeline.manifest import read_manifest
+from corpusforge.core.errors import ConfigError
+from corpusforge.core.hashing import sha256_file
+from corpusforge.pipeline.manifest import read_manifest
 
 if TYPE_CHECKING:
-    from flows.pipeline_config import PipelineConfig
+    from corpusforge.flows.pipeline_config import PipelineConfig
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _upstream_identity(stage: str) -> Callable[[StepContext], Any]:
 
 
 def _ingest_inputs(ctx: StepContext) -> Any:
-    from pipeline.ingest.stage import HUB_PREFIX, expand_inputs
+    from corpusforge.pipeline.ingest.stage import HUB_PREFIX, expand_inputs
 
     return [
         {"path": f, "sha256": f if f.startswith(HUB_PREFIX) else sha256_file(f)}
@@ -85,7 +85,7 @@ def _ingest_inputs(ctx: StepContext) -> Any:
 
 
 def _run_ingest(ctx: StepContext) -> dict[str, Any]:
-    from flows.ingest import IngestParams, run_ingest
+    from corpusforge.flows.ingest import IngestParams, run_ingest
 
     params = IngestParams(
         inputs=ctx.config.inputs,
@@ -110,7 +110,7 @@ SHARED_CODE = (
 
 
 def _run_dedup(ctx: StepContext) -> dict[str, Any]:
-    from flows.dedup import DedupParams, run_dedup
+    from corpusforge.flows.dedup import DedupParams, run_dedup
 
     params = DedupParams(
         input=str(ctx.upstream("dedup")),
@@ -133,7 +133,7 @@ def _dedup_identity(ctx: StepContext) -> Any:
 
 
 def _run_pii(ctx: StepContext) -> dict[str, Any]:
-    from flows.pii import PiiParams, run_pii
+    from corpusforge.flows.pii import PiiParams, run_pii
 
     params = PiiParams(
         input=str(ctx.upstream("pii")),
@@ -149,7 +149,7 @@ def _run_pii(ctx: StepContext) -> dict[str, Any]:
 
 
 def _run_tokenize(ctx: StepContext) -> dict[str, Any]:
-    from flows.tokenize import TokenizeParams, run_tokenize
+    from corpusforge.flows.tokenize import TokenizeParams, run_tokenize
 
     params = TokenizeParams(
         input=str(ctx.upstream("tokenize")),
@@ -167,8 +167,8 @@ def _run_tokenize(ctx: StepContext) -> dict[str, Any]:
 
 
 def _train_manifest(ctx: StepContext, stage: str, config: Any, summary: dict[str, Any]) -> dict:
-    from model.checkpoint import checkpoint_name
-    from pipeline.manifest import StageRun
+    from corpusforge.model.checkpoint import checkpoint_name
+    from corpusforge.pipeline.manifest import StageRun
 
     out = ctx.stage_dir(stage)
     run = StageRun(stage, out, config, inputs=[], hash_inputs=False)
@@ -179,8 +179,8 @@ def _train_manifest(ctx: StepContext, stage: str, config: Any, summary: dict[str
 
 
 def _run_pretrain(ctx: StepContext) -> dict[str, Any]:
-    from flows.train import PretrainParams, run_pretrain
-    from model.config import TrainConfig
+    from corpusforge.flows.train import PretrainParams, run_pretrain
+    from corpusforge.model.config import TrainConfig
 
     data = str(ctx.upstream("pretrain"))
     config = TrainConfig.model_validate({**ctx.config.pretrain.model_dump(), "data": data})
@@ -190,8 +190,8 @@ def _run_pretrain(ctx: StepContext) -> dict[str, Any]:
 
 
 def _run_finetune(ctx: StepContext) -> dict[str, Any]:
-    from flows.train import FinetuneParams, run_finetune
-    from model.config import SFTConfig
+    from corpusforge.flows.train import FinetuneParams, run_finetune
+    from corpusforge.model.config import SFTConfig
 
     base = read_manifest(ctx.upstream("finetune"))["checkpoint"]
     out = ctx.stage_dir("finetune")
@@ -205,8 +205,8 @@ def _run_finetune(ctx: StepContext) -> dict[str, Any]:
 
 def _scrub_instructions(ctx: StepContext, out: Path) -> str:
     """Instruction data passes through the PII stage (same config) before any training."""
-    from flows.common import audit
-    from pipeline.pii import scrub_sft_jsonl
+    from corpusforge.flows.common import audit
+    from corpusforge.pipeline.pii import scrub_sft_jsonl
 
     raw = ctx.config.finetune.data
     if not raw:
@@ -232,7 +232,7 @@ STEPS: dict[str, Step] = {
     "ingest": Step(
         name="ingest",
         dirname="documents",
-        module="flows.ingest",
+        module="corpusforge.flows.ingest",
         run=_run_ingest,
         input_identity=_ingest_inputs,
         code_paths=("pipeline/ingest", "flows/ingest.py", *SHARED_CODE),
@@ -240,7 +240,7 @@ STEPS: dict[str, Step] = {
     "dedup": Step(
         name="dedup",
         dirname="dedup",
-        module="flows.dedup",
+        module="corpusforge.flows.dedup",
         run=_run_dedup,
         input_identity=_dedup_identity,
         code_paths=("pipeline/dedup", "flows/dedup.py", *SHARED_CODE),
@@ -248,7 +248,7 @@ STEPS: dict[str, Step] = {
     "pii": Step(
         name="pii",
         dirname="pii",
-        module="flows.pii",
+        module="corpusforge.flows.pii",
         run=_run_pii,
         input_identity=_upstream_identity("pii"),
         code_paths=("pipeline/pii", "flows/pii.py", *SHARED_CODE),
@@ -256,7 +256,7 @@ STEPS: dict[str, Step] = {
     "tokenize": Step(
         name="tokenize",
         dirname="tokens",
-        module="flows.tokenize",
+        module="corpusforge.flows.tokenize",
         run=_run_tokenize,
         input_identity=_upstream_identity("tokenize"),
         code_paths=(
@@ -269,7 +269,7 @@ STEPS: dict[str, Step] = {
     "pretrain": Step(
         name="pretrain",
         dirname="pretrain",
-        module="flows.train",
+        module="corpusforge.flows.train",
         run=_run_pretrain,
         input_identity=_upstream_identity("pretrain"),
         code_paths=("model", "flows/train.py", "pipeline/tokenize/reader.py"),
@@ -277,7 +277,7 @@ STEPS: dict[str, Step] = {
     "finetune": Step(
         name="finetune",
         dirname="finetune",
-        module="flows.train",
+        module="corpusforge.flows.train",
         run=_run_finetune,
         input_identity=_finetune_identity,
         code_paths=("model", "flows/train.py"),
@@ -295,7 +295,7 @@ def _module_present(module: str) -> bool:
 
 def available_stages() -> list[str]:
     """Stages this build can run, in pipeline order."""
-    from flows.pipeline_config import STAGES
+    from corpusforge.flows.pipeline_config import STAGES
 
     return [s for s in STAGES if s in STEPS and _module_present(STEPS[s].module)]
 

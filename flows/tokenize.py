@@ -13,8 +13,8 @@ from typing import Any
 from prefect import flow, task
 from pydantic import Field
 
-from corpusforge.settings import StrictModel, TaskRunnerAddress
-from flows.common import (
+from corpusforge.core.settings import StrictModel, TaskRunnerAddress
+from corpusforge.flows.common import (
     Progress,
     audit,
     batches,
@@ -26,11 +26,15 @@ from flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
-from flows.workers import compute_each
-from pipeline.stage_io import StagedOutput, check_output_directory, prepare_document_inputs
-from pipeline.tokenize.config import TokenizeConfig
-from pipeline.tokenize.encode import EncodePlan
-from pipeline.tokenize.stage import (
+from corpusforge.flows.workers import compute_each
+from corpusforge.pipeline.stage_io import (
+    StagedOutput,
+    check_output_directory,
+    prepare_document_inputs,
+)
+from corpusforge.pipeline.tokenize.config import TokenizeConfig
+from corpusforge.pipeline.tokenize.encode import EncodePlan
+from corpusforge.pipeline.tokenize.stage import (
     assemble,
     encode_or_reject,
     make_plan,

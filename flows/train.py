@@ -1,7 +1,7 @@
 """Training hand-off: run the training job as a subprocess and report on it.
 
-The flow writes the job's config, starts `torchrun --nproc-per-node N -m model.pretrain` when N
-GPUs are visible (else plain `python -m model.pretrain`), streams its output into the flow run's
+The flow writes the job's config, starts `torchrun --nproc-per-node N -m corpusforge.model.pretrain` when N
+GPUs are visible (else plain `python -m corpusforge.model.pretrain`), streams its output into the flow run's
 log, fails when the job fails, and publishes the metrics as a table and a loss-curve image.
 The same command runs on a GPU work pool through infra/k8s or infra/slurm.
 """
@@ -21,11 +21,11 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from pydantic import Field
 
-from corpusforge.errors import CorpusforgeError
-from corpusforge.settings import StrictModel
-from corpusforge.workspace import Workspace
-from flows.common import audit, markdown_table, publish_markdown, publish_table
-from model.config import SFTConfig, TrainConfig
+from corpusforge.core.errors import CorpusforgeError
+from corpusforge.core.settings import StrictModel
+from corpusforge.core.workspace import Workspace
+from corpusforge.flows.common import audit, markdown_table, publish_markdown, publish_table
+from corpusforge.model.config import SFTConfig, TrainConfig
 
 
 class PretrainParams(StrictModel):
@@ -205,12 +205,14 @@ def _run(kind: str, module: str, config: TrainConfig, gpus: int | None, job_dir:
 
 @flow(name="pretrain", log_prints=True)
 def pretrain_flow(params: PretrainParams) -> dict[str, Any]:
-    return _run("pretrain", "model.pretrain", params.config, params.gpus, params.job_dir)
+    return _run(
+        "pretrain", "corpusforge.model.pretrain", params.config, params.gpus, params.job_dir
+    )
 
 
 @flow(name="finetune", log_prints=True)
 def finetune_flow(params: FinetuneParams) -> dict[str, Any]:
-    return _run("finetune", "model.sft", params.config, params.gpus, params.job_dir)
+    return _run("finetune", "corpusforge.model.sft", params.config, params.gpus, params.job_dir)
 
 
 def run_pretrain(params: PretrainParams) -> dict[str, Any]:

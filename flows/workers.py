@@ -27,12 +27,12 @@ from typing import Any, TypeVar
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from corpusforge.processes import exit_with_parent
+from corpusforge.core.processes import exit_with_parent
 
 T = TypeVar("T")
 
 # Imported once by the fork server, so every worker starts with the stages loaded.
-PRELOAD = ["flows.worker_preload"]
+PRELOAD = ["corpusforge.flows.worker_preload"]
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -83,7 +83,7 @@ def ready_pool(workers: int) -> ProcessPoolExecutor | None:
 
 def _worker_setup() -> None:
     """One thread each for libraries with thread pools: the processes are the parallelism.
-    A worker exits when this process is gone (killed too: see corpusforge.processes)."""
+    A worker exits when this process is gone (killed too: see corpusforge.core.processes)."""
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     exit_with_parent()
 

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from corpusforge.errors import ConfigError, InputError, IntegrityError
-from model.config import PRESETS
-from model.storage import CheckpointStorage
+from corpusforge.core.errors import ConfigError, InputError, IntegrityError
+from corpusforge.model.config import PRESETS
+from corpusforge.model.storage import CheckpointStorage
 
 STATE_FILE = "training_state.pt"
 CONFIG_FILE = "train_config.json"

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from corpusforge.errors import ConfigError
-from corpusforge.settings import StrictModel
+from corpusforge.core.errors import ConfigError
+from corpusforge.core.settings import StrictModel
 
 PresetName = Literal["tiny", "124m", "350m", "1b"]
 VOCAB_MULTIPLE = 64
@@ -136,7 +136,9 @@ class TrainConfig(StrictModel):
     """One pretraining run. Steps count optimizer updates (micro_batch × grad_accum × ranks)."""
 
     preset: PresetName = "tiny"
-    data: str = Field(..., description="token shard directory (pipeline.tokenize output)")
+    data: str = Field(
+        ..., description="token shard directory (corpusforge.pipeline.tokenize output)"
+    )
     run_name: str = Field("pretrain", pattern=r"^[A-Za-z0-9._-]+$")
     seq_len: int | None = Field(None, ge=8, description="default: the preset's")
     micro_batch_size: int = Field(8, ge=1)

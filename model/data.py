@@ -1,6 +1,6 @@
 """Windows of tokens for pretraining: deterministic, rank-sliced, resumable.
 
-The token shards (pipeline.tokenize) are memory-mapped by `TokenDataset`. The train split is cut
+The token shards (corpusforge.pipeline.tokenize) are memory-mapped by `TokenDataset`. The train split is cut
 into non-overlapping windows of `seq_len + 1` tokens; every epoch visits them in a permutation
 drawn from (seed, epoch). The stream of windows is global: a step takes the next
 `micro_batch × world_size` windows and rank r keeps its contiguous slice. So the only cursor is the
@@ -16,11 +16,11 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from corpusforge.errors import CorpusforgeError, InputError, IntegrityError
+from corpusforge.core.errors import CorpusforgeError, InputError, IntegrityError
 
 
 class TokenSource(Protocol):
-    """What training needs from `pipeline.tokenize.reader.TokenDataset`."""
+    """What training needs from `corpusforge.pipeline.tokenize.reader.TokenDataset`."""
 
     num_tokens: int
     vocab_size: int
@@ -38,7 +38,7 @@ def open_tokens(path: str | Path, split: str) -> TokenSource:
     if not root.exists():
         raise InputError(f"token shards not found: {root}")
     try:
-        from pipeline.tokenize.reader import TokenDataset
+        from corpusforge.pipeline.tokenize.reader import TokenDataset
     except ImportError as exc:  # the tokenize stage is not installed in this checkout
         raise InputError(f"token shard reader unavailable ({exc})") from exc
     try:

@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
-from corpusforge.errors import ConfigError
-from model.checkpoint import LocalCheckpoint, load_model
-from model.storage import CheckpointStorage
+from corpusforge.core.errors import ConfigError
+from corpusforge.model.checkpoint import LocalCheckpoint, load_model
+from corpusforge.model.storage import CheckpointStorage
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
@@ -70,7 +70,7 @@ def sample(
 
 def stop_ids_for(tokenizer: Any) -> set[int]:
     """End of text and end of turn both end a completion."""
-    from pipeline.special_tokens import END_OF_TURN, EOT
+    from corpusforge.pipeline.special_tokens import END_OF_TURN, EOT
 
     ids = {tokenizer.convert_tokens_to_ids(t) for t in (EOT, END_OF_TURN)}
     return {i for i in ids if i is not None and i != tokenizer.unk_token_id}

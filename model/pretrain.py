@@ -1,4 +1,4 @@
-"""Pretraining: `python -m model.pretrain --config run.json` (or under `torchrun`).
+"""Pretraining: `python -m corpusforge.model.pretrain --config run.json` (or under `torchrun`).
 
 One code path for a laptop CPU and a GPU cluster: on CUDA it switches on bf16 autocast over fp32
 master weights, `torch.compile`, fused AdamW and DDP (or FSDP2 with `fsdp=true`) when torchrun
@@ -23,9 +23,9 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from corpusforge.errors import ConfigError, CorpusforgeError, IntegrityError
-from corpusforge.settings import validation_message
-from model.checkpoint import (
+from corpusforge.core.errors import ConfigError, CorpusforgeError, IntegrityError
+from corpusforge.core.settings import validation_message
+from corpusforge.model.checkpoint import (
     LocalCheckpoint,
     capture_rng,
     check_preset,
@@ -36,9 +36,9 @@ from model.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from model.config import TrainConfig, build_llama_config, padded_vocab_size
-from model.data import TokenSource, WindowSampler, open_tokens, validation_batches
-from model.storage import CheckpointStorage, open_storage
+from corpusforge.model.config import TrainConfig, build_llama_config, padded_vocab_size
+from corpusforge.model.data import TokenSource, WindowSampler, open_tokens, validation_batches
+from corpusforge.model.storage import CheckpointStorage, open_storage
 
 # bf16 dense peak per GPU (no sparsity), for MFU.
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "GH200": 989e12, "A100": 312e12}
@@ -460,7 +460,7 @@ def prepare_pretrain(
 ) -> Job:
     """Open and check shards, tokenizer and any checkpoint; build the model. No training yet.
 
-    `sources` (train, val) replaces reading `config.data` with `pipeline.tokenize`'s reader."""
+    `sources` (train, val) replaces reading `config.data` with `corpusforge.pipeline.tokenize`'s reader."""
     from transformers import AutoTokenizer, LlamaForCausalLM
 
     model = None

@@ -19,11 +19,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from corpusforge.errors import ConfigError, InputError
-from model.checkpoint import LocalCheckpoint, check_preset, latest_checkpoint, load_model
-from model.config import SFTConfig
-from model.pretrain import Job, Runtime, StepHook, cli, dist, setup_runtime, train
-from model.storage import CheckpointStorage
+from corpusforge.core.errors import ConfigError, InputError
+from corpusforge.model.checkpoint import (
+    LocalCheckpoint,
+    check_preset,
+    latest_checkpoint,
+    load_model,
+)
+from corpusforge.model.config import SFTConfig
+from corpusforge.model.pretrain import Job, Runtime, StepHook, cli, dist, setup_runtime, train
+from corpusforge.model.storage import CheckpointStorage
 
 IGNORE = -100
 ROLES = ("system", "user", "assistant")

@@ -1,6 +1,6 @@
 """The one interface through which training writes and reads checkpoints.
 
-`model.store` (encrypted, access-controlled) implements it; training code never writes
+`corpusforge.model.store` (encrypted, access-controlled) implements it; training code never writes
 checkpoint files anywhere else. A checkpoint is a directory (Hugging Face files plus the
 resumable training state) stored and fetched as a whole under a name such as
 `runs/tiny-demo/step-000100`.
@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from corpusforge.errors import ConfigError
-from model.config import StoreArgs
-from model.store import open_store
+from corpusforge.core.errors import ConfigError
+from corpusforge.model.config import StoreArgs
+from corpusforge.model.store import open_store
 
 
 class CheckpointStorage(Protocol):

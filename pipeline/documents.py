@@ -15,8 +15,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpusforge.errors import InputError
-from corpusforge.hashing import sha256_file
+from corpusforge.core.errors import InputError
+from corpusforge.core.hashing import sha256_file
 
 SOURCES = ("web", "books", "wiki", "dataset")
 DOC_COLUMNS = ("id", "text", "source", "uri", "locator", "meta")

@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from corpusforge.errors import InputError, IntegrityError
-from corpusforge.hashing import sha256_file
-from corpusforge.settings import contained_path
-from corpusforge.version import code_version
+from corpusforge.core.errors import InputError, IntegrityError
+from corpusforge.core.hashing import sha256_file
+from corpusforge.core.settings import contained_path
+from corpusforge.core.version import code_version
 
 MANIFEST_NAME = "manifest.json"
 REJECTS_NAME = "rejects.jsonl"

@@ -15,7 +15,7 @@
 * ``sft/instructions.jsonl`` - instruction pairs (``prompt``/``response``) and chat rows
   (``messages``).
 
-The text is original and generated from a seeded grammar (`pipeline.sample_text`); fake
+The text is original and generated from a seeded grammar (`corpusforge.pipeline.sample_text`); fake
 personal data, exact and near duplicates are planted on purpose and reported in the returned
 dict by counts and record ids, never by value. Same seed => byte-identical files: every date
 is derived from the seed, gzip headers carry mtime 0 and zip entries a fixed date.
@@ -46,7 +46,7 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
-from pipeline.sample_text import (
+from corpusforge.pipeline.sample_text import (
     NARRATIVE,
     PLACE_ROOTS,
     PLACE_STEMS,

@@ -1,4 +1,4 @@
-"""Word lists, a small seeded prose grammar and fake-PII makers for `pipeline.sample`.
+"""Word lists, a small seeded prose grammar and fake-PII makers for `corpusforge.pipeline.sample`.
 
 Everything here is original generated text: topic vocabularies feed sentence templates whose
 slots are filled from a seeded `random.Random`, so two unrelated documents share almost no word

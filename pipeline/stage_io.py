@@ -27,9 +27,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from corpusforge.errors import InputError, IntegrityError
-from corpusforge.hashing import sha256_file
-from pipeline.documents import (
+from corpusforge.core.errors import InputError, IntegrityError
+from corpusforge.core.hashing import sha256_file
+from corpusforge.pipeline.documents import (
     DOC_COLUMNS,
     DOC_SCHEMA,
     ShardWriter,
@@ -37,7 +37,13 @@ from pipeline.documents import (
     normalise_row,
     rows_to_table,
 )
-from pipeline.manifest import MANIFEST_NAME, REJECTS_NAME, Reject, read_manifest, write_json_atomic
+from corpusforge.pipeline.manifest import (
+    MANIFEST_NAME,
+    REJECTS_NAME,
+    Reject,
+    read_manifest,
+    write_json_atomic,
+)
 
 CONVERTED_VERSION = 1
 _DONE = "_DONE.json"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from corpusforge.hashing import sha256_file
-from pipeline.manifest import StageRun
+from corpusforge.core.hashing import sha256_file
+from corpusforge.pipeline.manifest import StageRun
 
 
 def seal(directory: str | Path, stage: str = "dataset") -> Path:

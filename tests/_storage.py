@@ -1,4 +1,4 @@
-"""A directory-backed `CheckpointStorage` for tests until the encrypted `model.store` lands."""
+"""A directory-backed `CheckpointStorage` for tests until the encrypted `corpusforge.model.store` lands."""
 
 from __future__ import annotations
 

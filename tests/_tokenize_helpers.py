@@ -7,7 +7,7 @@ from pathlib import Path
 
 from _documents_helpers import seal
 
-from pipeline.documents import ShardWriter
+from corpusforge.pipeline.documents import ShardWriter
 
 WORDS = (
     "the of and to in is was for on that with as by at from river city data model privacy "

@@ -1,5 +1,5 @@
 """Shared set-up for the training tests: real book text, a real BPE tokenizer with the project's
-special tokens and chat template (pipeline.tokenize), tiny configs and a directory store."""
+special tokens and chat template (corpusforge.pipeline.tokenize), tiny configs and a directory store."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from _documents_helpers import seal
 
-from model.config import SFTConfig, TrainConfig
+from corpusforge.model.config import SFTConfig, TrainConfig
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -39,10 +39,10 @@ def book_paragraphs(fixtures_dir: Path, limit_chars: int = 400_000) -> list[str]
 
 
 def token_shards(texts: list[str], out_dir: Path, vocab_size: int = 512) -> Path:
-    """Real token shards (pipeline.tokenize): a BPE tokenizer trained on `texts`, with the
+    """Real token shards (corpusforge.pipeline.tokenize): a BPE tokenizer trained on `texts`, with the
     project's special tokens and chat template, and about 10% of documents in `val`."""
-    from pipeline.documents import ShardWriter
-    from pipeline.tokenize import TokenizeConfig, tokenize_corpus
+    from corpusforge.pipeline.documents import ShardWriter
+    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
 
     docs = out_dir.parent / f"{out_dir.name}-docs"
     with ShardWriter(docs, rows_per_shard=10_000) as writer:
@@ -93,7 +93,7 @@ def sft_config(tmp_path: Path, data: Path, init_from: str, **overrides) -> SFTCo
 
 def open_test_store(root: Path):
     """The real encrypted checkpoint store in a fresh workspace, as the training service."""
-    from model.store import bootstrap_store, open_store
+    from corpusforge.model.store import bootstrap_store, open_store
 
     tokens = bootstrap_store(root)
     return open_store(root, tokens["svc:trainer"])

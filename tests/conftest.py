@@ -16,7 +16,7 @@ os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("CORPUSFORGE_AUDIT_URL", None)
 
-from corpusforge.workspace import configure_offline_environment  # noqa: E402
+from corpusforge.core.workspace import configure_offline_environment  # noqa: E402
 
 configure_offline_environment()
 
@@ -49,7 +49,7 @@ def prefect_harness():
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """A fresh workspace (audit log, store, runs) for one test."""
-    from corpusforge.workspace import Workspace
+    from corpusforge.core.workspace import Workspace
 
     root = tmp_path / "ws"
     monkeypatch.setenv("CORPUSFORGE_WORKSPACE", str(root))

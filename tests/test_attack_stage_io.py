@@ -17,15 +17,15 @@ import pyarrow.parquet as pq
 import pytest
 from _documents_helpers import seal
 
-from corpusforge.errors import EnvironmentProblem, InputError
-from pipeline.dedup import DedupConfig, run_dedup_local
-from pipeline.documents import ShardWriter, read_table
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.stage import ingest
-from pipeline.manifest import read_manifest, read_rejects
-from pipeline.pii.config import PiiConfig
-from pipeline.pii.stage import scrub_documents
-from pipeline.tokenize import TokenizeConfig, tokenize_corpus
+from corpusforge.core.errors import EnvironmentProblem, InputError
+from corpusforge.pipeline.dedup import DedupConfig, run_dedup_local
+from corpusforge.pipeline.documents import ShardWriter, read_table
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.stage import ingest
+from corpusforge.pipeline.manifest import read_manifest, read_rejects
+from corpusforge.pipeline.pii.config import PiiConfig
+from corpusforge.pipeline.pii.stage import scrub_documents
+from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
 
 FAST = PiiConfig(mode="fast")
 WORDS = "river stone meadow lantern harbor copper violet thunder orchard silver".split()
@@ -125,7 +125,7 @@ def test_dedup_cli_on_a_bad_line_exits_0_without_a_traceback(tmp_path):
 
 def _fill_disk_after(monkeypatch, calls: int) -> None:
     """The shard writer's Nth write fails as a full disk does."""
-    import pipeline.documents as documents
+    import corpusforge.pipeline.documents as documents
 
     real = documents.ShardWriter.write_table
     seen = {"n": 0}
@@ -246,7 +246,7 @@ def test_a_missing_module_stops_the_stage_with_one_line(tmp_path, fixtures_dir, 
 
 
 def test_a_full_disk_while_scrubbing_is_not_blamed_on_the_rows(tmp_path, monkeypatch):
-    import pipeline.pii.stage as stage
+    import corpusforge.pipeline.pii.stage as stage
 
     src = seal(_shards(tmp_path / "in"))
 
@@ -374,7 +374,7 @@ def test_a_failing_stage_ends_in_one_line_naming_the_log(tmp_path):
 
 @pytest.mark.slow
 def test_reading_an_incomplete_directory_is_recorded_in_the_audit_log(tmp_path):
-    from corpusforge.audit import AuditLog
+    from corpusforge.core.audit import AuditLog
 
     crashed = tmp_path / "crashed"
     with ShardWriter(crashed, rows_per_shard=5) as writer:

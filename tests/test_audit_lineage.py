@@ -10,16 +10,16 @@ import pytest
 from typer.testing import CliRunner
 
 from corpusforge import lineage
-from corpusforge.audit import AuditLog
 from corpusforge.cli import app
-from corpusforge.hashing import sha256_file
-from model.store import bootstrap_store, open_store
+from corpusforge.core.audit import AuditLog
+from corpusforge.core.hashing import sha256_file
+from corpusforge.model.store import bootstrap_store, open_store
 
 
 @pytest.fixture
 def trained(workspace, fixtures_dir, tmp_path):
-    from pipeline.ingest.stage import ingest
-    from pipeline.tokenize import TokenizeConfig, tokenize_corpus
+    from corpusforge.pipeline.ingest.stage import ingest
+    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
 
     log = AuditLog(workspace.audit_url)
     ingest_dir, token_dir = workspace.runs_dir / "ingest", workspace.runs_dir / "tokens"
@@ -63,7 +63,7 @@ def _cli(ws, *args):
 
 def test_checkpoint_lineage_lists_sources_and_counts(trained):
     out = json.loads(_cli(trained["ws"], "audit", "lineage", "--checkpoint", "runs/lin/step-1"))
-    from pipeline.documents import read_table
+    from corpusforge.pipeline.documents import read_table
 
     ingested = read_table(trained["ingest_dir"], columns=["id", "uri"])
     assert out["documents"] == len(set(ingested["id"].to_pylist())) > 1
@@ -86,7 +86,7 @@ def test_document_and_source_lineage_find_the_checkpoint(trained):
 
 
 def test_erase_rebuilds_shards_marks_checkpoints_and_reports(trained, monkeypatch):
-    from pipeline.tokenize.lineage import document_lineage
+    from corpusforge.pipeline.tokenize.lineage import document_lineage
 
     doc_id = next(iter(lineage.document_sources(trained["log"])))
     assert document_lineage(trained["token_dir"], doc_id)

@@ -11,8 +11,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from corpusforge.audit import AuditLog
-from model.store import bootstrap_store, open_store
+from corpusforge.core.audit import AuditLog
+from corpusforge.model.store import bootstrap_store, open_store
 
 PG_URL = os.environ.get("CORPUSFORGE_TEST_PG_URL")
 

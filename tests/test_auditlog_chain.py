@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from corpusforge.audit import AuditLog
+from corpusforge.core.audit import AuditLog
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_a_batch_is_chained_like_single_appends_and_is_all_or_nothing(tmp_path):
 
 
 def test_the_workspace_log_is_opened_once_per_process(tmp_path):
-    from corpusforge.audit import open_audit_log
+    from corpusforge.core.audit import open_audit_log
 
     url = f"sqlite:///{tmp_path / 'c.db'}"
     assert open_audit_log(url) is open_audit_log(url)

@@ -9,10 +9,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.dedup import DedupConfig, run_dedup_local, shingles
-from pipeline.dedup.cluster import NOT_REMOVED, band_groups, decide
-from pipeline.documents import read_table
-from pipeline.manifest import read_manifest, read_rejects
+from corpusforge.pipeline.dedup import DedupConfig, run_dedup_local, shingles
+from corpusforge.pipeline.dedup.cluster import NOT_REMOVED, band_groups, decide
+from corpusforge.pipeline.documents import read_table
+from corpusforge.pipeline.manifest import read_manifest, read_rejects
 from tests._dedup_corpus import document, edit, vocabulary
 from tests._dedup_corpus import jaccard as reference_jaccard
 

@@ -11,9 +11,9 @@ import pytest
 from _documents_helpers import seal
 from typer.testing import CliRunner
 
-from corpusforge.audit import open_audit_log
 from corpusforge.cli import app
-from pipeline.documents import read_table
+from corpusforge.core.audit import open_audit_log
+from corpusforge.pipeline.documents import read_table
 from tests._dedup_corpus import document, edit, vocabulary
 
 

@@ -8,9 +8,9 @@ import random
 import pyarrow.parquet as pq
 import pytest
 
-from corpusforge.errors import ConfigError
-from pipeline.dedup import DedupConfig, DedupIndex, run_dedup_local
-from pipeline.documents import read_table
+from corpusforge.core.errors import ConfigError
+from corpusforge.pipeline.dedup import DedupConfig, DedupIndex, run_dedup_local
+from corpusforge.pipeline.documents import read_table
 from tests._dedup_corpus import document, edit, vocabulary
 
 

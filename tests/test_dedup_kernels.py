@@ -9,9 +9,9 @@ import unicodedata
 import numpy as np
 import pytest
 
-from pipeline.dedup import shingles
-from pipeline.dedup.minhash import permutations, signatures
-from pipeline.dedup.shingles import normalize_for_dedup, shingle_sets
+from corpusforge.pipeline.dedup import shingles
+from corpusforge.pipeline.dedup.minhash import permutations, signatures
+from corpusforge.pipeline.dedup.shingles import normalize_for_dedup, shingle_sets
 
 # ---------------------------------------------------------------- references (plain numpy)
 _NO_SPACE_SCRIPT = re.compile(

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from datasketch.lsh import _optimal_param
 
-from corpusforge.errors import ConfigError
-from pipeline.dedup.config import DedupConfig, optimal_param
-from pipeline.dedup.minhash import band_keys, permutations, signatures
-from pipeline.dedup.shingles import shingle_sets
+from corpusforge.core.errors import ConfigError
+from corpusforge.pipeline.dedup.config import DedupConfig, optimal_param
+from corpusforge.pipeline.dedup.minhash import band_keys, permutations, signatures
+from corpusforge.pipeline.dedup.shingles import shingle_sets
 from tests._dedup_corpus import document, edit, vocabulary
 from tests._dedup_corpus import jaccard as reference_jaccard
 

@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from pipeline.dedup import shingles
-from pipeline.dedup.shingles import jaccard, normalize_for_dedup, shingle_sets
+from corpusforge.pipeline.dedup import shingles
+from corpusforge.pipeline.dedup.shingles import jaccard, normalize_for_dedup, shingle_sets
 from tests._dedup_corpus import document, edit, shingle_set, vocabulary
 from tests._dedup_corpus import jaccard as reference_jaccard
 

@@ -5,11 +5,11 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from corpusforge.errors import InputError
-from corpusforge.hashing import sha256_file
-from pipeline.documents import ShardWriter, iter_documents, list_shards, read_table
-from pipeline.manifest import StageRun, read_manifest, read_rejects
-from pipeline.text import normalize_text
+from corpusforge.core.errors import InputError
+from corpusforge.core.hashing import sha256_file
+from corpusforge.pipeline.documents import ShardWriter, iter_documents, list_shards, read_table
+from corpusforge.pipeline.manifest import StageRun, read_manifest, read_rejects
+from corpusforge.pipeline.text import normalize_text
 
 
 def test_shard_writer_rolls_and_records_hashes(tmp_path):

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from corpusforge.audit import open_audit_log
 from corpusforge.cli import app
+from corpusforge.core.audit import open_audit_log
 
 PARA = "Lanterns lit the harbour road as the ferry crews finished their evening rounds. "
 

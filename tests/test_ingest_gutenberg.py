@@ -9,9 +9,9 @@ import zipfile
 
 import pytest
 
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.gutenberg import LICENSE, read_gutenberg, strip_gutenberg
-from pipeline.ingest.records import RawDocument
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.gutenberg import LICENSE, read_gutenberg, strip_gutenberg
+from corpusforge.pipeline.ingest.records import RawDocument
 
 BOOKS = {
     "books/pg3261-nwsnw10-old-small-print.txt": {

@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.mediawiki import LICENSE, read_mediawiki, wikitext_to_text
-from pipeline.ingest.records import RawDocument, RecordError
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.mediawiki import LICENSE, read_mediawiki, wikitext_to_text
+from corpusforge.pipeline.ingest.records import RawDocument, RecordError
 
 ENWIKI = "wiki/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 WIKIBRAIN = "wiki/wikibrain-en_test.xml"

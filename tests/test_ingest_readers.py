@@ -12,13 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from corpusforge.errors import InputError
-from corpusforge.hashing import sha256_file
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.datasets import read_dataset, read_hub_dataset
-from pipeline.ingest.detect import detect_format
-from pipeline.ingest.readers import READERS, open_reader
-from pipeline.ingest.records import RawDocument, RecordError
+from corpusforge.core.errors import InputError
+from corpusforge.core.hashing import sha256_file
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.datasets import read_dataset, read_hub_dataset
+from corpusforge.pipeline.ingest.detect import detect_format
+from corpusforge.pipeline.ingest.readers import READERS, open_reader
+from corpusforge.pipeline.ingest.records import RawDocument, RecordError
 
 FIXTURE_FORMATS = {
     "web/resiliparse-cc-main-2020-34-warcfile.warc.gz": "warc",

@@ -13,10 +13,10 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from pipeline.documents import read_table
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.stage import ingest, meta_json
-from pipeline.manifest import read_manifest, read_rejects
+from corpusforge.pipeline.documents import read_table
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.stage import ingest, meta_json
+from corpusforge.pipeline.manifest import read_manifest, read_rejects
 
 PARA = "The quick survey of regional rivers found steady flows and clear water this season. "
 
@@ -162,7 +162,7 @@ def test_gutenberg_variants(tmp_path, fixtures_dir):
 
 @pytest.mark.parametrize("name", ["nothing-here"])
 def test_missing_input_is_a_clear_error(tmp_path, name):
-    from corpusforge.errors import InputError
+    from corpusforge.core.errors import InputError
 
     with pytest.raises(InputError, match="no such file"):
         ingest([tmp_path / name], tmp_path / "out")

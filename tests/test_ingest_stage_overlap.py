@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-import pipeline.ingest.stage as stage
-from pipeline.documents import read_table
-from pipeline.ingest.config import IngestConfig
+import corpusforge.pipeline.ingest.stage as stage
+from corpusforge.pipeline.documents import read_table
+from corpusforge.pipeline.ingest.config import IngestConfig
 
 WEB = ("dolma-sample-0000.warc.gz", "resiliparse-cc-main-2020-34-warcfile.warc.gz")
 

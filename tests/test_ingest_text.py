@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pipeline.text import _rewrite, normalize_text, normalize_texts
+from corpusforge.pipeline.text import _rewrite, normalize_text, normalize_texts
 
 # Characters each rule is about, plus ordinary ones they sit between.
 ALPHABET = [

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.records import RawDocument, RecordError
-from pipeline.ingest.warc import dechunk, decode_content, extract_html, read_warc
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.records import RawDocument, RecordError
+from corpusforge.pipeline.ingest.warc import dechunk, decode_content, extract_html, read_warc
 
 CC = "web/resiliparse-cc-main-2020-34-warcfile.warc.gz"
 DOLMA = "web/dolma-sample-0000.warc.gz"

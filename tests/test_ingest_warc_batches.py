@@ -9,9 +9,9 @@ from dataclasses import asdict
 
 import pytest
 
-import pipeline.ingest.warc as warc
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.records import RawDocument, RecordError
+import corpusforge.pipeline.ingest.warc as warc
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.records import RawDocument, RecordError
 
 CC = "web/resiliparse-cc-main-2020-34-warcfile.warc.gz"
 DOLMA = "web/dolma-sample-0000.warc.gz"

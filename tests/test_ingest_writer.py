@@ -5,10 +5,10 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-import pipeline.ingest.writer as writer_mod
-from pipeline.documents import DOC_COLUMNS, read_table
-from pipeline.ingest.stage import ingest
-from pipeline.ingest.writer import BackgroundShardWriter
+import corpusforge.pipeline.ingest.writer as writer_mod
+from corpusforge.pipeline.documents import DOC_COLUMNS, read_table
+from corpusforge.pipeline.ingest.stage import ingest
+from corpusforge.pipeline.ingest.writer import BackgroundShardWriter
 
 
 def _add(writer: BackgroundShardWriter, n: int) -> None:

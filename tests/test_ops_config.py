@@ -10,9 +10,9 @@ import yaml
 from typer.testing import CliRunner
 
 from corpusforge.cli import app
-from corpusforge.errors import ConfigError
-from flows.pipeline_config import load_config, parse_config
-from flows.pipeline_fingerprint import (
+from corpusforge.core.errors import ConfigError
+from corpusforge.flows.pipeline_config import load_config, parse_config
+from corpusforge.flows.pipeline_fingerprint import (
     is_complete,
     source_version,
     stage_fingerprint,
@@ -71,7 +71,7 @@ def test_fingerprint_changes_with_inputs_config_and_code(tmp_path):
 
 
 def test_source_version_follows_the_stage_files(tmp_path, monkeypatch):
-    import flows.pipeline_fingerprint as fp
+    import corpusforge.flows.pipeline_fingerprint as fp
 
     monkeypatch.setattr(fp, "REPO_ROOT", tmp_path)
     (tmp_path / "stage").mkdir()
@@ -157,8 +157,8 @@ def test_serve_check_lists_the_three_deployments(tmp_path):
 
 
 def test_deployments_schedule_drop_folder_and_limit_retraining(tmp_path):
-    from flows.pipeline_deployments import build_deployments
-    from flows.pipeline_steps import available_stages
+    from corpusforge.flows.pipeline_deployments import build_deployments
+    from corpusforge.flows.pipeline_steps import available_stages
 
     cfg = parse_config(_full_config(tmp_path))
     deps = {d.name: d for d in build_deployments(cfg, drop_folder="/drop", cron="5 1 * * *")}
@@ -167,7 +167,7 @@ def test_deployments_schedule_drop_folder_and_limit_retraining(tmp_path):
     assert nightly.parameters["config"]["inputs"] == ["/drop"]
     assert nightly.parameters["config"]["incremental"] is True
     assert "pretrain" not in nightly.parameters["config"]["stages"]
-    assert nightly.entrypoint == "flows.pipeline.corpus_to_model"
+    assert nightly.entrypoint == "corpusforge.flows.pipeline.corpus_to_model"
     assert deps["full-pipeline"].schedules == []
     if "pretrain" in available_stages():
         limit = deps["retrain"].concurrency_limit

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.documents import read_table
-from pipeline.manifest import read_manifest
+from corpusforge.pipeline.documents import read_table
+from corpusforge.pipeline.manifest import read_manifest
 
 STAGES = ["ingest", "dedup", "pii", "tokenize"]
 
 
 def _run(tmp_path: Path, sample: Path, name: str, runner: str | None, monkeypatch):
-    from flows.pipeline import PipelineConfig, run_pipeline
+    from corpusforge.flows.pipeline import PipelineConfig, run_pipeline
 
     monkeypatch.setenv("CORPUSFORGE_WORKSPACE", str(tmp_path / f"ws-{name}"))
     cfg = PipelineConfig(
@@ -53,7 +53,7 @@ def test_data_stages_on_dask_match_the_default_runner(prefect_harness, tmp_path,
     from distributed import LocalCluster
     from prefect.settings import PREFECT_API_URL
 
-    from pipeline.sample import write_sample
+    from corpusforge.pipeline.sample import write_sample
 
     # Dask worker processes report task runs to the same API as this process.
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())

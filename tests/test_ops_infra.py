@@ -11,7 +11,7 @@ import compose_spec
 import pytest
 import yaml
 
-from flows.pipeline_config import load_config
+from corpusforge.flows.pipeline_config import load_config
 
 INFRA = Path(__file__).resolve().parents[1] / "infra"
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from flows.pipeline import corpus_to_model
-from flows.pipeline_config import PipelineConfig
-from flows.pipeline_deployments import build_deployments
-from pipeline.documents import read_table
-from pipeline.manifest import read_manifest
+from corpusforge.flows.pipeline import corpus_to_model
+from corpusforge.flows.pipeline_config import PipelineConfig
+from corpusforge.flows.pipeline_deployments import build_deployments
+from corpusforge.pipeline.documents import read_table
+from corpusforge.pipeline.manifest import read_manifest
 
 WORDS = (
     "river stone market winter lantern harbor garden copper meadow signal orchard canvas "

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from corpusforge.audit import AuditLog
-from pipeline.documents import read_table
-from pipeline.manifest import read_manifest
+from corpusforge.core.audit import AuditLog
+from corpusforge.pipeline.documents import read_table
+from corpusforge.pipeline.manifest import read_manifest
 
 STAGES = ["ingest", "dedup", "pii", "tokenize"]
 
@@ -63,7 +63,7 @@ def _ids(out: Path) -> list[str]:
 def test_sigkill_during_pii_then_rerun_redoes_only_unfinished_shards(prefect_harness, tmp_path):
     from prefect.settings import PREFECT_API_URL
 
-    from pipeline.sample import write_sample
+    from corpusforge.pipeline.sample import write_sample
 
     api = PREFECT_API_URL.value()
     sample = tmp_path / "sample"

@@ -8,8 +8,8 @@ import signal
 import pytest
 from prefect import flow, task
 
-from flows.common import task_runner_for
-from flows.workers import WorkerCrashed, compute, shutdown_pool, warm_pool
+from corpusforge.flows.common import task_runner_for
+from corpusforge.flows.workers import WorkerCrashed, compute, shutdown_pool, warm_pool
 
 
 @task
@@ -68,7 +68,7 @@ def test_a_dead_worker_fails_its_task_clearly_and_the_next_run_gets_new_workers(
 
 
 def test_batches_follow_bytes_not_shard_count(tmp_path, monkeypatch):
-    from flows import common
+    from corpusforge.flows import common
 
     def shard(name: str, size: int) -> str:
         path = tmp_path / name
@@ -128,7 +128,7 @@ def test_workers_see_the_current_corpusforge_settings(prefect_harness, fresh_poo
 
 _START_METHODS = """
 import os, threading
-from flows.workers import _target, compute_each, prestart, ready_pool, shutdown_pool, warm_pool
+from corpusforge.flows.workers import _target, compute_each, prestart, ready_pool, shutdown_pool, warm_pool
 
 _target.set(2)
 assert threading.active_count() == 1

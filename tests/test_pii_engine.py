@@ -13,10 +13,10 @@ import spacy
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
-from pipeline.pii.config import PiiConfig
-from pipeline.pii.detector import _mentions, pattern_recognizers, propagate_names
-from pipeline.pii.ner_view import ner_view
-from pipeline.pii.redact import Redactor
+from corpusforge.pipeline.pii.config import PiiConfig
+from corpusforge.pipeline.pii.detector import _mentions, pattern_recognizers, propagate_names
+from corpusforge.pipeline.pii.ner_view import ner_view
+from corpusforge.pipeline.pii.redact import Redactor
 
 # Texts written to sit on the prefilters' edges: cue words in other cases, anchors without a
 # match, matches at the very start and end, non-ASCII letters.
@@ -84,7 +84,7 @@ def test_redaction_splice_equals_anonymizer_engine(corpus, operators, monkeypatc
     monkeypatch.setenv("CORPUSFORGE_PII_SALT", "test-salt")
     config = PiiConfig(mode="fast", operators=operators)
     redactor = Redactor(config)
-    from pipeline.pii.detector import PiiDetector
+    from corpusforge.pipeline.pii.detector import PiiDetector
 
     found, _ = PiiDetector(config).analyze_batch(corpus)
     # same-type neighbours one space apart, which AnonymizerEngine merges

@@ -9,9 +9,9 @@ import random
 import pytest
 import regex as re
 
-from pipeline.pii import addresses, people, secrets
-from pipeline.pii.base import first_char_alternation
-from pipeline.pii.gates import hyperscan
+from corpusforge.pipeline.pii import addresses, people, secrets
+from corpusforge.pipeline.pii.base import first_char_alternation
+from corpusforge.pipeline.pii.gates import hyperscan
 
 
 def test_house_number_start_equals_the_lookbehind():

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 import regex as re
 
-from pipeline.pii.base import CuePatternRecognizer, _pivoted
-from pipeline.pii.config import PiiConfig
-from pipeline.pii.detector import PiiDetector, pattern_recognizers
-from pipeline.pii.gates import CASEFOLDS_TO_ASCII, Gates, GateSet, hyperscan
-from pipeline.pii.phones import _PHONE_CANDIDATE, _PHONE_GATE
+from corpusforge.pipeline.pii.base import CuePatternRecognizer, _pivoted
+from corpusforge.pipeline.pii.config import PiiConfig
+from corpusforge.pipeline.pii.detector import PiiDetector, pattern_recognizers
+from corpusforge.pipeline.pii.gates import CASEFOLDS_TO_ASCII, Gates, GateSet, hyperscan
+from corpusforge.pipeline.pii.phones import _PHONE_CANDIDATE, _PHONE_GATE
 
 pytestmark = pytest.mark.skipif(hyperscan is None, reason="hyperscan has no wheel here")
 

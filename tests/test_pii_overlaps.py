@@ -4,7 +4,11 @@ import random
 
 from presidio_analyzer import RecognizerResult
 
-from pipeline.pii.detector import PROPAGATED_SCORE, _resolve_overlapping, resolve_overlaps
+from corpusforge.pipeline.pii.detector import (
+    PROPAGATED_SCORE,
+    _resolve_overlapping,
+    resolve_overlaps,
+)
 
 
 def _spans(results):

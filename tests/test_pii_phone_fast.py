@@ -10,9 +10,9 @@ import pytest
 from phonenumbers import phonenumberutil as pnu
 from phonenumbers.phonemetadata import PhoneMetadata
 
-from pipeline.pii import phone_plan as plan
-from pipeline.pii import phones as P
-from pipeline.pii import structured as S
+from corpusforge.pipeline.pii import phone_plan as plan
+from corpusforge.pipeline.pii import phones as P
+from corpusforge.pipeline.pii import structured as S
 
 REGIONS = ("US", "GB", "DE", "FR", "IN")
 CODES = sorted(pnu.COUNTRY_CODE_TO_REGION_CODE)

@@ -11,13 +11,13 @@ import pytest
 import regex as re
 from presidio_analyzer import RecognizerResult
 
-from pipeline.pii.config import PiiConfig
-from pipeline.pii.detector import (
+from corpusforge.pipeline.pii.config import PiiConfig
+from corpusforge.pipeline.pii.detector import (
     PROPAGATED_SCORE,
     name_mentions,
     propagate_names,
 )
-from pipeline.pii.redact import Redactor
+from corpusforge.pipeline.pii.redact import Redactor
 
 FIRST = ["Ana", "jane", "JOSÉ", "Zoë", "Øystein", "Li", "İlker", "O'Neil", "Mary-Jo", "ana"]
 LAST = ["Silva", "Doe", "Baker", "Müller", "de", "X", "Ng", "Dœ", "silva", "BAKER", "Ab1"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from pipeline.pii.config import PiiConfig
-from pipeline.pii.scrub import Scrubber
+from corpusforge.pipeline.pii.config import PiiConfig
+from corpusforge.pipeline.pii.scrub import Scrubber
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_hard_negative_untouched(fast, text):
 
 
 def test_placeholders_are_the_shared_special_tokens(fast):
-    from pipeline.special_tokens import PII_PLACEHOLDERS
+    from corpusforge.pipeline.special_tokens import PII_PLACEHOLDERS
 
     out = fast.scrub(["mail a@example.com, ip 203.0.113.9"])[0]
     assert (
@@ -153,7 +153,7 @@ def test_operators_mask_redact_and_keyed_hash(monkeypatch):
 
 
 def test_hash_without_salt_is_a_config_error(monkeypatch):
-    from corpusforge.errors import ConfigError
+    from corpusforge.core.errors import ConfigError
 
     monkeypatch.delenv("CORPUSFORGE_PII_SALT", raising=False)
     with pytest.raises(ConfigError):

@@ -11,11 +11,11 @@ import pytest
 from _documents_helpers import seal
 from typer.testing import CliRunner
 
-from pipeline.documents import ShardWriter, read_table
-from pipeline.manifest import read_manifest
-from pipeline.pii.config import PiiConfig
-from pipeline.pii.review import review_contexts
-from pipeline.pii.stage import scrub_documents, scrub_sft_jsonl
+from corpusforge.pipeline.documents import ShardWriter, read_table
+from corpusforge.pipeline.manifest import read_manifest
+from corpusforge.pipeline.pii.config import PiiConfig
+from corpusforge.pipeline.pii.review import review_contexts
+from corpusforge.pipeline.pii.stage import scrub_documents, scrub_sft_jsonl
 
 # Planted values: none of them may appear anywhere but the input.
 PLANTED = {
@@ -113,8 +113,8 @@ def test_review_prints_only_redacted_context(shards, tmp_path):
 
 
 def test_flow_and_cli_leave_no_pii_in_records(prefect_harness, workspace, shards, tmp_path, caplog):
-    from corpusforge.audit import AuditLog
     from corpusforge.cli import app
+    from corpusforge.core.audit import AuditLog
 
     out = tmp_path / "cli-out"
     runner = CliRunner()

@@ -10,10 +10,10 @@ import random
 import pytest
 import regex
 
-from pipeline.pii import phones as P
-from pipeline.pii import structured as S
-from pipeline.pii.offline import has_public_suffix, offline_tldextract
-from pipeline.pii.twins import twin_ready
+from corpusforge.pipeline.pii import phones as P
+from corpusforge.pipeline.pii import structured as S
+from corpusforge.pipeline.pii.offline import has_public_suffix, offline_tldextract
+from corpusforge.pipeline.pii.twins import twin_ready
 
 # Digits and phone punctuation, every ASCII white-space and separator control character (the
 # stdlib's Unicode \s has \x1c-\x1f, `regex`'s has not), the extension and negative words.

@@ -10,9 +10,9 @@ import string
 import pytest
 import regex
 
-from pipeline.pii.base import CuePatternRecognizer
-from pipeline.pii.detector import pattern_recognizers
-from pipeline.pii.twins import AsciiTwin, ascii_letters, leading_assertions, twin_ready
+from corpusforge.pipeline.pii.base import CuePatternRecognizer
+from corpusforge.pipeline.pii.detector import pattern_recognizers
+from corpusforge.pipeline.pii.twins import AsciiTwin, ascii_letters, leading_assertions, twin_ready
 
 # Pieces that the benchmark's documents lack: the rarer recognizers' cues and formats, and
 # non-ASCII characters, safe (symbols) and unsafe (letters, spaces, digits) for twins.

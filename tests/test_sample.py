@@ -17,8 +17,8 @@ from collections import Counter
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.sample import jaccard, main_words, write_sample
-from pipeline.sample_text import luhn_valid
+from corpusforge.pipeline.sample import jaccard, main_words, write_sample
+from corpusforge.pipeline.sample_text import luhn_valid
 
 MW = "{http://www.mediawiki.org/xml/export-0.11/}"
 

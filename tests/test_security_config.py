@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from corpusforge.errors import ConfigError, InputError, IntegrityError
-from corpusforge.settings import MAX_YAML_BYTES, contained_path, load_yaml_file, load_yaml_text
-from flows.pipeline_config import PipelineConfig, load_config, parse_config
+from corpusforge.core.errors import ConfigError, InputError, IntegrityError
+from corpusforge.core.settings import MAX_YAML_BYTES, contained_path, load_yaml_file, load_yaml_text
+from corpusforge.flows.pipeline_config import PipelineConfig, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,7 +97,7 @@ def test_language_model_names_and_codes_are_checked(tmp_path):
 def test_an_installed_package_that_is_not_a_spacy_model_is_never_imported():
     """A name that passes the syntax check still has to be a spaCy model on disk: the NER
     loader locates it without importing it and refuses anything without spaCy's meta.json."""
-    from pipeline.pii.ner import load_ner_pipeline, spacy_model_dir
+    from corpusforge.pipeline.pii.ner import load_ner_pipeline, spacy_model_dir
 
     for name in ("os", "subprocess", "antigravity", "this", "numpy", "corpusforge"):
         assert spacy_model_dir(name) is None
@@ -108,8 +108,8 @@ def test_an_installed_package_that_is_not_a_spacy_model_is_never_imported():
 
 
 def test_the_storage_registry_is_closed():
-    from model.config import StoreArgs
-    from model.storage import STORAGE_BACKENDS, open_storage
+    from corpusforge.model.config import StoreArgs
+    from corpusforge.model.storage import STORAGE_BACKENDS, open_storage
 
     assert set(STORAGE_BACKENDS) == {"store"}
     with pytest.raises(ConfigError, match="unknown checkpoint storage"):
@@ -117,7 +117,7 @@ def test_the_storage_registry_is_closed():
 
 
 def test_training_job_refuses_code_in_its_config_file(tmp_path):
-    """The job's own entry point (`python -m model.pretrain --config`), as a worker runs it."""
+    """The job's own entry point (`python -m corpusforge.model.pretrain --config`), as a worker runs it."""
     marker = tmp_path / "PWNED"
     config = tmp_path / "config.json"
     for spec in CODE_SPECS:
@@ -131,7 +131,7 @@ def test_training_job_refuses_code_in_its_config_file(tmp_path):
             )
         )
         proc = subprocess.run(
-            [sys.executable, "-m", "model.pretrain", "--config", str(config)],
+            [sys.executable, "-m", "corpusforge.model.pretrain", "--config", str(config)],
             capture_output=True,
             text=True,
             timeout=120,
@@ -182,8 +182,8 @@ def test_prefect_deployment_run_with_code_in_parameters_runs_nothing(tmp_path, p
     from prefect.deployments import run_deployment
     from prefect.exceptions import ParameterTypeError
 
-    from flows.pipeline import corpus_to_model
-    from flows.pipeline_deployments import build_deployments
+    from corpusforge.flows.pipeline import corpus_to_model
+    from corpusforge.flows.pipeline_deployments import build_deployments
 
     marker = tmp_path / "PWNED"
     config = parse_config(_base(tmp_path))
@@ -246,11 +246,11 @@ def test_every_config_model_forbids_extra_keys():
     """Walk every pydantic model reachable from the pipeline config and the flow parameters."""
     from pydantic import BaseModel
 
-    from flows.dedup import DedupParams
-    from flows.ingest import IngestParams
-    from flows.pii import PiiParams
-    from flows.tokenize import TokenizeParams
-    from flows.train import FinetuneParams, PretrainParams
+    from corpusforge.flows.dedup import DedupParams
+    from corpusforge.flows.ingest import IngestParams
+    from corpusforge.flows.pii import PiiParams
+    from corpusforge.flows.tokenize import TokenizeParams
+    from corpusforge.flows.train import FinetuneParams, PretrainParams
 
     seen: set[type] = set()
 
@@ -359,8 +359,8 @@ def test_contained_path_refuses_escapes(tmp_path):
 
 def _token_dir(tmp_path: Path) -> Path:
     """A real, small tokenize output."""
-    from pipeline.tokenize.config import TokenizeConfig
-    from pipeline.tokenize.stage import tokenize_corpus
+    from corpusforge.pipeline.tokenize.config import TokenizeConfig
+    from corpusforge.pipeline.tokenize.stage import tokenize_corpus
 
     docs = tmp_path / "docs.jsonl"
     words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
@@ -387,7 +387,7 @@ def _edit_manifest(token_dir: Path, edit) -> None:
 
 @pytest.mark.parametrize("escape", ["../../../../etc", "/etc", "tokenizer/../../elsewhere"])
 def test_token_manifest_tokenizer_dir_outside_is_refused(token_dir, escape):
-    from pipeline.tokenize.reader import TokenDataset
+    from corpusforge.pipeline.tokenize.reader import TokenDataset
 
     _edit_manifest(token_dir, lambda m: m["tokenizer"].__setitem__("dir", escape))
     with pytest.raises(IntegrityError, match="leads outside|must be relative") as err:
@@ -396,9 +396,9 @@ def test_token_manifest_tokenizer_dir_outside_is_refused(token_dir, escape):
 
 
 def test_token_manifest_shard_path_outside_is_refused(token_dir, tmp_path):
-    from pipeline.manifest import read_manifest
-    from pipeline.tokenize.lineage import rebuild_without
-    from pipeline.tokenize.reader import TokenDataset
+    from corpusforge.pipeline.manifest import read_manifest
+    from corpusforge.pipeline.tokenize.lineage import rebuild_without
+    from corpusforge.pipeline.tokenize.reader import TokenDataset
 
     def escape(manifest):
         manifest["outputs"][0]["path"] = "../" + manifest["outputs"][0]["path"]
@@ -415,7 +415,7 @@ def test_token_manifest_shard_path_outside_is_refused(token_dir, tmp_path):
 
 
 def test_untouched_token_manifest_still_opens(token_dir):
-    from pipeline.tokenize.reader import TokenDataset
+    from corpusforge.pipeline.tokenize.reader import TokenDataset
 
     ds = TokenDataset(token_dir)
     assert ds.num_tokens > 0 and ds.tokenizer_dir.is_dir()

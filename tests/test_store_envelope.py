@@ -14,9 +14,15 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from corpusforge.errors import InputError, IntegrityError
-from model.store import envelope
-from model.store.envelope import HEADER, MAGIC, TAG_BYTES, decrypt_stream, encrypt_stream
+from corpusforge.core.errors import InputError, IntegrityError
+from corpusforge.model.store import envelope
+from corpusforge.model.store.envelope import (
+    HEADER,
+    MAGIC,
+    TAG_BYTES,
+    decrypt_stream,
+    encrypt_stream,
+)
 
 KEY = bytes(range(32))
 FILE_ID = bytes(16)

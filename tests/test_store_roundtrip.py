@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from corpusforge.audit import AuditLog
-from corpusforge.errors import AccessDenied, InputError
-from model.storage import CheckpointStorage
-from model.store import bootstrap_store, classify, open_store
+from corpusforge.core.audit import AuditLog
+from corpusforge.core.errors import AccessDenied, InputError
+from corpusforge.model.storage import CheckpointStorage
+from corpusforge.model.store import bootstrap_store, classify, open_store
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_roundtrip(backend, workspace, ckpt, tmp_path, request):
 
 
 def test_failed_put_leaves_no_half_written_object(workspace, ckpt, monkeypatch):
-    import model.store.store as store_module
+    import corpusforge.model.store.store as store_module
 
     real = store_module.encrypt_stream
     calls = []

@@ -13,10 +13,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from corpusforge.audit import AuditLog
-from corpusforge.errors import AccessDenied, InputError, IntegrityError
-from model.store import AuthenticationFailed, WrongMasterKey, bootstrap_store, open_store
-from model.store.keys import KEY_FILE_NAME, LocalKeyProvider
+from corpusforge.core.audit import AuditLog
+from corpusforge.core.errors import AccessDenied, InputError, IntegrityError
+from corpusforge.model.store import (
+    AuthenticationFailed,
+    WrongMasterKey,
+    bootstrap_store,
+    open_store,
+)
+from corpusforge.model.store.keys import KEY_FILE_NAME, LocalKeyProvider
 
 NAME = "runs/secure/step-000010"
 
@@ -120,7 +125,7 @@ def test_read_with_expired_token(env, monkeypatch):
     env["tokens"]["short"] = short
     store = open_store(env["ws"], short)
     assert store.exists(NAME)  # valid while fresh
-    import model.store.registry as registry
+    import corpusforge.model.store.registry as registry
 
     later = registry._now() + timedelta(seconds=5)
     monkeypatch.setattr(registry, "_now", lambda: later)
@@ -264,7 +269,7 @@ def test_wrong_master_key(env, monkeypatch):
     # Even with a valid registry, a manifest sealed under another key is refused.
     good = LocalKeyProvider.from_file(env["ws"].keys_dir / KEY_FILE_NAME)
     with pytest.raises(WrongMasterKey, match="wrong master key"):
-        from model.store.manifest import open_sealed
+        from corpusforge.model.store.manifest import open_sealed
 
         raw = (env["ws"].store_dir / "checkpoints" / NAME / "@manifest.json").read_bytes()
         open_sealed(raw, NAME, LocalKeyProvider.from_env({"CORPUSFORGE_MASTER_KEY": wrong}))

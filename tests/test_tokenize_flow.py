@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from corpusforge.audit import open_audit_log
-from pipeline.tokenize import TokenDataset, TokenizeConfig
+from corpusforge.core.audit import open_audit_log
+from corpusforge.pipeline.tokenize import TokenDataset, TokenizeConfig
 from tests._tokenize_helpers import write_corpus
 
 
 def test_tokenize_flow_audits_and_resumes(prefect_harness, workspace, tmp_path):
-    from flows.tokenize import TokenizeParams, run_tokenize
+    from corpusforge.flows.tokenize import TokenizeParams, run_tokenize
 
     corpus = write_corpus(tmp_path / "in", docs=300, rows_per_shard=100)
     params = TokenizeParams(

@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from corpusforge.errors import InputError, IntegrityError
-from pipeline.documents import iter_documents
-from pipeline.tokenize import (
+from corpusforge.core.errors import InputError, IntegrityError
+from corpusforge.pipeline.documents import iter_documents
+from corpusforge.pipeline.tokenize import (
     TokenDataset,
     TokenizeConfig,
     document_lineage,
     rebuild_without,
     tokenize_corpus,
 )
-from pipeline.tokenize.shard_format import HEADER_SIZE
+from corpusforge.pipeline.tokenize.shard_format import HEADER_SIZE
 from tests._tokenize_helpers import SCRIPTS, write_corpus
 
 CONFIG = dict(vocab_size=1024, val_fraction=0.2, shard_tokens=8_000)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from transformers import AutoTokenizer
 
-from pipeline import special_tokens as st
-from pipeline.tokenize import TokenizeConfig, tokenize_corpus
+from corpusforge.pipeline import special_tokens as st
+from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
 from tests._tokenize_helpers import SCRIPTS, write_corpus
 
 

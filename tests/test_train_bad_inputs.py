@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from corpusforge.errors import ConfigError, InputError, IntegrityError
-from model.config import SFTConfig, TrainConfig
-from model.pretrain import check_vocab, main, pretrain
-from model.sft import finetune, read_sft_rows
-from pipeline.tokenize import TokenDataset
+from corpusforge.core.errors import ConfigError, InputError, IntegrityError
+from corpusforge.model.config import SFTConfig, TrainConfig
+from corpusforge.model.pretrain import check_vocab, main, pretrain
+from corpusforge.model.sft import finetune, read_sft_rows
+from corpusforge.pipeline.tokenize import TokenDataset
 from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
     book_paragraphs,
     one_torch_thread,
@@ -61,7 +61,7 @@ def test_corrupt_shard(tmp_path, setup):
 def test_tokenizer_and_model_vocab_mismatch(tmp_path, setup):
     from transformers import AutoTokenizer
 
-    from pipeline.tokenize.tokenizer import save_hf_tokenizer, train_tokenizer
+    from corpusforge.pipeline.tokenize.tokenizer import save_hf_tokenizer, train_tokenizer
 
     shards, _, texts = setup
     other = AutoTokenizer.from_pretrained(save_hf_tokenizer(train_tokenizer(texts, 640), tmp_path))

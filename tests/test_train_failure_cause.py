@@ -1,6 +1,6 @@
 """The one line a user sees when a training job fails names the real cause, not a banner."""
 
-from flows.train import failure_cause
+from corpusforge.flows.train import failure_cause
 
 TORCHRUN_OUTPUT = """\
 [rank1]: Traceback (most recent call last):
@@ -13,7 +13,7 @@ Traceback (most recent call last):
   File "torch/distributed/run.py", line 900, in main
 torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
 ============================================================
-model.pretrain FAILED
+corpusforge.model.pretrain FAILED
 ------------------------------------------------------------
 Failures:
   <NO_OTHER_FAILURES>

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from flows.train import (
+from corpusforge.flows.train import (
     FinetuneParams,
     PretrainParams,
     TrainingJobFailed,
@@ -14,7 +14,7 @@ from flows.train import (
     run_finetune,
     run_pretrain,
 )
-from model.config import SFTConfig, TrainConfig
+from corpusforge.model.config import SFTConfig, TrainConfig
 from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
     book_paragraphs,
     one_torch_thread,
@@ -23,15 +23,19 @@ from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
 
 
 def test_job_command_uses_torchrun_for_gpus(tmp_path):
-    cpu = job_command("model.pretrain", tmp_path / "c.json", 0)
-    assert cpu[1:] == ["-m", "model.pretrain", "--config", str(tmp_path / "c.json")]
-    gpu = job_command("model.pretrain", tmp_path / "c.json", 8)
+    cpu = job_command("corpusforge.model.pretrain", tmp_path / "c.json", 0)
+    assert cpu[1:] == ["-m", "corpusforge.model.pretrain", "--config", str(tmp_path / "c.json")]
+    gpu = job_command("corpusforge.model.pretrain", tmp_path / "c.json", 8)
     assert gpu[1:4] == ["-m", "torch.distributed.run", "--standalone"]
-    assert "--nproc-per-node=8" in gpu and gpu[-3:] == ["model.pretrain", "--config", gpu[-1]]
+    assert "--nproc-per-node=8" in gpu and gpu[-3:] == [
+        "corpusforge.model.pretrain",
+        "--config",
+        gpu[-1],
+    ]
 
 
 def test_pretrain_and_finetune_flows(prefect_harness, workspace, fixtures_dir, monkeypatch):
-    from model.store import bootstrap_store
+    from corpusforge.model.store import bootstrap_store
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the job subprocess: see one_torch_thread
     monkeypatch.setenv("CORPUSFORGE_TOKEN", bootstrap_store(workspace.root)["svc:trainer"])

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.checkpoint import LocalCheckpoint, latest_checkpoint
-from model.config import build_llama_config, padded_vocab_size
-from model.data import WindowSampler
-from model.pretrain import lr_lambda, prepare_pretrain, pretrain, setup_runtime, train
-from pipeline.tokenize import TokenDataset
+from corpusforge.model.checkpoint import LocalCheckpoint, latest_checkpoint
+from corpusforge.model.config import build_llama_config, padded_vocab_size
+from corpusforge.model.data import WindowSampler
+from corpusforge.model.pretrain import lr_lambda, prepare_pretrain, pretrain, setup_runtime, train
+from corpusforge.pipeline.tokenize import TokenDataset
 from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
     book_paragraphs,
     one_torch_thread,

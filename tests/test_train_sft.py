@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
-from model.checkpoint import LocalCheckpoint
-from model.generate import filter_logits, generate
-from model.pretrain import pretrain, setup_runtime, train
-from model.sft import encode_conversation, finetune, prepare_sft, read_sft_rows
-from pipeline.special_tokens import ASSISTANT, END_OF_TURN
+from corpusforge.model.checkpoint import LocalCheckpoint
+from corpusforge.model.generate import filter_logits, generate
+from corpusforge.model.pretrain import pretrain, setup_runtime, train
+from corpusforge.model.sft import encode_conversation, finetune, prepare_sft, read_sft_rows
+from corpusforge.pipeline.special_tokens import ASSISTANT, END_OF_TURN
 from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
     book_paragraphs,
     one_torch_thread,

@@ -24,7 +24,7 @@ def lineage(
 ) -> None:
     """Trace a model to its sources, or a document/source to the models trained on it."""
     from corpusforge import lineage as lin
-    from corpusforge.audit import AuditLog
+    from corpusforge.core.audit import AuditLog
 
     if sum(x is not None for x in (checkpoint, document, source_uri)) != 1:
         fail("give exactly one of --checkpoint, --document, --source-uri")
@@ -48,7 +48,7 @@ def erase(
 ) -> None:
     """Erasure request: rebuild the token shards without the documents, mark checkpoints."""
     from corpusforge import lineage as lin
-    from corpusforge.audit import AuditLog
+    from corpusforge.core.audit import AuditLog
 
     ws = use_workspace(workspace)
     log = AuditLog(ws.audit_url)
@@ -58,7 +58,7 @@ def erase(
     if not ids:
         fail("nothing to erase: give --document ID or a --source-uri with ingested documents")
     store = None
-    from model.store import is_initialised, open_store
+    from corpusforge.model.store import is_initialised, open_store
 
     if is_initialised(ws):
         store = open_store(ws, token)
@@ -76,7 +76,7 @@ def report(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Write the compliance report (Markdown + HTML); print its paths and the chain status."""
-    from corpusforge.audit import AuditLog
+    from corpusforge.core.audit import AuditLog
     from corpusforge.report import write_report
 
     ws = use_workspace(workspace)

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from corpusforge.console import quiet_console_tracebacks, use_log_file
-from corpusforge.settings import TASK_RUNNER_PATTERN
-from corpusforge.workspace import Workspace
+from corpusforge.core.console import quiet_console_tracebacks, use_log_file
+from corpusforge.core.settings import TASK_RUNNER_PATTERN
+from corpusforge.core.workspace import Workspace
 
 WorkspaceOption = Annotated[
     Path | None,

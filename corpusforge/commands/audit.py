@@ -16,7 +16,7 @@ audit_app = typer.Typer(
 @audit_app.command("verify")
 def verify(workspace: WorkspaceOption = None) -> None:
     """Verify the hash chain; name every edited, deleted or reordered entry."""
-    from corpusforge.audit import AuditLog
+    from corpusforge.core.audit import AuditLog
 
     ws = use_workspace(workspace)
     result = AuditLog(ws.audit_url).verify()
@@ -36,7 +36,7 @@ def log(
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
 ) -> None:
     """Print audit entries (ids, hashes and counts only)."""
-    from corpusforge.audit import AuditLog
+    from corpusforge.core.audit import AuditLog
 
     ws = use_workspace(workspace)
     for e in AuditLog(ws.audit_url).events(action_prefix=action):

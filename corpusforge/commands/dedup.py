@@ -15,7 +15,7 @@ from corpusforge.commands._common import (
     flows_imported,
     use_workspace,
 )
-from corpusforge.settings import validation_message
+from corpusforge.core.settings import validation_message
 
 
 def dedup(
@@ -45,8 +45,8 @@ def dedup(
 
     check_task_runner(task_runner)
     use_workspace(workspace)
-    from flows.dedup import DedupParams, run_dedup
-    from pipeline.dedup.config import DedupConfig
+    from corpusforge.flows.dedup import DedupParams, run_dedup
+    from corpusforge.pipeline.dedup.config import DedupConfig
 
     flows_imported()
 

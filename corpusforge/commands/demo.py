@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from corpusforge.commands._common import WorkspaceOption, fail, flows_imported
-from corpusforge.workspace import Workspace
+from corpusforge.core.workspace import Workspace
 
 _MARKER = ".corpusforge-demo"
 
@@ -32,7 +32,7 @@ def demo(
     ws = Workspace(root.resolve()).activate()
     (ws.root / _MARKER).write_text("created by corpusforge demo\n")
 
-    from flows.demo import run_demo
+    from corpusforge.flows.demo import run_demo
 
     flows_imported()
 
@@ -40,7 +40,7 @@ def demo(
     result = run_demo(ws, seed=seed, report=lambda msg: console.print(f"[bold cyan]>[/] {msg}"))
     seconds = time.perf_counter() - t0
 
-    from corpusforge.audit import AuditLog
+    from corpusforge.core.audit import AuditLog
 
     verify = AuditLog(ws.audit_url).verify()
     console.rule("corpusforge demo: done")

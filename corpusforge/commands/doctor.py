@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import typer
 
 from corpusforge.commands._common import WorkspaceOption, use_workspace
-from corpusforge.workspace import Workspace
+from corpusforge.core.workspace import Workspace
 
 
 @dataclass
@@ -96,11 +96,11 @@ def check_prefect_api(timeout: float = 3.0) -> Check:
 
 def check_store_keys(ws: Workspace) -> Check:
     """Checkpoints are encrypted: the store needs its master key (environment or key file)."""
-    from corpusforge.errors import ConfigError
+    from corpusforge.core.errors import ConfigError
 
     try:
-        from model.store.keys import ENV_MASTER_KEY, KEY_FILE_NAME, default_key_provider
-        from model.store.store import ENV_TOKEN, is_initialised
+        from corpusforge.model.store.keys import ENV_MASTER_KEY, KEY_FILE_NAME, default_key_provider
+        from corpusforge.model.store.store import ENV_TOKEN, is_initialised
     except ImportError:
         return Check("store-keys", "WARN", "checkpoint store not in this build", "")
     key_file = ws.keys_dir / KEY_FILE_NAME
@@ -146,8 +146,8 @@ def check_workspace(ws: Workspace) -> Check:
 
 
 def check_audit_log(ws: Workspace) -> Check:
-    from corpusforge.audit import AuditLog
-    from corpusforge.errors import CorpusforgeError
+    from corpusforge.core.audit import AuditLog
+    from corpusforge.core.errors import CorpusforgeError
 
     try:
         result = AuditLog(ws.audit_url).verify()

@@ -14,7 +14,7 @@ from corpusforge.commands._common import (
     flows_imported,
     use_workspace,
 )
-from corpusforge.settings import validation_message
+from corpusforge.core.settings import validation_message
 
 
 def ingest(
@@ -40,8 +40,8 @@ def ingest(
 
     check_task_runner(task_runner)
     use_workspace(workspace)
-    from flows.ingest import IngestParams, run_ingest
-    from pipeline.ingest.config import IngestConfig
+    from corpusforge.flows.ingest import IngestParams, run_ingest
+    from corpusforge.pipeline.ingest.config import IngestConfig
 
     flows_imported()
 
@@ -75,7 +75,7 @@ def ingest(
 
 
 def _rejects(output: Path) -> list[dict]:
-    from pipeline.manifest import read_rejects
+    from corpusforge.pipeline.manifest import read_rejects
 
     return read_rejects(output)
 

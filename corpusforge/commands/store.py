@@ -36,7 +36,7 @@ UrlOption = Annotated[
 
 
 def _open(workspace, token, url):
-    from model.store import open_store
+    from corpusforge.model.store import open_store
 
     return open_store(use_workspace(workspace), token, url=url)
 
@@ -47,7 +47,7 @@ def init(
     admin: str = typer.Option("user:admin", help="name of the first admin principal"),
 ) -> None:
     """Create the master key (0600), the registry, an admin and svc:trainer; print tokens once."""
-    from model.store import bootstrap_store
+    from corpusforge.model.store import bootstrap_store
 
     tokens = bootstrap_store(use_workspace(workspace), admin=admin)
     typer.echo("store initialised; these tokens are shown once and stored only as hashes:")
@@ -128,7 +128,7 @@ def put(
     store_url: UrlOption = None,
 ) -> None:
     """Encrypt and store the checkpoint directory LOCAL_DIR as NAME."""
-    from corpusforge.errors import InputError
+    from corpusforge.core.errors import InputError
 
     metadata = json.loads(metadata_file.read_text()) if metadata_file else {}
     for item in meta or []:

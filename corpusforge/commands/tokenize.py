@@ -15,7 +15,7 @@ from corpusforge.commands._common import (
     flows_imported,
     use_workspace,
 )
-from corpusforge.settings import validation_message
+from corpusforge.core.settings import validation_message
 
 
 def _parse_mixture(values: list[str]) -> dict[str, float] | None:
@@ -60,8 +60,8 @@ def tokenize(
 
     check_task_runner(task_runner)
     use_workspace(workspace)
-    from flows.tokenize import TokenizeParams, run_tokenize
-    from pipeline.tokenize.config import TokenizeConfig
+    from corpusforge.flows.tokenize import TokenizeParams, run_tokenize
+    from corpusforge.pipeline.tokenize.config import TokenizeConfig
 
     flows_imported()
 

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from corpusforge.commands._common import WorkspaceOption, fail, flows_imported, use_workspace
-from corpusforge.settings import validation_message
+from corpusforge.core.settings import validation_message
 
 
 def _config(cls: type, config_file: Path | None, values: dict[str, Any]):
@@ -44,8 +44,8 @@ def train(
 ) -> None:
     """Pretrain (or resume) a model on token shards, as a Prefect flow run."""
     use_workspace(workspace)
-    from flows.train import PretrainParams, run_pretrain
-    from model.config import TrainConfig
+    from corpusforge.flows.train import PretrainParams, run_pretrain
+    from corpusforge.model.config import TrainConfig
 
     flows_imported()
 
@@ -81,8 +81,8 @@ def finetune(
 ) -> None:
     """Instruction fine-tuning from a stored checkpoint, as a Prefect flow run."""
     use_workspace(workspace)
-    from flows.train import FinetuneParams, run_finetune
-    from model.config import SFTConfig
+    from corpusforge.flows.train import FinetuneParams, run_finetune
+    from corpusforge.model.config import SFTConfig
 
     flows_imported()
 
@@ -119,8 +119,8 @@ def generate(
 ) -> None:
     """Sample a completion from a stored checkpoint (reads the store as $CORPUSFORGE_TOKEN)."""
     ws = use_workspace(workspace)
-    from model.generate import generate as sample_completion
-    from model.store import open_store
+    from corpusforge.model.generate import generate as sample_completion
+    from corpusforge.model.store import open_store
 
     text = sample_completion(
         open_store(ws),

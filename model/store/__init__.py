@@ -2,13 +2,13 @@
 
 Use `bootstrap_store(workspace)` once (returns the admin and `svc:trainer` tokens), then
 `open_store(workspace, token)` for a `SecureCheckpointStore`, which implements
-`model.storage.CheckpointStorage`.
+`corpusforge.model.storage.CheckpointStorage`.
 """
 
-from model.store.keys import KeyProvider, LocalKeyProvider, WrongMasterKey
-from model.store.policy import CLASSIFICATIONS, ROLE_PERMISSIONS, classify, decide
-from model.store.registry import AuthenticationFailed, Principal
-from model.store.store import (
+from corpusforge.model.store.keys import KeyProvider, LocalKeyProvider, WrongMasterKey
+from corpusforge.model.store.policy import CLASSIFICATIONS, ROLE_PERMISSIONS, classify, decide
+from corpusforge.model.store.registry import AuthenticationFailed, Principal
+from corpusforge.model.store.store import (
     SecureCheckpointStore,
     bootstrap_store,
     fetched,

@@ -31,7 +31,7 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from corpusforge.errors import InputError, IntegrityError
+from corpusforge.core.errors import InputError, IntegrityError
 
 MAGIC = b"CFGCM\x00"
 VERSION = 1

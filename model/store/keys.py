@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from corpusforge.errors import ConfigError, IntegrityError
+from corpusforge.core.errors import ConfigError, IntegrityError
 
 KEY_BYTES = 32
 ENV_MASTER_KEY = "CORPUSFORGE_MASTER_KEY"

@@ -12,9 +12,9 @@ import json
 import secrets
 from typing import Any
 
-from corpusforge.errors import IntegrityError
-from corpusforge.hashing import canonical_json
-from model.store.keys import KeyProvider, WrongMasterKey
+from corpusforge.core.errors import IntegrityError
+from corpusforge.core.hashing import canonical_json
+from corpusforge.model.store.keys import KeyProvider, WrongMasterKey
 
 FORMAT = "corpusforge-checkpoint/1"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from corpusforge.errors import InputError
+from corpusforge.core.errors import InputError
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 MAX_NAME_LENGTH = 200

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from corpusforge.errors import InputError
+from corpusforge.core.errors import InputError
 
 CLASSIFICATIONS = ("public", "internal", "restricted")
 LEVEL = {name: i for i, name in enumerate(CLASSIFICATIONS)}

@@ -27,10 +27,10 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from corpusforge.errors import AccessDenied, ConfigError, InputError, IntegrityError
-from corpusforge.hashing import canonical_json
-from model.store.keys import KeyProvider, WrongMasterKey, write_private_file
-from model.store.policy import check_classification, check_roles
+from corpusforge.core.errors import AccessDenied, ConfigError, InputError, IntegrityError
+from corpusforge.core.hashing import canonical_json
+from corpusforge.model.store.keys import KeyProvider, WrongMasterKey, write_private_file
+from corpusforge.model.store.policy import check_classification, check_roles
 
 TOKEN_PREFIX = "cft_"
 # argon2id at the OWASP minimum (19 MiB, 2 passes): the secret is 256 random bits, so the

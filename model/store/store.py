@@ -26,16 +26,16 @@ import fsspec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fsspec.implementations.local import LocalFileSystem
 
-from corpusforge.audit import AuditLog
-from corpusforge.errors import AccessDenied, CorpusforgeError, InputError, IntegrityError
-from corpusforge.hashing import canonical_json
-from corpusforge.workspace import Workspace
-from model.store import manifest as sealed_manifest
-from model.store.envelope import DEFAULT_CHUNK_BYTES, decrypt_stream, encrypt_stream
-from model.store.keys import KeyProvider, LocalKeyProvider
-from model.store.names import validate_name, validate_relative_file
-from model.store.policy import Decision, classify, decide
-from model.store.registry import AuthenticationFailed, Principal, Registry
+from corpusforge.core.audit import AuditLog
+from corpusforge.core.errors import AccessDenied, CorpusforgeError, InputError, IntegrityError
+from corpusforge.core.hashing import canonical_json
+from corpusforge.core.workspace import Workspace
+from corpusforge.model.store import manifest as sealed_manifest
+from corpusforge.model.store.envelope import DEFAULT_CHUNK_BYTES, decrypt_stream, encrypt_stream
+from corpusforge.model.store.keys import KeyProvider, LocalKeyProvider
+from corpusforge.model.store.names import validate_name, validate_relative_file
+from corpusforge.model.store.policy import Decision, classify, decide
+from corpusforge.model.store.registry import AuthenticationFailed, Principal, Registry
 
 MANIFEST = "@manifest.json"
 ENV_TOKEN = "CORPUSFORGE_TOKEN"
@@ -45,7 +45,7 @@ T = TypeVar("T")
 
 
 class SecureCheckpointStore:
-    """Implements `model.storage.CheckpointStorage` for one (possibly unauthenticated) token."""
+    """Implements `corpusforge.model.storage.CheckpointStorage` for one (possibly unauthenticated) token."""
 
     def __init__(
         self,
@@ -391,7 +391,7 @@ class SecureCheckpointStore:
 
     @staticmethod
     def registry_token_id(token_or_id: str) -> str:
-        from model.store.registry import token_id_of
+        from corpusforge.model.store.registry import token_id_of
 
         return token_id_of(token_or_id) or token_or_id
 
@@ -523,7 +523,7 @@ def open_store(
 
     Opening never fails on a bad token: every call is checked, refused and recorded.
     """
-    from model.store.keys import default_key_provider
+    from corpusforge.model.store.keys import default_key_provider
 
     ws = _workspace(workspace)
     keys = keys or default_key_provider(ws.keys_dir)
@@ -550,7 +550,7 @@ def bootstrap_store(
 ) -> dict[str, str]:
     """First use: master key file (0600, unless a key comes from the environment), an admin
     and the training service identity. Returns {principal: token}; tokens are not kept."""
-    from model.store.keys import ENV_MASTER_KEY, KEY_FILE_NAME
+    from corpusforge.model.store.keys import ENV_MASTER_KEY, KEY_FILE_NAME
 
     ws = _workspace(workspace)
     path = registry_path(ws)

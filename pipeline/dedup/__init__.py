@@ -1,8 +1,8 @@
 """Near-duplicate removal: exact content hash, then MinHash LSH with exact-Jaccard verification."""
 
-from pipeline.dedup.config import DedupConfig, optimal_param
-from pipeline.dedup.index import DedupIndex
-from pipeline.dedup.stage import cluster_shards, filter_shard, run_dedup_local
+from corpusforge.pipeline.dedup.config import DedupConfig, optimal_param
+from corpusforge.pipeline.dedup.index import DedupIndex
+from corpusforge.pipeline.dedup.stage import cluster_shards, filter_shard, run_dedup_local
 
 __all__ = [
     "DedupConfig",

@@ -8,8 +8,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from corpusforge.errors import ConfigError
-from corpusforge.settings import StrictModel
+from corpusforge.core.errors import ConfigError
+from corpusforge.core.settings import StrictModel
 
 # Bump when normalisation, shingling or hashing changes: signatures are not comparable across.
 SIGNATURE_VERSION = 1

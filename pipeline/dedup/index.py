@@ -18,10 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpusforge.errors import ConfigError
-from pipeline.dedup.config import DedupConfig
-from pipeline.dedup.parts import Part
-from pipeline.manifest import write_json_atomic
+from corpusforge.core.errors import ConfigError
+from corpusforge.pipeline.dedup.config import DedupConfig
+from corpusforge.pipeline.dedup.parts import Part
+from corpusforge.pipeline.manifest import write_json_atomic
 
 INDEX_FILE = "index.json"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from pipeline.dedup.shingles import jaccard
+from corpusforge.pipeline.dedup.shingles import jaccard
 
 ARRAYS = ("signatures", "bands", "shingles", "offsets")
 

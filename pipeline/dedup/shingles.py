@@ -20,7 +20,7 @@ from functools import cache
 
 import numpy as np
 
-from pipeline.dedup.kernels import shingle_keys, translate_collapse
+from corpusforge.pipeline.dedup.kernels import shingle_keys, translate_collapse
 
 
 def _translation_table() -> np.ndarray:

@@ -21,12 +21,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
-from corpusforge.hashing import sha256_file, sha256_json
-from corpusforge.version import code_version
-from pipeline.dedup.config import DedupConfig
-from pipeline.dedup.minhash import band_keys, permutations, signatures
-from pipeline.dedup.shingles import normalize_for_dedup, shingle_sets
-from pipeline.documents import iter_shard_batches
+from corpusforge.core.hashing import sha256_file, sha256_json
+from corpusforge.core.version import code_version
+from corpusforge.pipeline.dedup.config import DedupConfig
+from corpusforge.pipeline.dedup.minhash import band_keys, permutations, signatures
+from corpusforge.pipeline.dedup.shingles import normalize_for_dedup, shingle_sets
+from corpusforge.pipeline.documents import iter_shard_batches
 
 DONE_NAME = "_DONE.json"
 NO_SIGNATURE = -1  # sig_row of a document with empty normalised text

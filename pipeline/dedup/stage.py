@@ -17,16 +17,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from corpusforge.hashing import sha256_json
-from corpusforge.processes import exit_with_parent
-from pipeline.dedup.cluster import NOT_REMOVED, band_groups, decide
-from pipeline.dedup.config import DedupConfig
-from pipeline.dedup.index import DedupIndex
-from pipeline.dedup.parts import Part, SignatureStore
-from pipeline.dedup.signatures import NO_SIGNATURE, compute_shard, warm_up
-from pipeline.documents import ShardWriter, iter_shard_batches, shard_name
-from pipeline.manifest import Reject, StageRun, write_json_atomic
-from pipeline.stage_io import (
+from corpusforge.core.hashing import sha256_json
+from corpusforge.core.processes import exit_with_parent
+from corpusforge.pipeline.dedup.cluster import NOT_REMOVED, band_groups, decide
+from corpusforge.pipeline.dedup.config import DedupConfig
+from corpusforge.pipeline.dedup.index import DedupIndex
+from corpusforge.pipeline.dedup.parts import Part, SignatureStore
+from corpusforge.pipeline.dedup.signatures import NO_SIGNATURE, compute_shard, warm_up
+from corpusforge.pipeline.documents import ShardWriter, iter_shard_batches, shard_name
+from corpusforge.pipeline.manifest import Reject, StageRun, write_json_atomic
+from corpusforge.pipeline.stage_io import (
     StagedOutput,
     check_output_directory,
     default_cache_root,

@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from corpusforge.settings import StrictModel
+from corpusforge.core.settings import StrictModel
 
 
 class IngestConfig(StrictModel):

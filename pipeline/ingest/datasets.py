@@ -14,10 +14,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from corpusforge.errors import InputError
-from corpusforge.hashing import sha256_file
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.records import RawDocument, RecordError
+from corpusforge.core.errors import InputError
+from corpusforge.core.hashing import sha256_file
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.records import RawDocument, RecordError
 
 HUB_PREFIX = "hf://"
 # Row fields copied into `meta` when present as scalars.

@@ -12,7 +12,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from corpusforge.errors import InputError
+from corpusforge.core.errors import InputError
 
 FORMATS = ("warc", "gutenberg", "mediawiki", "dataset")
 

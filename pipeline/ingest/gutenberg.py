@@ -17,8 +17,8 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.records import RawDocument, RecordError
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.records import RawDocument, RecordError
 
 LICENSE = "Public domain in the USA (Project Gutenberg)"
 

@@ -27,8 +27,8 @@ from typing import IO
 
 import mwparserfromhell
 
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.records import RawDocument, RecordError
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.records import RawDocument, RecordError
 
 LICENSE = "CC BY-SA (Wikipedia contributors)"
 

@@ -6,13 +6,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.datasets import HUB_PREFIX, read_dataset, read_hub_dataset
-from pipeline.ingest.detect import detect_format
-from pipeline.ingest.gutenberg import read_gutenberg
-from pipeline.ingest.mediawiki import read_mediawiki
-from pipeline.ingest.records import RawDocument, RecordError
-from pipeline.ingest.warc import read_warc
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.datasets import HUB_PREFIX, read_dataset, read_hub_dataset
+from corpusforge.pipeline.ingest.detect import detect_format
+from corpusforge.pipeline.ingest.gutenberg import read_gutenberg
+from corpusforge.pipeline.ingest.mediawiki import read_mediawiki
+from corpusforge.pipeline.ingest.records import RawDocument, RecordError
+from corpusforge.pipeline.ingest.warc import read_warc
 
 Reader = Callable[..., Iterator[RawDocument | RecordError]]
 

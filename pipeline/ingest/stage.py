@@ -20,21 +20,21 @@ from typing import Any
 
 import orjson
 
-from corpusforge.errors import InputError, environment_problem
-from corpusforge.hashing import sha256_file, sha256_json
-from corpusforge.version import code_version
-from pipeline.documents import shard_name
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.records import RawDocument, RecordError
-from pipeline.ingest.writer import BackgroundShardWriter
-from pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
-from pipeline.stage_io import (
+from corpusforge.core.errors import InputError, environment_problem
+from corpusforge.core.hashing import sha256_file, sha256_json
+from corpusforge.core.version import code_version
+from corpusforge.pipeline.documents import shard_name
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.records import RawDocument, RecordError
+from corpusforge.pipeline.ingest.writer import BackgroundShardWriter
+from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
+from corpusforge.pipeline.stage_io import (
     StagedOutput,
     cached_outputs_intact,
     check_output_directory,
     default_cache_root,
 )
-from pipeline.text import normalize_texts
+from corpusforge.pipeline.text import normalize_texts
 
 DONE_NAME = "_DONE.json"
 HUB_PREFIX = "hf://"
@@ -121,10 +121,10 @@ def file_cache_key(file_sha256: str, config: IngestConfig) -> str:
 
 
 def _read_records(path: str, config: IngestConfig) -> Iterator[RawDocument | RecordError]:
-    from pipeline.ingest.readers import open_reader  # readers import heavy libraries
+    from corpusforge.pipeline.ingest.readers import open_reader  # readers import heavy libraries
 
     if path.startswith(HUB_PREFIX):
-        from pipeline.ingest.datasets import read_hub_dataset
+        from corpusforge.pipeline.ingest.datasets import read_hub_dataset
 
         yield from read_hub_dataset(path[len(HUB_PREFIX) :], config)
         return
@@ -214,7 +214,7 @@ def _read_file(
         position: Any = 0
         try:
             if not is_hub:
-                from pipeline.ingest.detect import detect_format
+                from corpusforge.pipeline.ingest.detect import detect_format
 
                 fmt = detect_format(Path(path))
             for item in _read_records(path, config):

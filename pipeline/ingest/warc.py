@@ -29,9 +29,9 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import detect_encoding, map_encoding_to_html5
 from resiliparse.parse.html import HTMLTree
 
-from corpusforge.errors import environment_problem
-from pipeline.ingest.config import IngestConfig
-from pipeline.ingest.records import RawDocument, RecordError
+from corpusforge.core.errors import environment_problem
+from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.records import RawDocument, RecordError
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipeline.documents import DOC_COLUMNS, DOC_SCHEMA, ShardWriter
+from corpusforge.pipeline.documents import DOC_COLUMNS, DOC_SCHEMA, ShardWriter
 
 # A batch is written once it has this many rows or bytes of text, whichever comes first:
 # large row groups for readers, bounded memory for huge documents.

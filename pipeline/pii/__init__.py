@@ -5,13 +5,13 @@ Public entry points: `PiiConfig`, `Scrubber` (texts in, scrubbed texts and count
 (instruction data) and `review_contexts` (placeholders in context, for spot checks).
 """
 
-from pipeline.pii.lean_import import import_presidio_lean
+from corpusforge.pipeline.pii.lean_import import import_presidio_lean
 
 import_presidio_lean()  # before any module of the stage imports presidio
 
-from pipeline.pii.config import PiiConfig  # noqa: E402
-from pipeline.pii.scrub import Scrubbed, Scrubber  # noqa: E402
-from pipeline.pii.stage import assemble, scrub_documents, scrub_sft_jsonl, scrub_shard  # noqa: E402
+from corpusforge.pipeline.pii.config import PiiConfig  # noqa: E402
+from corpusforge.pipeline.pii.scrub import Scrubbed, Scrubber  # noqa: E402
+from corpusforge.pipeline.pii.stage import assemble, scrub_documents, scrub_sft_jsonl, scrub_shard  # noqa: E402
 
 __all__ = [
     "PiiConfig",

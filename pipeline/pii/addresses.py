@@ -9,8 +9,8 @@ from __future__ import annotations
 import regex as re
 from presidio_analyzer import Pattern
 
-from pipeline.pii.base import CuePatternRecognizer, Prefilter, first_char_alternation
-from pipeline.pii.gates import DIGIT, NON_ASCII, SPACE, alternatives
+from corpusforge.pipeline.pii.base import CuePatternRecognizer, Prefilter, first_char_alternation
+from corpusforge.pipeline.pii.gates import DIGIT, NON_ASCII, SPACE, alternatives
 
 _SUFFIXES = (
     "Street", "St", "Avenue", "Ave", "Av", "Road", "Rd", "Boulevard", "Blvd", "Lane", "Ln",

@@ -27,8 +27,8 @@ from functools import cache
 import regex as re
 from presidio_analyzer import PatternRecognizer, RecognizerResult
 
-from pipeline.pii.gates import SCAN, Gates
-from pipeline.pii.twins import AsciiTwin, twin_ready
+from corpusforge.pipeline.pii.gates import SCAN, Gates
+from corpusforge.pipeline.pii.twins import AsciiTwin, twin_ready
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from corpusforge.errors import ConfigError
-from corpusforge.settings import StrictModel
+from corpusforge.core.errors import ConfigError
+from corpusforge.core.settings import StrictModel
 
 SALT_ENV = "CORPUSFORGE_PII_SALT"
 Operator = Literal["replace", "mask", "hash", "redact"]
@@ -88,7 +88,7 @@ class PiiConfig(StrictModel):
     @field_validator("entities", "keep_low_risk")
     @classmethod
     def _known_types(cls, value: list[str]) -> list[str]:
-        from pipeline.special_tokens import PII_PLACEHOLDERS
+        from corpusforge.pipeline.special_tokens import PII_PLACEHOLDERS
 
         unknown = sorted(set(value) - set(PII_PLACEHOLDERS))
         if unknown:

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 import regex as re
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from pipeline.pii.addresses import StreetAddressRecognizer
-from pipeline.pii.config import NER_ENTITIES, PiiConfig
-from pipeline.pii.gates import GateSet
-from pipeline.pii.ner_view import SKIPPABLE_TYPES
-from pipeline.pii.people import ContextualNameRecognizer
-from pipeline.pii.secrets import secret_recognizers
-from pipeline.pii.structured import structured_recognizers
+from corpusforge.pipeline.pii.addresses import StreetAddressRecognizer
+from corpusforge.pipeline.pii.config import NER_ENTITIES, PiiConfig
+from corpusforge.pipeline.pii.gates import GateSet
+from corpusforge.pipeline.pii.ner_view import SKIPPABLE_TYPES
+from corpusforge.pipeline.pii.people import ContextualNameRecognizer
+from corpusforge.pipeline.pii.secrets import secret_recognizers
+from corpusforge.pipeline.pii.structured import structured_recognizers
 
 PROPAGATED_SCORE = 0.6
 _LATIN = re.compile(r"[A-Za-zÀ-ɏ]")
@@ -59,7 +59,7 @@ class PiiDetector:
         ner_entities = [e for e in NER_ENTITIES if e in self.entities]
         self.ner = None
         if config.mode == "full" and ner_entities:
-            from pipeline.pii.ner import NerDetector
+            from corpusforge.pipeline.pii.ner import NerDetector
 
             self.ner = {
                 lang: NerDetector(

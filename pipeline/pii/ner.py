@@ -2,7 +2,7 @@
 
 The pipeline is loaded with every component except `ner` excluded (en_core_web_sm's NER has
 its own tok2vec, so tagger, parser, lemmatizer and the shared tok2vec are dead weight: half
-the time). Documents are cut into chunks (pipeline.pii.chunking), run through `nlp.pipe` in
+the time). Documents are cut into chunks (corpusforge.pipeline.pii.chunking), run through `nlp.pipe` in
 batches, and entity offsets are mapped back to the document. Runs of ALL-CAPS words are
 title-cased (same length, so offsets hold) before NER, which otherwise misses shouted names.
 """
@@ -21,10 +21,10 @@ from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-from corpusforge.errors import ConfigError
-from pipeline.pii.chunking import chunk_text
-from pipeline.pii.ner_ops import use_fastest_ops
-from pipeline.pii.ner_view import ner_view
+from corpusforge.core.errors import ConfigError
+from corpusforge.pipeline.pii.chunking import chunk_text
+from corpusforge.pipeline.pii.ner_ops import use_fastest_ops
+from corpusforge.pipeline.pii.ner_view import ner_view
 
 _PACKAGE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import regex as re
 from presidio_analyzer import Pattern, RecognizerResult
 
-from pipeline.pii.base import CuePatternRecognizer, Prefilter, first_char_alternation
-from pipeline.pii.gates import LOWER, NON_ASCII, SCAN, UPPER
-from pipeline.pii.twins import AsciiTwin, twin_ready
+from corpusforge.pipeline.pii.base import CuePatternRecognizer, Prefilter, first_char_alternation
+from corpusforge.pipeline.pii.gates import LOWER, NON_ASCII, SCAN, UPPER
+from corpusforge.pipeline.pii.twins import AsciiTwin, twin_ready
 
 _NOT_A_NAME = (
     "the a an and or of to in for on at is was not this that it all any team support admin "

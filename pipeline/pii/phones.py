@@ -13,10 +13,10 @@ import regex as re
 from phonenumbers import phonenumberutil as pnu
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from pipeline.pii.gates import DIGIT, SCAN, Gates
-from pipeline.pii.phone_plan import possible_international, valid_national
-from pipeline.pii.structured import _NOT_PII_BEFORE, ascii_twin, digits_of
-from pipeline.pii.twins import twin_ready
+from corpusforge.pipeline.pii.gates import DIGIT, SCAN, Gates
+from corpusforge.pipeline.pii.phone_plan import possible_international, valid_national
+from corpusforge.pipeline.pii.structured import _NOT_PII_BEFORE, ascii_twin, digits_of
+from corpusforge.pipeline.pii.twins import twin_ready
 
 _DIGIT_BYTES = string.digits.encode()
 # Digits and the separators phonenumbers skips without a second look.

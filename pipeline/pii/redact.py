@@ -14,8 +14,8 @@ from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 from presidio_anonymizer.operators import OperatorType, Redact, Replace
 
-from pipeline.pii.config import PiiConfig
-from pipeline.special_tokens import PII_PLACEHOLDERS
+from corpusforge.pipeline.pii.config import PiiConfig
+from corpusforge.pipeline.special_tokens import PII_PLACEHOLDERS
 
 
 def _keyed_hash(placeholder: str, salt: bytes):

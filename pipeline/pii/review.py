@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.documents import iter_documents
-from pipeline.special_tokens import PII_PLACEHOLDERS
+from corpusforge.pipeline.documents import iter_documents
+from corpusforge.pipeline.special_tokens import PII_PLACEHOLDERS
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in set(PII_PLACEHOLDERS.values())))
 

@@ -8,9 +8,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pipeline.pii.config import PiiConfig
-from pipeline.pii.detector import PiiDetector, clean_text, script_of
-from pipeline.pii.redact import Redactor
+from corpusforge.pipeline.pii.config import PiiConfig
+from corpusforge.pipeline.pii.detector import PiiDetector, clean_text, script_of
+from corpusforge.pipeline.pii.redact import Redactor
 
 
 @dataclass

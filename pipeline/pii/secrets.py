@@ -12,9 +12,9 @@ from collections import Counter
 import regex as re
 from presidio_analyzer import Pattern, PatternRecognizer
 
-from pipeline.pii.base import CuePatternRecognizer, Prefilter
-from pipeline.pii.gates import SPACE
-from pipeline.pii.twins import AsciiTwin
+from corpusforge.pipeline.pii.base import CuePatternRecognizer, Prefilter
+from corpusforge.pipeline.pii.gates import SPACE
+from corpusforge.pipeline.pii.twins import AsciiTwin
 
 CASE_SENSITIVE = re.MULTILINE | re.DOTALL
 

@@ -22,14 +22,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpusforge.errors import InputError, environment_problem
-from corpusforge.hashing import sha256_file, sha256_json
-from corpusforge.version import code_version
-from pipeline.documents import ShardWriter, iter_shard_batches, shard_name
-from pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
-from pipeline.pii.config import PiiConfig
-from pipeline.pii.scrub import Scrubbed, Scrubber, freeze_heap, language_of
-from pipeline.stage_io import (
+from corpusforge.core.errors import InputError, environment_problem
+from corpusforge.core.hashing import sha256_file, sha256_json
+from corpusforge.core.version import code_version
+from corpusforge.pipeline.documents import ShardWriter, iter_shard_batches, shard_name
+from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
+from corpusforge.pipeline.pii.config import PiiConfig
+from corpusforge.pipeline.pii.scrub import Scrubbed, Scrubber, freeze_heap, language_of
+from corpusforge.pipeline.stage_io import (
     DocumentInputs,
     StagedOutput,
     cached_outputs_intact,

@@ -15,9 +15,9 @@ import string
 import regex as re
 from presidio_analyzer import EntityRecognizer, Pattern
 
-from pipeline.pii.base import CuePatternRecognizer, Prefilter
-from pipeline.pii.gates import DIGIT
-from pipeline.pii.offline import has_public_suffix
+from corpusforge.pipeline.pii.base import CuePatternRecognizer, Prefilter
+from corpusforge.pipeline.pii.gates import DIGIT
+from corpusforge.pipeline.pii.offline import has_public_suffix
 
 CASE_SENSITIVE = re.MULTILINE | re.DOTALL
 # Words that make a number a version, a reference or an identifier rather than PII. Patterns
@@ -292,7 +292,7 @@ def ascii_twin(pattern: re.Pattern) -> stdre.Pattern:
 
 
 def structured_recognizers() -> list[EntityRecognizer]:
-    from pipeline.pii.phones import PhonenumbersRecognizer  # it builds on this module
+    from corpusforge.pipeline.pii.phones import PhonenumbersRecognizer  # it builds on this module
 
     return [
         ValidatedEmailRecognizer(),

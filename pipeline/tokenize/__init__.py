@@ -2,15 +2,15 @@
 
 Public API:
     tokenize_corpus(input, out_dir, TokenizeConfig(...))   the stage without Prefect
-    TokenDataset(out_dir, split)                            read shards (pipeline.tokenize.reader)
+    TokenDataset(out_dir, split)                            read shards (corpusforge.pipeline.tokenize.reader)
     document_lineage(out_dir, doc_id)                       which shards/offsets hold a document
     rebuild_without(out_dir, doc_ids, new_out_dir)          erase documents, other shards unchanged
 """
 
-from pipeline.tokenize.config import TokenizeConfig
-from pipeline.tokenize.lineage import document_lineage, rebuild_without
-from pipeline.tokenize.reader import TokenDataset
-from pipeline.tokenize.stage import tokenize_corpus
+from corpusforge.pipeline.tokenize.config import TokenizeConfig
+from corpusforge.pipeline.tokenize.lineage import document_lineage, rebuild_without
+from corpusforge.pipeline.tokenize.reader import TokenDataset
+from corpusforge.pipeline.tokenize.stage import tokenize_corpus
 
 __all__ = [
     "TokenDataset",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from corpusforge.settings import StrictModel
-from pipeline.documents import SOURCES
+from corpusforge.core.settings import StrictModel
+from corpusforge.pipeline.documents import SOURCES
 
 
 class TokenizeConfig(StrictModel):

@@ -23,15 +23,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpusforge.errors import InputError
-from corpusforge.hashing import sha256_file, sha256_json
-from corpusforge.version import code_version
-from pipeline import special_tokens as st
-from pipeline.documents import iter_shard_batches
-from pipeline.manifest import write_json_atomic
-from pipeline.tokenize.sampling import copies_of, doc_columns, split_of
-from pipeline.tokenize.shard_format import token_dtype
-from pipeline.tokenize.tokenizer import load_tokenizer, special_ids
+from corpusforge.core.errors import InputError
+from corpusforge.core.hashing import sha256_file, sha256_json
+from corpusforge.core.version import code_version
+from corpusforge.pipeline import special_tokens as st
+from corpusforge.pipeline.documents import iter_shard_batches
+from corpusforge.pipeline.manifest import write_json_atomic
+from corpusforge.pipeline.tokenize.sampling import copies_of, doc_columns, split_of
+from corpusforge.pipeline.tokenize.shard_format import token_dtype
+from corpusforge.pipeline.tokenize.tokenizer import load_tokenizer, special_ids
 
 SPLITS = ("train", "val")
 DONE_NAME = "_DONE.json"

@@ -16,10 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from corpusforge.hashing import sha256_file
-from pipeline.manifest import MANIFEST_NAME, REJECTS_NAME, read_manifest, write_json_atomic
-from pipeline.tokenize.shard_format import map_tokens, verify_shard
-from pipeline.tokenize.shards import docs_path_for, find_rows, read_doc_table, write_shard
+from corpusforge.core.hashing import sha256_file
+from corpusforge.pipeline.manifest import (
+    MANIFEST_NAME,
+    REJECTS_NAME,
+    read_manifest,
+    write_json_atomic,
+)
+from corpusforge.pipeline.tokenize.shard_format import map_tokens, verify_shard
+from corpusforge.pipeline.tokenize.shards import (
+    docs_path_for,
+    find_rows,
+    read_doc_table,
+    write_shard,
+)
 
 
 def document_lineage(tokenize_out_dir: str | Path, doc_id: str) -> list[dict[str, Any]]:

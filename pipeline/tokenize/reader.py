@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from corpusforge.errors import IntegrityError
-from pipeline.manifest import MANIFEST_NAME, check_manifest_paths
-from pipeline.tokenize.shard_format import (
+from corpusforge.core.errors import IntegrityError
+from corpusforge.pipeline.manifest import MANIFEST_NAME, check_manifest_paths
+from corpusforge.pipeline.tokenize.shard_format import (
     MAGIC,
     VERSION,
     ShardHeader,

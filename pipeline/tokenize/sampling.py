@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from corpusforge.errors import ConfigError, InputError
-from pipeline.documents import iter_shard_batches
+from corpusforge.core.errors import ConfigError, InputError
+from corpusforge.pipeline.documents import iter_shard_batches
 
 _SCALE = float(1 << 64)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from corpusforge.errors import IntegrityError
+from corpusforge.core.errors import IntegrityError
 
 MAGIC = b"CFTOKENS"
 VERSION = 1

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from corpusforge.hashing import sha256_file
-from pipeline.tokenize.shard_format import ShardFileWriter
+from corpusforge.core.hashing import sha256_file
+from corpusforge.pipeline.tokenize.shard_format import ShardFileWriter
 
 SHARD_PATTERN = "part-{:05d}"
 DOCS_SUFFIX = ".docs.parquet"

@@ -23,25 +23,30 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from corpusforge.errors import InputError
-from corpusforge.hashing import sha256_file, sha256_json
-from corpusforge.processes import exit_with_parent
-from corpusforge.version import code_version
-from pipeline.documents import iter_shard_batches, list_shards
-from pipeline.manifest import Reject, StageRun
-from pipeline.stage_io import (
+from corpusforge.core.errors import InputError
+from corpusforge.core.hashing import sha256_file, sha256_json
+from corpusforge.core.processes import exit_with_parent
+from corpusforge.core.version import code_version
+from corpusforge.pipeline.documents import iter_shard_batches, list_shards
+from corpusforge.pipeline.manifest import Reject, StageRun
+from corpusforge.pipeline.stage_io import (
     DocumentInputs,
     StagedOutput,
     check_output_directory,
     default_cache_root,
     prepare_document_inputs,
 )
-from pipeline.tokenize.config import TokenizeConfig
-from pipeline.tokenize.encode import SPLITS, EncodePlan, encode_input_shard, is_blank
-from pipeline.tokenize.sampling import doc_columns, mixture_multipliers, source_bytes, unit_hash
-from pipeline.tokenize.shard_format import HEADER_SIZE, MAGIC, VERSION, token_dtype
-from pipeline.tokenize.shards import SplitShardWriter
-from pipeline.tokenize.tokenizer import (
+from corpusforge.pipeline.tokenize.config import TokenizeConfig
+from corpusforge.pipeline.tokenize.encode import SPLITS, EncodePlan, encode_input_shard, is_blank
+from corpusforge.pipeline.tokenize.sampling import (
+    doc_columns,
+    mixture_multipliers,
+    source_bytes,
+    unit_hash,
+)
+from corpusforge.pipeline.tokenize.shard_format import HEADER_SIZE, MAGIC, VERSION, token_dtype
+from corpusforge.pipeline.tokenize.shards import SplitShardWriter
+from corpusforge.pipeline.tokenize.tokenizer import (
     adopt_tokenizer,
     iter_texts_capped,
     save_hf_tokenizer,

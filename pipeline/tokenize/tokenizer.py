@@ -1,6 +1,6 @@
 """The tokenizer: byte-level BPE trained with Hugging Face `tokenizers`, saved in HF format.
 
-Every string of `pipeline.special_tokens.ALL_SPECIAL_TOKENS` is one added special token, so PII
+Every string of `corpusforge.pipeline.special_tokens.ALL_SPECIAL_TOKENS` is one added special token, so PII
 placeholders and chat markers are never split or merged into neighbours. The saved directory
 loads with `transformers.AutoTokenizer.from_pretrained(dir)` and carries a chat template:
 
@@ -20,8 +20,8 @@ from typing import Any
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from corpusforge.errors import ConfigError, InputError
-from pipeline import special_tokens as st
+from corpusforge.core.errors import ConfigError, InputError
+from corpusforge.pipeline import special_tokens as st
 
 TOKENIZER_JSON = "tokenizer.json"
 

@@ -7,7 +7,7 @@ fall-back to the default. YAML is read with `load_yaml_file`: a size limit, no a
 
 Security rule: no configuration value, flow parameter or manifest field ever names code to
 import or call. Implementations are chosen from fixed registries of names (see
-`model.storage.STORAGE_BACKENDS`); tests/security/test_no_code_from_config.py enforces it.
+`corpusforge.model.storage.STORAGE_BACKENDS`); tests/security/test_no_code_from_config.py enforces it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from corpusforge.errors import ConfigError, InputError
+from corpusforge.core.errors import ConfigError, InputError
 
 MAX_YAML_BYTES = 1 << 20
 MAX_YAML_DEPTH = 64

@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from corpusforge.errors import ConfigError
-from corpusforge.hashing import canonical_json
+from corpusforge.core.errors import ConfigError
+from corpusforge.core.hashing import canonical_json
 
 GENESIS_HASH = "0" * 64
 
@@ -291,7 +291,7 @@ def open_audit_log(url: str | None = None) -> AuditLog:
     """The audit log of the active workspace (or `url`), one per URL and process: a new
     engine (connection, schema check) for every entry cost more than the entry."""
     if url is None:
-        from corpusforge.workspace import Workspace
+        from corpusforge.core.workspace import Workspace
 
         url = Workspace.resolve().audit_url
     key = f"{os.getpid()}:{url}"  # a forked child must not share its parent's connections

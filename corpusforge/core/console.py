@@ -3,7 +3,7 @@
 Prefect's console handler prints the traceback of every failed task and flow run. The CLI
 keeps Prefect's one-line run messages on the console and sends the full records, tracebacks
 included, to `<workspace>/logs/corpusforge.log`, which the final error line names. Errors
-never carry document text or PII (see corpusforge.errors), so neither does the log.
+never carry document text or PII (see corpusforge.core.errors), so neither does the log.
 """
 
 from __future__ import annotations
