@@ -65,7 +65,7 @@ def _run_stage(name: str, config: PipelineConfig, force: bool) -> dict[str, Any]
     step = STEPS[name]
     ctx = StepContext(config=config, root=config.output_root())
     out_dir = ctx.stage_dir(name)
-    code = source_version(step.code_paths)
+    code = source_version(step.code_modules)
     fingerprint = stage_fingerprint(name, step.input_identity(ctx), step.stage_config(ctx), code)
     if not force and is_complete(out_dir, fingerprint):
         manifest = step.read_result(ctx)

@@ -16,27 +16,23 @@ from typing import Any
 
 from corpusforge import __version__
 from corpusforge.core.hashing import sha256_file, sha256_json
+from corpusforge.core.version import module_sources
 from corpusforge.pipeline.manifest import MANIFEST_NAME, write_json_atomic
 
 FINGERPRINT_NAME = "_FINGERPRINT.json"
 
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def source_version(paths: Iterable[str]) -> str:
-    """Hash of the stage's own source files (package version included).
+def source_version(modules: Iterable[str]) -> str:
+    """Hash of the stage's own source files (package version included): `modules` are dotted
+    names of modules or packages (`corpusforge.pipeline.dedup`).
 
     Narrower than the git commit: an unrelated commit does not invalidate a finished stage,
     and an uncommitted edit to the stage does.
     """
     h = hashlib.sha256(__version__.encode())
-    for rel in sorted(paths):
-        base = REPO_ROOT / rel
-        files = sorted(base.rglob("*.py")) if base.is_dir() else [base]
-        for f in files:
-            if f.is_file():
-                h.update(str(f.relative_to(REPO_ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
+    for name in sorted(modules):
+        for label, path in module_sources(name):
+            h.update(label.encode() + b"\0" + path.read_bytes() + b"\0")
     return f"{__version__}+src.{h.hexdigest()[:16]}"
 
 

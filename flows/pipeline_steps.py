@@ -55,7 +55,7 @@ class Step:
     module: str
     run: Callable[[StepContext], dict[str, Any]]
     input_identity: Callable[[StepContext], Any]
-    code_paths: tuple[str, ...] = ()
+    code_modules: tuple[str, ...] = ()  # modules and packages hashed into the fingerprint
 
     def stage_config(self, ctx: StepContext) -> Any:
         section = getattr(ctx.config, self.name)
@@ -99,11 +99,11 @@ def _run_ingest(ctx: StepContext) -> dict[str, Any]:
 
 # Code every stage runs through (document I/O, manifests, text normalisation, flow helpers).
 SHARED_CODE = (
-    "pipeline/documents.py",
-    "pipeline/manifest.py",
-    "pipeline/stage_io.py",
-    "pipeline/text.py",
-    "flows/common.py",
+    "corpusforge.pipeline.documents",
+    "corpusforge.pipeline.manifest",
+    "corpusforge.pipeline.stage_io",
+    "corpusforge.pipeline.text",
+    "corpusforge.flows.common",
 )
 
 # ---- dedup -------------------------------------------------------------------------------------
@@ -235,7 +235,7 @@ STEPS: dict[str, Step] = {
         module="corpusforge.flows.ingest",
         run=_run_ingest,
         input_identity=_ingest_inputs,
-        code_paths=("pipeline/ingest", "flows/ingest.py", *SHARED_CODE),
+        code_modules=("corpusforge.pipeline.ingest", "corpusforge.flows.ingest", *SHARED_CODE),
     ),
     "dedup": Step(
         name="dedup",
@@ -243,7 +243,7 @@ STEPS: dict[str, Step] = {
         module="corpusforge.flows.dedup",
         run=_run_dedup,
         input_identity=_dedup_identity,
-        code_paths=("pipeline/dedup", "flows/dedup.py", *SHARED_CODE),
+        code_modules=("corpusforge.pipeline.dedup", "corpusforge.flows.dedup", *SHARED_CODE),
     ),
     "pii": Step(
         name="pii",
@@ -251,7 +251,7 @@ STEPS: dict[str, Step] = {
         module="corpusforge.flows.pii",
         run=_run_pii,
         input_identity=_upstream_identity("pii"),
-        code_paths=("pipeline/pii", "flows/pii.py", *SHARED_CODE),
+        code_modules=("corpusforge.pipeline.pii", "corpusforge.flows.pii", *SHARED_CODE),
     ),
     "tokenize": Step(
         name="tokenize",
@@ -259,10 +259,10 @@ STEPS: dict[str, Step] = {
         module="corpusforge.flows.tokenize",
         run=_run_tokenize,
         input_identity=_upstream_identity("tokenize"),
-        code_paths=(
-            "pipeline/tokenize",
-            "flows/tokenize.py",
-            "pipeline/special_tokens.py",
+        code_modules=(
+            "corpusforge.pipeline.tokenize",
+            "corpusforge.flows.tokenize",
+            "corpusforge.pipeline.special_tokens",
             *SHARED_CODE,
         ),
     ),
@@ -272,7 +272,11 @@ STEPS: dict[str, Step] = {
         module="corpusforge.flows.train",
         run=_run_pretrain,
         input_identity=_upstream_identity("pretrain"),
-        code_paths=("model", "flows/train.py", "pipeline/tokenize/reader.py"),
+        code_modules=(
+            "corpusforge.model",
+            "corpusforge.flows.train",
+            "corpusforge.pipeline.tokenize.reader",
+        ),
     ),
     "finetune": Step(
         name="finetune",
@@ -280,7 +284,7 @@ STEPS: dict[str, Step] = {
         module="corpusforge.flows.train",
         run=_run_finetune,
         input_identity=_finetune_identity,
-        code_paths=("model", "flows/train.py"),
+        code_modules=("corpusforge.model", "corpusforge.flows.train"),
     ),
 }
 

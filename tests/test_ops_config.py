@@ -71,17 +71,27 @@ def test_fingerprint_changes_with_inputs_config_and_code(tmp_path):
 
 
 def test_source_version_follows_the_stage_files(tmp_path, monkeypatch):
-    import corpusforge.flows.pipeline_fingerprint as fp
+    monkeypatch.syspath_prepend(tmp_path)
+    (tmp_path / "stagepkg").mkdir()
+    (tmp_path / "stagepkg" / "__init__.py").write_text("")
+    (tmp_path / "stagepkg" / "a.py").write_text("x = 1\n")
+    (tmp_path / "othermod.py").write_text("y = 1\n")
+    v1 = source_version(["stagepkg"])
+    (tmp_path / "othermod.py").write_text("y = 2\n")
+    assert source_version(["stagepkg"]) == v1
+    (tmp_path / "stagepkg" / "a.py").write_text("x = 2\n")
+    assert source_version(["stagepkg"]) != v1
+    assert source_version(["othermod"]) != source_version(["stagepkg"])
 
-    monkeypatch.setattr(fp, "REPO_ROOT", tmp_path)
-    (tmp_path / "stage").mkdir()
-    (tmp_path / "stage" / "a.py").write_text("x = 1\n")
-    (tmp_path / "other.py").write_text("y = 1\n")
-    v1 = source_version(["stage"])
-    (tmp_path / "other.py").write_text("y = 2\n")
-    assert source_version(["stage"]) == v1
-    (tmp_path / "stage" / "a.py").write_text("x = 2\n")
-    assert source_version(["stage"]) != v1
+
+def test_stage_code_modules_exist():
+    """Every module a stage fingerprint hashes is a real module of the installed namespace."""
+    from corpusforge.core.version import module_sources
+    from corpusforge.flows.pipeline_steps import STEPS
+
+    for step in STEPS.values():
+        for name in step.code_modules:
+            assert module_sources(name), f"{step.name}: {name} has no sources"
 
 
 def test_is_complete_needs_matching_fingerprint_unchanged_manifest_and_shards(tmp_path):
