@@ -14,8 +14,8 @@ measures, on the same files in the same run:
              ids, quarantine, Parquet shards on a writer thread, manifest): the overhead we
              add is ours-1 against the baseline
   ours-flow  `corpusforge ingest` as the user runs it: the Prefect flow, one task per file on
-             min(files, cores) warm worker processes (corpusforge.flows.workers; started by the untimed
-             first run), assemble, audit and artifacts. The API server runs already (started
+             min(files, cores) warm worker processes (corpusforge.flows.workers; started by the
+             untimed first run), assemble, audit and artifacts. The API server runs already (started
              before timing, as a deployment's server would be). The workers are children of
              a fork server, not of this process: their CPU time is not visible here, so the
              flow's "cores busy" and "CPU ratio" are left blank.

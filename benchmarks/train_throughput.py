@@ -3,10 +3,10 @@
     python benchmarks/train_throughput.py --preset tiny          # CPU (default)
     python benchmarks/train_throughput.py --preset 124m          # GPU: bf16 + torch.compile
 
-Measures `corpusforge.model.pretrain.train` (the real loop: autocast, compile, fused AdamW, clipping,
-schedule) on random tokens, and, in the same run, a bare peer loop (the same transformers model,
-`model(input_ids, labels=...)`, AdamW, same precision and compile settings): the ratio shows what
-the loop costs over the model itself. Sequence length: the preset's (1024; 2048 for 1b).
+Measures `corpusforge.model.pretrain.train` (the real loop: autocast, compile, fused AdamW,
+clipping, schedule) on random tokens, and, in the same run, a bare peer loop (the same transformers
+model, `model(input_ids, labels=...)`, AdamW, same precision and compile settings): the ratio shows
+what the loop costs over the model itself. Sequence length: the preset's (1024; 2048 for 1b).
 """
 
 from __future__ import annotations

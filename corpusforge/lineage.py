@@ -5,8 +5,8 @@ trained on (`trained_on`, from the checkpoint metadata `token_manifest_sha256`);
 `tokenize.run` entries name the token-shard folders, whose document tables map shards to
 document ids; `ingest.run` entries name the ingest folders, whose rows map document ids to
 source file (`uri`) and record (`locator`). Erasure rebuilds the token shards without the
-documents (`corpusforge.pipeline.tokenize.rebuild_without`) and marks every checkpoint trained on the old
-shards as affected.
+documents (`corpusforge.pipeline.tokenize.rebuild_without`) and marks every checkpoint trained
+on the old shards as affected.
 """
 
 from __future__ import annotations

@@ -66,8 +66,8 @@ def _servers_die_with_this_process():
 
 def task_runner_for(address: str | None = None, workers: int | None = None) -> TaskRunner:
     """Where a data stage's tasks run: by default on threads that hand their compute to this
-    process's warm worker processes (`corpusforge.flows.workers`); `processes` is the same; `threads` keeps
-    the compute in the threads; `dask://HOST:PORT` runs tasks on a Dask cluster."""
+    process's warm worker processes (`corpusforge.flows.workers`); `processes` is the same;
+    `threads` keeps the compute in the threads; `dask://HOST:PORT` runs tasks on a Dask cluster."""
     if not address or address == "processes":
         from corpusforge.flows.workers import prestart
 

@@ -134,7 +134,8 @@ def corpus_to_model(config: PipelineConfig, force: bool = False) -> dict[str, An
 
 def start_workers(config: PipelineConfig) -> None:
     """Start the data stages' local workers now: call it before anything starts a thread
-    (Prefect, a progress bar), so they are plain forks of this process (corpusforge.flows.workers)."""
+    (Prefect, a progress bar), so they are plain forks of this process
+    (corpusforge.flows.workers)."""
     if config.task_runner in (None, "processes"):
         prestart()
 

@@ -1,9 +1,9 @@
 """Training hand-off: run the training job as a subprocess and report on it.
 
-The flow writes the job's config, starts `torchrun --nproc-per-node N -m corpusforge.model.pretrain` when N
-GPUs are visible (else plain `python -m corpusforge.model.pretrain`), streams its output into the flow run's
-log, fails when the job fails, and publishes the metrics as a table and a loss-curve image.
-The same command runs on a GPU work pool through infra/k8s or infra/slurm.
+The flow writes the job's config, starts `torchrun --nproc-per-node N -m corpusforge.model.pretrain`
+when N GPUs are visible (else plain `python -m corpusforge.model.pretrain`), streams its output into
+the flow run's log, fails when the job fails, and publishes the metrics as a table and a loss-curve
+image. The same command runs on a GPU work pool through infra/k8s or infra/slurm.
 """
 
 from __future__ import annotations

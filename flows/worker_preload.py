@@ -1,5 +1,5 @@
-"""What the fork server of `corpusforge.flows.workers` loads once, so every worker forked from it starts
-ready: the stage modules (and their libraries) and dedup's compiled kernels. Nothing here may
+"""What the fork server of `corpusforge.flows.workers` loads once, so every worker forked from it
+starts ready: the stage modules (and their libraries) and dedup's compiled kernels. Nothing here may
 import Prefect: the workers never need it."""
 
 import corpusforge.pipeline.dedup.stage  # noqa: F401

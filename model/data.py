@@ -1,8 +1,8 @@
 """Windows of tokens for pretraining: deterministic, rank-sliced, resumable.
 
-The token shards (corpusforge.pipeline.tokenize) are memory-mapped by `TokenDataset`. The train split is cut
-into non-overlapping windows of `seq_len + 1` tokens; every epoch visits them in a permutation
-drawn from (seed, epoch). The stream of windows is global: a step takes the next
+The token shards (corpusforge.pipeline.tokenize) are memory-mapped by `TokenDataset`. The train
+split is cut into non-overlapping windows of `seq_len + 1` tokens; every epoch visits them in a
+permutation drawn from (seed, epoch). The stream of windows is global: a step takes the next
 `micro_batch × world_size` windows and rank r keeps its contiguous slice. So the only cursor is the
 number of windows consumed, which survives a restart (and a change of world size) unchanged.
 """

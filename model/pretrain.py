@@ -460,7 +460,8 @@ def prepare_pretrain(
 ) -> Job:
     """Open and check shards, tokenizer and any checkpoint; build the model. No training yet.
 
-    `sources` (train, val) replaces reading `config.data` with `corpusforge.pipeline.tokenize`'s reader."""
+    `sources` (train, val) replaces reading `config.data` with the reader of
+    `corpusforge.pipeline.tokenize`."""
     from transformers import AutoTokenizer, LlamaForCausalLM
 
     model = None

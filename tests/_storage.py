@@ -1,4 +1,5 @@
-"""A directory-backed `CheckpointStorage` for tests until the encrypted `corpusforge.model.store` lands."""
+"""A directory-backed `CheckpointStorage` for tests (the encrypted one is
+`corpusforge.model.store`)."""
 
 from __future__ import annotations
 

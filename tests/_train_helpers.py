@@ -1,5 +1,6 @@
 """Shared set-up for the training tests: real book text, a real BPE tokenizer with the project's
-special tokens and chat template (corpusforge.pipeline.tokenize), tiny configs and a directory store."""
+special tokens and chat template (corpusforge.pipeline.tokenize), tiny configs and a directory
+store."""
 
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ def book_paragraphs(fixtures_dir: Path, limit_chars: int = 400_000) -> list[str]
 
 
 def token_shards(texts: list[str], out_dir: Path, vocab_size: int = 512) -> Path:
-    """Real token shards (corpusforge.pipeline.tokenize): a BPE tokenizer trained on `texts`, with the
-    project's special tokens and chat template, and about 10% of documents in `val`."""
+    """Real token shards (corpusforge.pipeline.tokenize): a BPE tokenizer trained on `texts`, with
+    the project's special tokens and chat template, and about 10% of documents in `val`."""
     from corpusforge.pipeline.documents import ShardWriter
     from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
 

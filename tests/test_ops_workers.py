@@ -128,7 +128,9 @@ def test_workers_see_the_current_corpusforge_settings(prefect_harness, fresh_poo
 
 _START_METHODS = """
 import os, threading
-from corpusforge.flows.workers import _target, compute_each, prestart, ready_pool, shutdown_pool, warm_pool
+from corpusforge.flows.workers import (
+    _target, compute_each, prestart, ready_pool, shutdown_pool, warm_pool,
+)
 
 _target.set(2)
 assert threading.active_count() == 1

@@ -117,7 +117,8 @@ def test_the_storage_registry_is_closed():
 
 
 def test_training_job_refuses_code_in_its_config_file(tmp_path):
-    """The job's own entry point (`python -m corpusforge.model.pretrain --config`), as a worker runs it."""
+    """The job's own entry point (`python -m corpusforge.model.pretrain --config`), as a worker
+    runs it."""
     marker = tmp_path / "PWNED"
     config = tmp_path / "config.json"
     for spec in CODE_SPECS:

@@ -7,7 +7,8 @@ fall-back to the default. YAML is read with `load_yaml_file`: a size limit, no a
 
 Security rule: no configuration value, flow parameter or manifest field ever names code to
 import or call. Implementations are chosen from fixed registries of names (see
-`corpusforge.model.storage.STORAGE_BACKENDS`); tests/security/test_no_code_from_config.py enforces it.
+`corpusforge.model.storage.STORAGE_BACKENDS`); tests/security/test_no_code_from_config.py
+enforces it.
 """
 
 from __future__ import annotations

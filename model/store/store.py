@@ -45,7 +45,8 @@ T = TypeVar("T")
 
 
 class SecureCheckpointStore:
-    """Implements `corpusforge.model.storage.CheckpointStorage` for one (possibly unauthenticated) token."""
+    """Implements `corpusforge.model.storage.CheckpointStorage` for one (possibly
+    unauthenticated) token."""
 
     def __init__(
         self,

@@ -1,10 +1,10 @@
 """spaCy NER through presidio's NLP engine, loading only what NER needs.
 
-The pipeline is loaded with every component except `ner` excluded (en_core_web_sm's NER has
-its own tok2vec, so tagger, parser, lemmatizer and the shared tok2vec are dead weight: half
-the time). Documents are cut into chunks (corpusforge.pipeline.pii.chunking), run through `nlp.pipe` in
-batches, and entity offsets are mapped back to the document. Runs of ALL-CAPS words are
-title-cased (same length, so offsets hold) before NER, which otherwise misses shouted names.
+The pipeline is loaded with every component except `ner` excluded (en_core_web_sm's NER has its own
+tok2vec, so tagger, parser, lemmatizer and the shared tok2vec are dead weight: half the time).
+Documents are cut into chunks (corpusforge.pipeline.pii.chunking), run through `nlp.pipe` in
+batches, and entity offsets are mapped back to the document. Runs of ALL-CAPS words are title-cased
+(same length, so offsets hold) before NER, which otherwise misses shouted names.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Public API:
     tokenize_corpus(input, out_dir, TokenizeConfig(...))   the stage without Prefect
-    TokenDataset(out_dir, split)                            read shards (corpusforge.pipeline.tokenize.reader)
+    TokenDataset(out_dir, split)                            read shards (tokenize.reader)
     document_lineage(out_dir, doc_id)                       which shards/offsets hold a document
     rebuild_without(out_dir, doc_ids, new_out_dir)          erase documents, other shards unchanged
 """

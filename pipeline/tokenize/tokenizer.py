@@ -1,7 +1,7 @@
 """The tokenizer: byte-level BPE trained with Hugging Face `tokenizers`, saved in HF format.
 
-Every string of `corpusforge.pipeline.special_tokens.ALL_SPECIAL_TOKENS` is one added special token, so PII
-placeholders and chat markers are never split or merged into neighbours. The saved directory
+Every string of `corpusforge.pipeline.special_tokens.ALL_SPECIAL_TOKENS` is one added special token,
+so PII placeholders and chat markers are never split or merged into neighbours. The saved directory
 loads with `transformers.AutoTokenizer.from_pretrained(dir)` and carries a chat template:
 
     <|system|>\\n...<|end|>\\n<|user|>\\n...<|end|>\\n<|assistant|>\\n...<|end|>\\n
