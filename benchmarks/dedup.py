@@ -21,12 +21,6 @@ ground truth, and are labelled so in the table.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# benchmarks/ holds scripts named like stdlib modules (tokenize.py): keep it off sys.path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import argparse
 import json
 import os
@@ -34,15 +28,16 @@ import random
 import re
 import resource
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 FIXTURE_BOOKS = ROOT.parent / "shared" / "fixtures" / "books"
 EDIT_RATES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
 

@@ -28,13 +28,6 @@ Usage: python benchmarks/ingest.py [--mb 200] [--files 4] [--repeats 3] [--keep 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this folder would come first on sys.path and its tokenize.py would shadow
-# the standard library's tokenize module: put the repository root there instead.
-sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
 import argparse
 import os
 import resource
@@ -42,8 +35,10 @@ import shutil
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
-from benchmarks._warcgen import write_warc
+from _warcgen import write_warc  # beside this script
+
 from corpusforge.core.workspace import configure_offline_environment
 
 

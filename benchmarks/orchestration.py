@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-# The repo root instead of benchmarks/ (whose tokenize.py would shadow the standard library's).
-sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 STAGES = ["ingest", "dedup", "pii", "tokenize"]
 

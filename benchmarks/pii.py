@@ -17,18 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-# Scripts here (tokenize.py) would shadow standard modules: import from the repo root instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from benchmarks.pii_data import generate  # noqa: E402
+from pii_data import generate  # noqa: E402  (beside this script)
+
 from corpusforge.pipeline.pii.config import PiiConfig  # noqa: E402
 from corpusforge.pipeline.pii.offline import has_public_suffix  # noqa: E402
 from corpusforge.pipeline.pii.scrub import Scrubber, freeze_heap  # noqa: E402

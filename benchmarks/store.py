@@ -16,17 +16,13 @@ import os
 import resource
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-# This folder holds tokenize.py, which would shadow the standard library: put the repo root first.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
-
-from corpusforge.core.workspace import Workspace  # noqa: E402
-from corpusforge.model.store import bootstrap_store, open_store  # noqa: E402
-from corpusforge.model.store.envelope import DEFAULT_CHUNK_BYTES, buffer_bytes  # noqa: E402
+from corpusforge.core.workspace import Workspace
+from corpusforge.model.store import bootstrap_store, open_store
+from corpusforge.model.store.envelope import DEFAULT_CHUNK_BYTES, buffer_bytes
 
 
 def _write_random(path: Path, size_mb: int) -> None:

@@ -11,15 +11,6 @@ what the loop costs over the model itself. Sequence length: the preset's (1024; 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# benchmarks/tokenize.py would shadow the standard library's `tokenize` (used by torch.compile
-# and linecache) when this script's folder is first on sys.path; the repo root is wanted instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
-
 import argparse
 import contextlib
 import statistics

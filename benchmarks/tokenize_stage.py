@@ -1,7 +1,7 @@
 """Tokenize benchmark: end-to-end tokens/s (Parquet -> encode -> shards) vs raw encode_batch.
 
-    /work/main/.venv/bin/python benchmarks/tokenize.py            # 200 MB of text
-    /work/main/.venv/bin/python benchmarks/tokenize.py --quick    # 20 MB
+    /work/main/.venv/bin/python benchmarks/tokenize_stage.py            # 200 MB of text
+    /work/main/.venv/bin/python benchmarks/tokenize_stage.py --quick    # 20 MB
 
 Both sides use the same tokenizer, text, cores and machine in the same run. The raw side is
 `Tokenizer.encode_batch` / `encode_batch_fast` on texts already in memory, with the tokenizers
@@ -15,15 +15,9 @@ import argparse
 import os
 import random
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path, where "tokenize.py" would shadow
-# the standard library module of that name: put the repository root there instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 os.environ["TOKENIZERS_PARALLELISM"] = "true"
 
