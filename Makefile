@@ -25,6 +25,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python infra/ci/lint_imports.py    # lint-imports: the layers contract in pyproject.toml
 
 clean:
 	rm -rf $(VENV) .corpusforge

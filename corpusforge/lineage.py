@@ -22,7 +22,11 @@ from typing import Any
 from corpusforge.core.audit import AuditEvent, AuditLog
 from corpusforge.core.errors import InputError
 from corpusforge.core.hashing import sha256_file
+from corpusforge.pipeline.documents import iter_documents
 from corpusforge.pipeline.manifest import read_manifest
+from corpusforge.pipeline.tokenize import rebuild_without
+from corpusforge.pipeline.tokenize.lineage import document_lineage as shard_hits
+from corpusforge.pipeline.tokenize.shards import read_doc_table
 
 MANIFEST = "manifest.json"
 
@@ -47,9 +51,9 @@ def token_dirs(log: AuditLog) -> dict[str, Path]:
 
 def token_documents(token_dir: Path) -> list[dict[str, Any]]:
     """One row per shard: path, sha256, and the document ids (with source) it holds."""
-    from corpusforge.pipeline.tokenize.shards import read_doc_table
 
     manifest = read_manifest(token_dir)  # its paths checked to stay inside token_dir
+    manifest = json.loads((token_dir / MANIFEST).read_text())
     shards = []
     for out in manifest["outputs"]:
         table = read_doc_table(token_dir / out["path"], columns=["id", "source"])
@@ -67,8 +71,6 @@ def token_documents(token_dir: Path) -> list[dict[str, Any]]:
 
 def document_sources(log: AuditLog, ids: set[str] | None = None) -> dict[str, dict[str, Any]]:
     """Document id -> source, uri, locator, license, from the ingest output shards."""
-    from corpusforge.pipeline.documents import iter_documents
-
     found: dict[str, dict[str, Any]] = {}
     for d in _dirs(log, ["ingest.run"]):
         for row in iter_documents(d, columns=["id", "source", "uri", "locator", "meta"]):
@@ -167,8 +169,6 @@ def checkpoint_lineage(log: AuditLog, name: str) -> dict[str, Any]:
 
 
 def document_lineage(log: AuditLog, doc_id: str) -> dict[str, Any]:
-    from corpusforge.pipeline.tokenize.lineage import document_lineage as shard_hits
-
     origin = document_sources(log, {doc_id}).get(doc_id)
     placements, shas = [], set()
     for sha, d in token_dirs(log).items():
@@ -212,9 +212,6 @@ def erase(
 ) -> dict[str, Any]:
     """Rebuild every token-shard folder holding `doc_ids` without them; mark the checkpoints
     trained on the old shards as affected (in the store when one is given) and record it."""
-    from corpusforge.pipeline.tokenize import rebuild_without
-    from corpusforge.pipeline.tokenize.lineage import document_lineage as shard_hits
-
     if not doc_ids:
         raise InputError("erase needs at least one document id")
     request = "erasure-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)

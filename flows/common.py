@@ -21,6 +21,8 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from corpusforge.core.audit import open_audit_log
 from corpusforge.core.processes import die_with_parent_signal
+from corpusforge.core.workspace import Workspace
+from corpusforge.flows.workers import LocalWorkersTaskRunner, prestart
 
 
 def share_api_with_workers() -> None:
@@ -69,8 +71,6 @@ def task_runner_for(address: str | None = None, workers: int | None = None) -> T
     process's warm worker processes (`corpusforge.flows.workers`); `processes` is the same;
     `threads` keeps the compute in the threads; `dask://HOST:PORT` runs tasks on a Dask cluster."""
     if not address or address == "processes":
-        from corpusforge.flows.workers import prestart
-
         prestart(workers)  # first: while no thread runs, the workers are plain forks
     share_api_with_workers()
     if address and address.startswith(("dask://", "tcp://")):
@@ -79,7 +79,6 @@ def task_runner_for(address: str | None = None, workers: int | None = None) -> T
         return DaskTaskRunner(address=address.replace("dask://", "tcp://", 1))
     if address == "threads":
         return ThreadPoolTaskRunner(max_workers=workers or os.cpu_count() or 1)
-    from corpusforge.flows.workers import LocalWorkersTaskRunner
 
     return LocalWorkersTaskRunner(max_workers=workers or os.cpu_count() or 1)
 
@@ -110,8 +109,6 @@ def io_retrying_task(run_name: str):
 
 def stage_cache_dir(stage: str) -> str:
     """Where a stage keeps its finished per-file/per-shard results (reused on reruns)."""
-    from corpusforge.core.workspace import Workspace
-
     return str(Workspace.resolve().root / "cache" / stage)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from prefect import flow
 
 from corpusforge.core.errors import ConfigError
+from corpusforge.core.workspace import Workspace
 from corpusforge.flows.common import (
     audit,
     markdown_table,
@@ -169,7 +170,6 @@ def _publish(config: PipelineConfig, results: dict[str, Any]) -> None:
             }
         )
     publish_table("pipeline-stages", rows, "Stages of corpus-to-model: ran or skipped (cached)")
-    from corpusforge.core.workspace import Workspace
 
     ws = Workspace.resolve()
     publish_markdown(

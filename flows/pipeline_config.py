@@ -14,13 +14,13 @@ from pydantic import Field, model_validator
 
 from corpusforge.core.errors import ConfigError
 from corpusforge.core.settings import StrictModel, TaskRunnerAddress, load_yaml_file, validate
+from corpusforge.flows.pipeline_steps import STAGES, available_stages
 from corpusforge.model.config import FinetuneSection, PretrainSection
 from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.ingest.config import IngestConfig
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.tokenize.config import TokenizeConfig
 
-STAGES = ("ingest", "dedup", "pii", "tokenize", "pretrain", "finetune")
 StageName = Literal["ingest", "dedup", "pii", "tokenize", "pretrain", "finetune"]
 
 
@@ -64,8 +64,6 @@ class PipelineConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check_stages(self) -> PipelineConfig:
-        from corpusforge.flows.pipeline_steps import available_stages
-
         if self.stages is not None:
             if not self.stages:
                 raise ValueError("stages: give at least one stage, or leave it out for all")
@@ -81,8 +79,6 @@ class PipelineConfig(StrictModel):
         return self
 
     def selected_stages(self) -> list[str]:
-        from corpusforge.flows.pipeline_steps import available_stages
-
         return list(self.stages) if self.stages else available_stages()
 
     def output_root(self) -> Path:

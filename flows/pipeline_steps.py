@@ -2,7 +2,9 @@
 
 A step calls that stage's own `run_<stage>` (a Prefect flow, so it becomes a subflow of the
 parent run) and returns the stage manifest. A stage is offered only when its flow module is
-installed, so a build without, say, the training stage says so instead of pretending.
+installed, so a build without, say, the training stage says so instead of pretending. The stage
+flows are imported when their step runs: they load Prefect, torch and the stages' libraries,
+which validating a pipeline config does not need.
 """
 
 from __future__ import annotations
@@ -16,10 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from corpusforge.core.errors import ConfigError
 from corpusforge.core.hashing import sha256_file
-from corpusforge.pipeline.manifest import read_manifest
+from corpusforge.model.config import SFTConfig, TrainConfig
+from corpusforge.pipeline.ingest.stage import HUB_PREFIX, expand_inputs
+from corpusforge.pipeline.manifest import StageRun, read_manifest
+from corpusforge.pipeline.pii import scrub_sft_jsonl
 
 if TYPE_CHECKING:
     from corpusforge.flows.pipeline_config import PipelineConfig
+
+STAGES = ("ingest", "dedup", "pii", "tokenize", "pretrain", "finetune")  # pipeline order
 
 
 @dataclass(frozen=True)
@@ -76,8 +83,6 @@ def _upstream_identity(stage: str) -> Callable[[StepContext], Any]:
 
 
 def _ingest_inputs(ctx: StepContext) -> Any:
-    from corpusforge.pipeline.ingest.stage import HUB_PREFIX, expand_inputs
-
     return [
         {"path": f, "sha256": f if f.startswith(HUB_PREFIX) else sha256_file(f)}
         for f in expand_inputs(ctx.config.inputs)
@@ -85,7 +90,7 @@ def _ingest_inputs(ctx: StepContext) -> Any:
 
 
 def _run_ingest(ctx: StepContext) -> dict[str, Any]:
-    from corpusforge.flows.ingest import IngestParams, run_ingest
+    from corpusforge.flows.ingest import IngestParams, run_ingest  # lazy: Prefect
 
     params = IngestParams(
         inputs=ctx.config.inputs,
@@ -110,7 +115,7 @@ SHARED_CODE = (
 
 
 def _run_dedup(ctx: StepContext) -> dict[str, Any]:
-    from corpusforge.flows.dedup import DedupParams, run_dedup
+    from corpusforge.flows.dedup import DedupParams, run_dedup  # lazy: Prefect
 
     params = DedupParams(
         input=str(ctx.upstream("dedup")),
@@ -133,7 +138,7 @@ def _dedup_identity(ctx: StepContext) -> Any:
 
 
 def _run_pii(ctx: StepContext) -> dict[str, Any]:
-    from corpusforge.flows.pii import PiiParams, run_pii
+    from corpusforge.flows.pii import PiiParams, run_pii  # lazy: Prefect
 
     params = PiiParams(
         input=str(ctx.upstream("pii")),
@@ -149,7 +154,7 @@ def _run_pii(ctx: StepContext) -> dict[str, Any]:
 
 
 def _run_tokenize(ctx: StepContext) -> dict[str, Any]:
-    from corpusforge.flows.tokenize import TokenizeParams, run_tokenize
+    from corpusforge.flows.tokenize import TokenizeParams, run_tokenize  # lazy: Prefect
 
     params = TokenizeParams(
         input=str(ctx.upstream("tokenize")),
@@ -167,8 +172,7 @@ def _run_tokenize(ctx: StepContext) -> dict[str, Any]:
 
 
 def _train_manifest(ctx: StepContext, stage: str, config: Any, summary: dict[str, Any]) -> dict:
-    from corpusforge.model.checkpoint import checkpoint_name
-    from corpusforge.pipeline.manifest import StageRun
+    from corpusforge.model.checkpoint import checkpoint_name  # lazy: torch
 
     out = ctx.stage_dir(stage)
     run = StageRun(stage, out, config, inputs=[], hash_inputs=False)
@@ -179,8 +183,7 @@ def _train_manifest(ctx: StepContext, stage: str, config: Any, summary: dict[str
 
 
 def _run_pretrain(ctx: StepContext) -> dict[str, Any]:
-    from corpusforge.flows.train import PretrainParams, run_pretrain
-    from corpusforge.model.config import TrainConfig
+    from corpusforge.flows.train import PretrainParams, run_pretrain  # lazy: Prefect
 
     data = str(ctx.upstream("pretrain"))
     config = TrainConfig.model_validate({**ctx.config.pretrain.model_dump(), "data": data})
@@ -190,8 +193,7 @@ def _run_pretrain(ctx: StepContext) -> dict[str, Any]:
 
 
 def _run_finetune(ctx: StepContext) -> dict[str, Any]:
-    from corpusforge.flows.train import FinetuneParams, run_finetune
-    from corpusforge.model.config import SFTConfig
+    from corpusforge.flows.train import FinetuneParams, run_finetune  # lazy: Prefect
 
     base = read_manifest(ctx.upstream("finetune"))["checkpoint"]
     out = ctx.stage_dir("finetune")
@@ -205,8 +207,7 @@ def _run_finetune(ctx: StepContext) -> dict[str, Any]:
 
 def _scrub_instructions(ctx: StepContext, out: Path) -> str:
     """Instruction data passes through the PII stage (same config) before any training."""
-    from corpusforge.flows.common import audit
-    from corpusforge.pipeline.pii import scrub_sft_jsonl
+    from corpusforge.flows.common import audit  # lazy: Prefect
 
     raw = ctx.config.finetune.data
     if not raw:
@@ -299,8 +300,6 @@ def _module_present(module: str) -> bool:
 
 def available_stages() -> list[str]:
     """Stages this build can run, in pipeline order."""
-    from corpusforge.flows.pipeline_config import STAGES
-
     return [s for s in STAGES if s in STEPS and _module_present(STEPS[s].module)]
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from corpusforge.core.errors import CorpusforgeError, InputError, IntegrityError
+from corpusforge.pipeline.tokenize.reader import TokenDataset
 
 
 class TokenSource(Protocol):
@@ -37,10 +38,6 @@ def open_tokens(path: str | Path, split: str) -> TokenSource:
     root = Path(path)
     if not root.exists():
         raise InputError(f"token shards not found: {root}")
-    try:
-        from corpusforge.pipeline.tokenize.reader import TokenDataset
-    except ImportError as exc:  # the tokenize stage is not installed in this checkout
-        raise InputError(f"token shard reader unavailable ({exc})") from exc
     try:
         ds = TokenDataset(str(root), split=split)
         ds.verify()  # every shard's size, header and checksum, before any compute is spent

@@ -13,6 +13,7 @@ import torch
 from corpusforge.core.errors import ConfigError
 from corpusforge.model.checkpoint import LocalCheckpoint, load_model
 from corpusforge.model.storage import CheckpointStorage
+from corpusforge.pipeline.special_tokens import END_OF_TURN, EOT
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
@@ -70,8 +71,6 @@ def sample(
 
 def stop_ids_for(tokenizer: Any) -> set[int]:
     """End of text and end of turn both end a completion."""
-    from corpusforge.pipeline.special_tokens import END_OF_TURN, EOT
-
     ids = {tokenizer.convert_tokens_to_ids(t) for t in (EOT, END_OF_TURN)}
     return {i for i in ids if i is not None and i != tokenizer.unk_token_id}
 

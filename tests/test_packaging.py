@@ -102,3 +102,13 @@ def test_the_development_install_imports_outside_the_repository(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert Path(run.stdout.strip()) == REPO / "pipeline" / "dedup" / "config.py"
+
+
+def test_layers_point_down():
+    """The import-linter contract of pyproject.toml (also run by `make lint` and CI)."""
+    run = subprocess.run(
+        [sys.executable, str(REPO / "infra" / "ci" / "lint_imports.py"), "--no-cache"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr

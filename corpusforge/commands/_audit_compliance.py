@@ -23,8 +23,8 @@ def lineage(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Trace a model to its sources, or a document/source to the models trained on it."""
-    from corpusforge import lineage as lin
-    from corpusforge.core.audit import AuditLog
+    from corpusforge import lineage as lin  # lazy: pyarrow, SQLAlchemy
+    from corpusforge.core.audit import AuditLog  # lazy: SQLAlchemy
 
     if sum(x is not None for x in (checkpoint, document, source_uri)) != 1:
         fail("give exactly one of --checkpoint, --document, --source-uri")
@@ -47,8 +47,8 @@ def erase(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Erasure request: rebuild the token shards without the documents, mark checkpoints."""
-    from corpusforge import lineage as lin
-    from corpusforge.core.audit import AuditLog
+    from corpusforge import lineage as lin  # lazy: pyarrow, SQLAlchemy
+    from corpusforge.core.audit import AuditLog  # lazy: SQLAlchemy
 
     ws = use_workspace(workspace)
     log = AuditLog(ws.audit_url)
@@ -58,7 +58,7 @@ def erase(
     if not ids:
         fail("nothing to erase: give --document ID or a --source-uri with ingested documents")
     store = None
-    from corpusforge.model.store import is_initialised, open_store
+    from corpusforge.model.store import is_initialised, open_store  # lazy: SQLAlchemy, cryptography
 
     if is_initialised(ws):
         store = open_store(ws, token)
@@ -76,8 +76,8 @@ def report(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Write the compliance report (Markdown + HTML); print its paths and the chain status."""
-    from corpusforge.core.audit import AuditLog
-    from corpusforge.report import write_report
+    from corpusforge.core.audit import AuditLog  # lazy: SQLAlchemy
+    from corpusforge.report import write_report  # lazy: pyarrow, SQLAlchemy
 
     ws = use_workspace(workspace)
     result = write_report(AuditLog(ws.audit_url), out or ws.root / "reports", since, until)

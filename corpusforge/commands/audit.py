@@ -6,6 +6,7 @@ import json
 
 import typer
 
+from corpusforge.commands._audit_compliance import add_commands
 from corpusforge.commands._common import WorkspaceOption, use_workspace
 
 audit_app = typer.Typer(
@@ -16,7 +17,7 @@ audit_app = typer.Typer(
 @audit_app.command("verify")
 def verify(workspace: WorkspaceOption = None) -> None:
     """Verify the hash chain; name every edited, deleted or reordered entry."""
-    from corpusforge.core.audit import AuditLog
+    from corpusforge.core.audit import AuditLog  # lazy: SQLAlchemy
 
     ws = use_workspace(workspace)
     result = AuditLog(ws.audit_url).verify()
@@ -36,7 +37,7 @@ def log(
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
 ) -> None:
     """Print audit entries (ids, hashes and counts only)."""
-    from corpusforge.core.audit import AuditLog
+    from corpusforge.core.audit import AuditLog  # lazy: SQLAlchemy
 
     ws = use_workspace(workspace)
     for e in AuditLog(ws.audit_url).events(action_prefix=action):
@@ -47,13 +48,7 @@ def log(
             typer.echo(f"{e.seq:>6} {e.ts} {e.actor} {e.action} {e.object} {e.decision} {counts}")
 
 
-def _add_compliance_commands() -> None:
-    from corpusforge.commands._audit_compliance import add_commands
-
-    add_commands(audit_app)  # lineage, erase, report
-
-
-_add_compliance_commands()
+add_commands(audit_app)  # lineage, erase, report
 
 
 def register(app: typer.Typer) -> None:

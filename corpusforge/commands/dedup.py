@@ -45,8 +45,8 @@ def dedup(
 
     check_task_runner(task_runner)
     use_workspace(workspace)
-    from corpusforge.flows.dedup import DedupParams, run_dedup
-    from corpusforge.pipeline.dedup.config import DedupConfig
+    from corpusforge.flows.dedup import DedupParams, run_dedup  # lazy: Prefect
+    from corpusforge.pipeline.dedup.config import DedupConfig  # lazy: numba, pyarrow
 
     flows_imported()
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -12,6 +15,7 @@ from corpusforge.commands._common import WorkspaceOption, fail, flows_imported
 from corpusforge.core.workspace import Workspace
 
 _MARKER = ".corpusforge-demo"
+Report = Callable[[str], None]
 
 
 def demo(
@@ -32,15 +36,11 @@ def demo(
     ws = Workspace(root.resolve()).activate()
     (ws.root / _MARKER).write_text("created by corpusforge demo\n")
 
-    from corpusforge.flows.demo import run_demo
-
-    flows_imported()
-
     t0 = time.perf_counter()
     result = run_demo(ws, seed=seed, report=lambda msg: console.print(f"[bold cyan]>[/] {msg}"))
     seconds = time.perf_counter() - t0
 
-    from corpusforge.core.audit import AuditLog
+    from corpusforge.core.audit import AuditLog  # lazy: SQLAlchemy (CLI start-up)
 
     verify = AuditLog(ws.audit_url).verify()
     console.rule("corpusforge demo: done")
@@ -73,6 +73,74 @@ def demo(
         f"Prefect UI   PREFECT_HOME={ws.prefect_home} .venv/bin/prefect server start\n"
         "             then open http://127.0.0.1:4200/runs (flow run 'corpus-to-model')"
     )
+
+
+def run_demo(ws: Workspace, seed: int = 0, report: Report = print) -> dict[str, Any]:
+    """sample -> `corpus-to-model` -> a sampled completion from the fine-tuned model, read back
+    through the access-controlled store -> the model's lineage and a compliance report."""
+    # lazy: Prefect, torch, transformers and spaCy load only when the demo runs (CLI start-up)
+    from corpusforge.core.audit import AuditLog
+    from corpusforge.flows.demo import DEMO_PROMPT, demo_config
+    from corpusforge.flows.pipeline import run_pipeline
+    from corpusforge.flows.pipeline_steps import STEPS
+
+    flows_imported()
+    from corpusforge.lineage import checkpoint_lineage
+    from corpusforge.model.generate import generate
+    from corpusforge.model.store import bootstrap_store, open_store
+    from corpusforge.pipeline.manifest import read_manifest
+    from corpusforge.pipeline.sample import write_sample
+    from corpusforge.report import write_report
+
+    runs, sample = ws.runs_dir, ws.runs_dir / "sample"
+    report("sample: writing the embedded corpus (WARC, Gutenberg, MediaWiki, instructions)")
+    write_sample(sample, seed=seed)
+
+    report("store: creating the master key, an admin and the trainer's service identity")
+    tokens = bootstrap_store(ws)
+    os.environ["CORPUSFORGE_TOKEN"] = tokens["svc:trainer"]  # the training job's identity
+
+    config = demo_config(runs, sample)
+    result = run_pipeline(config, reporter=lambda stage, event, info: report(f"{stage}: {event}"))
+    stages = result["stages"]
+    final = read_manifest(runs / "finetune")["checkpoint"]
+
+    report(f"generate: sampling from {final} (read and decrypted through the store)")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    completion = generate(
+        open_store(ws, tokens["svc:trainer"]), final, DEMO_PROMPT, max_new_tokens=40, seed=seed
+    )
+    log = AuditLog(ws.audit_url)
+    lineage = checkpoint_lineage(log, final)
+    compliance = write_report(log, ws.root / "reports")
+    return {
+        "stages": {name: r["manifest"].get("counts", {}) for name, r in stages.items()},
+        "val_loss": {
+            name: (summary["first_val_loss"], summary["last_val_loss"])
+            for name in ("pretrain", "finetune")
+            if (summary := stages[name]["manifest"].get("summary", {})).get("last_val_loss")
+        },
+        "outputs": {name: str(runs / STEPS[name].dirname) for name in stages},
+        "checkpoint": final,
+        "prompt": DEMO_PROMPT,
+        "completion": completion,
+        "lineage": lineage,
+        "report": compliance,
+        "admin_token_file": str(_save_credential(ws, "demo-admin.token", tokens["user:admin"])),
+    }
+
+
+def _save_credential(ws: Workspace, name: str, token: str) -> Path:
+    """The demo admin's API token, for `corpusforge store ... --token` (owner-only file; the
+    store itself keeps only a salted hash)."""
+    ws.keys_dir.mkdir(parents=True, exist_ok=True)
+    path = ws.keys_dir / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return path
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import typer
 
 from corpusforge.commands._common import WorkspaceOption, use_workspace
+from corpusforge.core.errors import ConfigError, CorpusforgeError
 from corpusforge.core.workspace import Workspace
 
 
@@ -96,9 +97,8 @@ def check_prefect_api(timeout: float = 3.0) -> Check:
 
 def check_store_keys(ws: Workspace) -> Check:
     """Checkpoints are encrypted: the store needs its master key (environment or key file)."""
-    from corpusforge.core.errors import ConfigError
-
     try:
+        # lazy: SQLAlchemy, cryptography
         from corpusforge.model.store.keys import ENV_MASTER_KEY, KEY_FILE_NAME, default_key_provider
         from corpusforge.model.store.store import ENV_TOKEN, is_initialised
     except ImportError:
@@ -146,8 +146,7 @@ def check_workspace(ws: Workspace) -> Check:
 
 
 def check_audit_log(ws: Workspace) -> Check:
-    from corpusforge.core.audit import AuditLog
-    from corpusforge.core.errors import CorpusforgeError
+    from corpusforge.core.audit import AuditLog  # lazy: SQLAlchemy
 
     try:
         result = AuditLog(ws.audit_url).verify()

@@ -40,8 +40,8 @@ def ingest(
 
     check_task_runner(task_runner)
     use_workspace(workspace)
-    from corpusforge.flows.ingest import IngestParams, run_ingest
-    from corpusforge.pipeline.ingest.config import IngestConfig
+    from corpusforge.flows.ingest import IngestParams, run_ingest  # lazy: Prefect
+    from corpusforge.pipeline.ingest.config import IngestConfig  # lazy: pydantic
 
     flows_imported()
 
@@ -75,7 +75,7 @@ def ingest(
 
 
 def _rejects(output: Path) -> list[dict]:
-    from corpusforge.pipeline.manifest import read_rejects
+    from corpusforge.pipeline.manifest import read_rejects  # lazy: pydantic
 
     return read_rejects(output)
 

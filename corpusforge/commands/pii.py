@@ -53,21 +53,21 @@ def run(
     from pydantic import ValidationError
 
     use_workspace(workspace)
-    from corpusforge.pipeline.pii.config import PiiConfig
+    from corpusforge.pipeline.pii.config import PiiConfig  # lazy: spaCy, presidio
 
     try:
         config = PiiConfig(mode=mode, **({"spacy_model": spacy_model} if spacy_model else {}))
     except ValidationError as exc:
         fail(f"invalid PII option: {validation_message(exc, PiiConfig)}")
     if sft:
-        from corpusforge.flows.common import audit
-        from corpusforge.pipeline.pii.stage import scrub_sft_jsonl
+        from corpusforge.flows.common import audit  # lazy: Prefect
+        from corpusforge.pipeline.pii.stage import scrub_sft_jsonl  # lazy: spaCy, presidio
 
         stats = scrub_sft_jsonl(input, output, config)
         audit("pii.sft", f"file:{Path(output).resolve()}", counts=stats["counts"])
         typer.echo(json.dumps(stats, sort_keys=True))
         return
-    from corpusforge.flows.pii import PiiParams, run_pii
+    from corpusforge.flows.pii import PiiParams, run_pii  # lazy: Prefect
 
     flows_imported()
 
@@ -99,7 +99,7 @@ def review(
 ) -> None:
     """Print placeholders with 60 characters either side (after redaction) for spot checks."""
     use_workspace(workspace)
-    from corpusforge.pipeline.pii.review import review_contexts
+    from corpusforge.pipeline.pii.review import review_contexts  # lazy: spaCy, presidio
 
     for doc_id, placeholder, context in review_contexts(input, sample=sample, seed=seed):
         typer.echo(f"{doc_id}\t{placeholder}\t{context}")

@@ -43,7 +43,7 @@ def run(
     """
     check_task_runner(task_runner)
     ws = use_workspace(workspace)
-    from corpusforge.flows.pipeline import load_config, run_pipeline, start_workers
+    from corpusforge.flows.pipeline import load_config, run_pipeline, start_workers  # lazy: Prefect
 
     flows_imported()
 

@@ -46,7 +46,7 @@ def serve(
     if drop_folder is not None and not drop_folder.is_dir():
         fail(f"--drop-folder {drop_folder}: not a directory")
     use_workspace(workspace)
-    from corpusforge.flows.pipeline import load_config
+    from corpusforge.flows.pipeline import load_config  # lazy: Prefect
     from corpusforge.flows.pipeline_deployments import build_deployments
 
     flows_imported()

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from corpusforge.commands._common import WorkspaceOption, use_workspace
+from corpusforge.core.errors import InputError
 
 store_app = typer.Typer(help="Encrypted, access-controlled checkpoint store.", no_args_is_help=True)
 principal_app = typer.Typer(help="Principals (people and services).", no_args_is_help=True)
@@ -36,7 +37,7 @@ UrlOption = Annotated[
 
 
 def _open(workspace, token, url):
-    from corpusforge.model.store import open_store
+    from corpusforge.model.store import open_store  # lazy: SQLAlchemy, cryptography
 
     return open_store(use_workspace(workspace), token, url=url)
 
@@ -47,7 +48,7 @@ def init(
     admin: str = typer.Option("user:admin", help="name of the first admin principal"),
 ) -> None:
     """Create the master key (0600), the registry, an admin and svc:trainer; print tokens once."""
-    from corpusforge.model.store import bootstrap_store
+    from corpusforge.model.store import bootstrap_store  # lazy: SQLAlchemy, cryptography
 
     tokens = bootstrap_store(use_workspace(workspace), admin=admin)
     typer.echo("store initialised; these tokens are shown once and stored only as hashes:")
@@ -128,8 +129,6 @@ def put(
     store_url: UrlOption = None,
 ) -> None:
     """Encrypt and store the checkpoint directory LOCAL_DIR as NAME."""
-    from corpusforge.core.errors import InputError
-
     metadata = json.loads(metadata_file.read_text()) if metadata_file else {}
     for item in meta or []:
         key, sep, value = item.partition("=")

@@ -60,8 +60,8 @@ def tokenize(
 
     check_task_runner(task_runner)
     use_workspace(workspace)
-    from corpusforge.flows.tokenize import TokenizeParams, run_tokenize
-    from corpusforge.pipeline.tokenize.config import TokenizeConfig
+    from corpusforge.flows.tokenize import TokenizeParams, run_tokenize  # lazy: Prefect
+    from corpusforge.pipeline.tokenize.config import TokenizeConfig  # lazy: tokenizers, pyarrow
 
     flows_imported()
 

@@ -44,8 +44,8 @@ def train(
 ) -> None:
     """Pretrain (or resume) a model on token shards, as a Prefect flow run."""
     use_workspace(workspace)
-    from corpusforge.flows.train import PretrainParams, run_pretrain
-    from corpusforge.model.config import TrainConfig
+    from corpusforge.flows.train import PretrainParams, run_pretrain  # lazy: Prefect
+    from corpusforge.model.config import TrainConfig  # lazy: pydantic
 
     flows_imported()
 
@@ -81,8 +81,8 @@ def finetune(
 ) -> None:
     """Instruction fine-tuning from a stored checkpoint, as a Prefect flow run."""
     use_workspace(workspace)
-    from corpusforge.flows.train import FinetuneParams, run_finetune
-    from corpusforge.model.config import SFTConfig
+    from corpusforge.flows.train import FinetuneParams, run_finetune  # lazy: Prefect
+    from corpusforge.model.config import SFTConfig  # lazy: pydantic
 
     flows_imported()
 
@@ -119,8 +119,8 @@ def generate(
 ) -> None:
     """Sample a completion from a stored checkpoint (reads the store as $CORPUSFORGE_TOKEN)."""
     ws = use_workspace(workspace)
-    from corpusforge.model.generate import generate as sample_completion
-    from corpusforge.model.store import open_store
+    from corpusforge.model.generate import generate as sample_completion  # lazy: torch
+    from corpusforge.model.store import open_store  # lazy: SQLAlchemy, cryptography
 
     text = sample_completion(
         open_store(ws),

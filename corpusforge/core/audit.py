@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from corpusforge.core.errors import ConfigError
 from corpusforge.core.hashing import canonical_json
+from corpusforge.core.workspace import Workspace
 
 GENESIS_HASH = "0" * 64
 
@@ -291,8 +292,6 @@ def open_audit_log(url: str | None = None) -> AuditLog:
     """The audit log of the active workspace (or `url`), one per URL and process: a new
     engine (connection, schema check) for every entry cost more than the entry."""
     if url is None:
-        from corpusforge.core.workspace import Workspace
-
         url = Workspace.resolve().audit_url
     key = f"{os.getpid()}:{url}"  # a forked child must not share its parent's connections
     with _OPEN_LOCK:

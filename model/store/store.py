@@ -32,10 +32,16 @@ from corpusforge.core.hashing import canonical_json
 from corpusforge.core.workspace import Workspace
 from corpusforge.model.store import manifest as sealed_manifest
 from corpusforge.model.store.envelope import DEFAULT_CHUNK_BYTES, decrypt_stream, encrypt_stream
-from corpusforge.model.store.keys import KeyProvider, LocalKeyProvider
+from corpusforge.model.store.keys import (
+    ENV_MASTER_KEY,
+    KEY_FILE_NAME,
+    KeyProvider,
+    LocalKeyProvider,
+    default_key_provider,
+)
 from corpusforge.model.store.names import validate_name, validate_relative_file
 from corpusforge.model.store.policy import Decision, classify, decide
-from corpusforge.model.store.registry import AuthenticationFailed, Principal, Registry
+from corpusforge.model.store.registry import AuthenticationFailed, Principal, Registry, token_id_of
 
 MANIFEST = "@manifest.json"
 ENV_TOKEN = "CORPUSFORGE_TOKEN"
@@ -392,8 +398,6 @@ class SecureCheckpointStore:
 
     @staticmethod
     def registry_token_id(token_or_id: str) -> str:
-        from corpusforge.model.store.registry import token_id_of
-
         return token_id_of(token_or_id) or token_or_id
 
     def rotate_key(self) -> dict[str, int | str]:
@@ -524,8 +528,6 @@ def open_store(
 
     Opening never fails on a bad token: every call is checked, refused and recorded.
     """
-    from corpusforge.model.store.keys import default_key_provider
-
     ws = _workspace(workspace)
     keys = keys or default_key_provider(ws.keys_dir)
     return SecureCheckpointStore(
@@ -551,8 +553,6 @@ def bootstrap_store(
 ) -> dict[str, str]:
     """First use: master key file (0600, unless a key comes from the environment), an admin
     and the training service identity. Returns {principal: token}; tokens are not kept."""
-    from corpusforge.model.store.keys import ENV_MASTER_KEY, KEY_FILE_NAME
-
     ws = _workspace(workspace)
     path = registry_path(ws)
     registry_keys = keys

@@ -25,6 +25,9 @@ from corpusforge.core.hashing import sha256_file, sha256_json
 from corpusforge.core.version import code_version
 from corpusforge.pipeline.documents import shard_name
 from corpusforge.pipeline.ingest.config import IngestConfig
+from corpusforge.pipeline.ingest.datasets import read_hub_dataset
+from corpusforge.pipeline.ingest.detect import detect_format
+from corpusforge.pipeline.ingest.readers import open_reader
 from corpusforge.pipeline.ingest.records import RawDocument, RecordError
 from corpusforge.pipeline.ingest.writer import BackgroundShardWriter
 from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
@@ -121,11 +124,7 @@ def file_cache_key(file_sha256: str, config: IngestConfig) -> str:
 
 
 def _read_records(path: str, config: IngestConfig) -> Iterator[RawDocument | RecordError]:
-    from corpusforge.pipeline.ingest.readers import open_reader  # readers import heavy libraries
-
     if path.startswith(HUB_PREFIX):
-        from corpusforge.pipeline.ingest.datasets import read_hub_dataset
-
         yield from read_hub_dataset(path[len(HUB_PREFIX) :], config)
         return
     yield from open_reader(Path(path), config)
@@ -214,8 +213,6 @@ def _read_file(
         position: Any = 0
         try:
             if not is_hub:
-                from corpusforge.pipeline.ingest.detect import detect_format
-
                 fmt = detect_format(Path(path))
             for item in _read_records(path, config):
                 if isinstance(item, RecordError):

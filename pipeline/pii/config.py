@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from corpusforge.core.errors import ConfigError
 from corpusforge.core.settings import StrictModel
+from corpusforge.pipeline.special_tokens import PII_PLACEHOLDERS
 
 SALT_ENV = "CORPUSFORGE_PII_SALT"
 Operator = Literal["replace", "mask", "hash", "redact"]
@@ -88,8 +89,6 @@ class PiiConfig(StrictModel):
     @field_validator("entities", "keep_low_risk")
     @classmethod
     def _known_types(cls, value: list[str]) -> list[str]:
-        from corpusforge.pipeline.special_tokens import PII_PLACEHOLDERS
-
         unknown = sorted(set(value) - set(PII_PLACEHOLDERS))
         if unknown:
             raise ValueError(f"unknown entity types: {unknown}")

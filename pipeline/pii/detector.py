@@ -16,16 +16,35 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from corpusforge.pipeline.pii.addresses import StreetAddressRecognizer
 from corpusforge.pipeline.pii.config import NER_ENTITIES, PiiConfig
 from corpusforge.pipeline.pii.gates import GateSet
+from corpusforge.pipeline.pii.ner import NerDetector
 from corpusforge.pipeline.pii.ner_view import SKIPPABLE_TYPES
 from corpusforge.pipeline.pii.people import ContextualNameRecognizer
+from corpusforge.pipeline.pii.phones import PhonenumbersRecognizer
 from corpusforge.pipeline.pii.secrets import secret_recognizers
-from corpusforge.pipeline.pii.structured import structured_recognizers
+from corpusforge.pipeline.pii.structured import (
+    ChecksumIbanRecognizer,
+    LuhnCardRecognizer,
+    SsnRuleRecognizer,
+    ValidatedEmailRecognizer,
+    ValidatedIpRecognizer,
+)
 
 PROPAGATED_SCORE = 0.6
 _LATIN = re.compile(r"[A-Za-zÀ-ɏ]")
 _LETTER = re.compile(r"\p{L}")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
 _ADDRESSES = re.compile(r"\S*[@/]\S*")
+
+
+def structured_recognizers() -> list[EntityRecognizer]:
+    return [
+        ValidatedEmailRecognizer(),
+        ValidatedIpRecognizer(),
+        LuhnCardRecognizer(),
+        SsnRuleRecognizer(),
+        ChecksumIbanRecognizer(),
+        PhonenumbersRecognizer(),
+    ]
 
 
 def pattern_recognizers() -> list[EntityRecognizer]:
@@ -59,8 +78,6 @@ class PiiDetector:
         ner_entities = [e for e in NER_ENTITIES if e in self.entities]
         self.ner = None
         if config.mode == "full" and ner_entities:
-            from corpusforge.pipeline.pii.ner import NerDetector
-
             self.ner = {
                 lang: NerDetector(
                     model,

@@ -13,7 +13,7 @@ import re as stdre
 import string
 
 import regex as re
-from presidio_analyzer import EntityRecognizer, Pattern
+from presidio_analyzer import Pattern
 
 from corpusforge.pipeline.pii.base import CuePatternRecognizer, Prefilter
 from corpusforge.pipeline.pii.gates import DIGIT
@@ -289,16 +289,3 @@ def ascii_twin(pattern: re.Pattern) -> stdre.Pattern:
     if pattern.flags & ~(re.UNICODE | re.VERSION0):
         raise ValueError("global flags are not carried over; use inline ones")
     return stdre.compile(pattern.pattern, stdre.ASCII)
-
-
-def structured_recognizers() -> list[EntityRecognizer]:
-    from corpusforge.pipeline.pii.phones import PhonenumbersRecognizer  # it builds on this module
-
-    return [
-        ValidatedEmailRecognizer(),
-        ValidatedIpRecognizer(),
-        LuhnCardRecognizer(),
-        SsnRuleRecognizer(),
-        ChecksumIbanRecognizer(),
-        PhonenumbersRecognizer(),
-    ]
