@@ -115,8 +115,12 @@ def test_failed_put_leaves_no_half_written_object(workspace, ckpt, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         trainer.put_checkpoint("a/step-1", ckpt, {"pii_scrubbed": True})
     folder = workspace.store_dir / "checkpoints" / "a" / "step-1"
-    assert len(list(folder.glob("*.enc"))) == 1  # the first file; the failed one is gone
-    assert not (folder / "@manifest.json").exists() and not trainer.exists("a/step-1")
+    assert not folder.exists()  # neither the finished first object nor the half-written one
+    assert not trainer.exists("a/step-1")
+    assert [e.decision for e in AuditLog(workspace.audit_url).events("store.put")] == [
+        "allow",
+        "error",
+    ]
 
 
 def test_rotation_rewraps_without_reencrypting(workspace, ckpt, tmp_path):

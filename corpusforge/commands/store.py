@@ -6,7 +6,10 @@ refusals are one-line errors and are recorded in the audit log.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -42,6 +45,84 @@ def _open(workspace, token, url):
     return open_store(use_workspace(workspace), token, url=url)
 
 
+@contextlib.contextmanager
+def _one_line() -> Iterator[None]:
+    """An operating-system failure (permissions, a full disk, a missing folder) is one line
+    on stderr, like every other refusal, not a traceback."""
+
+    try:
+        yield
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        raise InputError(f"{where}{exc.strerror or type(exc).__name__}") from None
+
+
+def _refuse(store, action: str, obj: str, message: str):
+    """Audit a refusal found by the CLI itself, then raise it as one line."""
+
+    store.record_refusal(action, obj, message)
+    raise InputError(message)
+
+
+def _read_metadata(store, name: str, path: Path, meta: list[str] | None) -> dict:
+    obj = f"checkpoint:{name}"
+    metadata: dict = {}
+    if path is not None:
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+            _refuse(store, "put", obj, f"--metadata {path}: cannot be read ({why})")
+        try:
+            metadata = json.loads(text)
+        except json.JSONDecodeError as exc:
+            _refuse(
+                store,
+                "put",
+                obj,
+                f"--metadata {path}: not valid JSON (line {exc.lineno}, column {exc.colno})",
+            )
+        if not isinstance(metadata, dict):
+            _refuse(store, "put", obj, f"--metadata {path}: must hold a JSON object")
+    for item in meta or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _refuse(store, "put", obj, f"--meta {key or item!r}: expected KEY=VALUE")
+        try:
+            metadata[key] = json.loads(value)
+        except json.JSONDecodeError:
+            metadata[key] = value
+    return metadata
+
+
+def _ttl(store, principal: str, ttl_days: float | None) -> timedelta | None:
+    """--ttl-days: left out means no expiry. Values no lifetime can have (NaN, infinite,
+    beyond a timedelta) are refused here; zero, negative and too long ones by the store,
+    after it has checked that the caller may issue tokens at all."""
+    if ttl_days is None:
+        return None
+    if not math.isfinite(ttl_days) or abs(ttl_days) > 999_999:
+        _refuse(
+            store,
+            "token.issue",
+            f"principal:{principal}",
+            "--ttl-days must be more than 0 and at most 3650 (leave it out for a token "
+            "without expiry)",
+        )
+    return timedelta(days=ttl_days)
+
+
+def _mode(text: str) -> int:
+
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777 or not mode & 0o400:
+        raise InputError(f"--mode {text}: expected octal permission bits with owner read, e.g. 600")
+    return mode
+
+
 @store_app.command("init")
 def init(
     workspace: WorkspaceOption = None,
@@ -50,7 +131,8 @@ def init(
     """Create the master key (0600), the registry, an admin and svc:trainer; print tokens once."""
     from corpusforge.model.store import bootstrap_store  # lazy: SQLAlchemy, cryptography
 
-    tokens = bootstrap_store(use_workspace(workspace), admin=admin)
+    with _one_line():
+        tokens = bootstrap_store(use_workspace(workspace), admin=admin)
     typer.echo("store initialised; these tokens are shown once and stored only as hashes:")
     for name, token in tokens.items():
         typer.echo(f"{name}\t{token}")
@@ -84,13 +166,16 @@ def principal_list(workspace: WorkspaceOption = None, token: TokenOption = None)
 @token_app.command("issue")
 def token_issue(
     principal: str,
-    ttl_days: float | None = typer.Option(None, help="expire after this many days"),
+    ttl_days: float | None = typer.Option(
+        None, help="expire after this many days (> 0; leave out for no expiry)"
+    ),
     workspace: WorkspaceOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Issue a token for PRINCIPAL (admin only); printed once."""
-    ttl = timedelta(days=ttl_days) if ttl_days else None
-    typer.echo(_open(workspace, token, None).issue_token(principal, ttl))
+    """Issue a token for PRINCIPAL (admin only); printed once. Without --ttl-days the token
+    does not expire; --ttl-days must be more than 0."""
+    store = _open(workspace, token, None)
+    typer.echo(store.issue_token(principal, _ttl(store, principal, ttl_days)))
 
 
 @token_app.command("revoke")
@@ -128,19 +213,13 @@ def put(
     token: TokenOption = None,
     store_url: UrlOption = None,
 ) -> None:
-    """Encrypt and store the checkpoint directory LOCAL_DIR as NAME."""
-    metadata = json.loads(metadata_file.read_text()) if metadata_file else {}
-    for item in meta or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InputError(f"--meta {key}: expected KEY=VALUE")
-        try:
-            metadata[key] = json.loads(value)
-        except json.JSONDecodeError:
-            metadata[key] = value
+    """Encrypt and store the checkpoint directory LOCAL_DIR as NAME (once: a name that
+    exists, or that a concurrent put stores first, is refused)."""
     store = _open(workspace, token, store_url)
-    store.put_checkpoint(name, local_dir, metadata)
-    info = store.info(name)
+    metadata = _read_metadata(store, name, metadata_file, meta)
+    with _one_line():
+        store.put_checkpoint(name, local_dir, metadata)
+        info = store.info(name)
     typer.echo(
         f"stored {name}: {info['files']} files, {info['bytes']} bytes, "
         f"classification {info['classification']}"
@@ -154,9 +233,17 @@ def get(
     workspace: WorkspaceOption = None,
     token: TokenOption = None,
     store_url: UrlOption = None,
+    mode: str = typer.Option(
+        "600",
+        "--mode",
+        help="octal mode of the decrypted files (folders get the matching search bits); "
+        "default 600: only you can read them",
+    ),
 ) -> None:
-    """Fetch, verify and decrypt checkpoint NAME into DEST."""
-    out = _open(workspace, token, store_url).get_checkpoint(name, dest)
+    """Fetch, verify and decrypt checkpoint NAME into DEST (a new or empty folder)."""
+    file_mode = _mode(mode)
+    with _one_line():
+        out = _open(workspace, token, store_url).get_checkpoint(name, dest, mode=file_mode)
     typer.echo(str(out))
 
 
@@ -168,8 +255,11 @@ def list_(
     store_url: UrlOption = None,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """List the checkpoints your clearance covers."""
-    for c in _open(workspace, token, store_url).list_checkpoints(prefix):
+    """List the checkpoints your clearance covers, and damaged ones (admins see their
+    names and may delete them; others see how many there are)."""
+    with _one_line():
+        listing = _open(workspace, token, store_url).listing(prefix)
+    for c in listing["checkpoints"]:
         if as_json:
             typer.echo(json.dumps(c, sort_keys=True))
         else:
@@ -178,6 +268,22 @@ def list_(
                 f"{c['name']}\t{c['classification']}\t{c['files']} files\t"
                 f"{c['bytes']} bytes\t{c['created_by']}{affected}"
             )
+    for d in listing["damaged"]:
+        if as_json:
+            typer.echo(json.dumps(d, sort_keys=True))
+        else:
+            typer.echo(f"{d['name']}\tDAMAGED\t{d['reason']}")
+    if listing["damaged"]:
+        typer.echo(
+            f"warning: {len(listing['damaged'])} damaged checkpoint(s): the manifest cannot be "
+            "verified; restore it from a backup or `corpusforge store delete NAME`",
+            err=True,
+        )
+    if listing["damaged_hidden"]:
+        typer.echo(
+            f"warning: {listing['damaged_hidden']} damaged checkpoint(s) not shown; ask an admin",
+            err=True,
+        )
 
 
 @store_app.command("delete")
@@ -187,8 +293,9 @@ def delete(
     token: TokenOption = None,
     store_url: UrlOption = None,
 ) -> None:
-    """Delete checkpoint NAME (admin only)."""
-    _open(workspace, token, store_url).delete_checkpoint(name)
+    """Delete checkpoint NAME (admin only; also a damaged one)."""
+    with _one_line():
+        _open(workspace, token, store_url).delete_checkpoint(name)
     typer.echo(f"deleted {name}")
 
 
@@ -198,12 +305,22 @@ def rotate_key(
     token: TokenOption = None,
     store_url: UrlOption = None,
 ) -> None:
-    """New master key; re-wrap every data key (no checkpoint is re-encrypted)."""
-    r = _open(workspace, token, store_url).rotate_key()
+    """New master key; re-wrap every data key in every store this workspace has written to
+    (no checkpoint is re-encrypted). Old keys are retired only when nothing needs them."""
+    with _one_line():
+        r = _open(workspace, token, store_url).rotate_key()
     typer.echo(
         f"master key {r['old_key_id']} -> {r['new_key_id']}: re-wrapped "
-        f"{r['data_keys']} data keys in {r['checkpoints']} checkpoints"
+        f"{r['data_keys']} data keys in {r['checkpoints']} checkpoints "
+        f"across {r['stores']} store(s)"
     )
+    if r["kept"]:
+        typer.echo(
+            f"warning: kept old key(s) {', '.join(r['kept'])}: {len(r['damaged'])} damaged "
+            "checkpoint(s) may still need them (store list shows them); delete or restore "
+            "them, then rerun rotate-key",
+            err=True,
+        )
 
 
 def register(app: typer.Typer) -> None:

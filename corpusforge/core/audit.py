@@ -9,6 +9,7 @@ must never pass document text or PII values.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import json
@@ -123,6 +124,12 @@ class AuditLog:
             raise ConfigError(f"cannot open audit log database: {type(exc).__name__}") from exc
         if self.engine.dialect.name == "sqlite":
             self._configure_sqlite()
+            db = self.engine.url.database or ":memory:"
+            if db != ":memory:" and not db.startswith("file:"):  # owner only (0600), WAL too
+                with contextlib.suppress(OSError):  # O_EXCL: never open a live db (POSIX locks)
+                    os.close(os.open(db, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                with contextlib.suppress(OSError):
+                    os.chmod(db, 0o600)
         _metadata.create_all(self.engine)
 
     def _configure_sqlite(self) -> None:

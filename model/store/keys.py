@@ -165,7 +165,19 @@ class LocalKeyProvider:
         self.save()
         return self.active
 
+    def undo_rotation(self, added: str, previous: str) -> None:
+        """Take back a key `rotate` added, before anything was sealed under it."""
+        assert self.path is not None
+        self._refresh()
+        if added in self.keys and previous in self.keys and added != previous:
+            del self.keys[added]
+            self.active = previous
+            self.save()
+
     def retire_inactive(self) -> list[str]:
+        """Drop every key but the active one. Only the store may call this, after it has
+        checked that nothing anywhere still references those keys (`rotate_key`)."""
+        self._refresh()
         retired = [k for k in self.keys if k != self.active]
         if self.path is not None and retired:
             self.keys = {self.active: self.keys[self.active]}
@@ -181,11 +193,15 @@ class LocalKeyProvider:
     # -- constructors ---------------------------------------------------------------------
     @classmethod
     def create_file(cls, path: Path) -> LocalKeyProvider:
+        """A fresh keyring at `path`; never replaces one that exists (even one created by a
+        concurrent `store init` a moment ago)."""
         if path.exists():
             raise ConfigError(f"{path} already exists; refusing to overwrite a master key")
         key = new_key()
         provider = cls(keys={key_id_of(key): key}, active=key_id_of(key), path=path)
-        provider.save()
+        body = {"active": provider.active, "keys": {provider.active: _b64(key)}}
+        write_private_file(path, json.dumps(body, indent=2) + "\n", exclusive=True)
+        provider._mtime = path.stat().st_mtime_ns
         return provider
 
     @classmethod
@@ -221,20 +237,34 @@ class LocalKeyProvider:
         return cls(keys=keys, active=key_id_of(active_key))
 
 
-def write_private_file(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically, readable by the owner only (0600 from creation)."""
+def write_private_file(path: Path, text: str, *, exclusive: bool = False) -> None:
+    """Write `text` to `path` atomically, readable by the owner only (0600 from creation).
+
+    `exclusive`: create only; a file already at `path` is never replaced (ConfigError).
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(path.name + f".{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            try:
+                os.link(tmp, path)  # atomic create-if-absent
+            except FileExistsError:
+                raise ConfigError(f"{path} already exists; refusing to overwrite it") from None
+            tmp.unlink()
+        else:
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+class MasterKeyMissing(ConfigError):
+    """The workspace has a store but its master key is gone (restore it from a backup)."""
 
 
 def default_key_provider(keys_dir: Path) -> LocalKeyProvider:

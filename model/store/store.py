@@ -13,10 +13,13 @@ object, decision and reason, whether allowed or not. Tokens and keys never reach
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
 import shutil
+import stat
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +30,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fsspec.implementations.local import LocalFileSystem
 
 from corpusforge.core.audit import AuditLog
-from corpusforge.core.errors import AccessDenied, CorpusforgeError, InputError, IntegrityError
+from corpusforge.core.errors import (
+    AccessDenied,
+    ConfigError,
+    CorpusforgeError,
+    InputError,
+    IntegrityError,
+)
 from corpusforge.core.hashing import canonical_json
 from corpusforge.core.workspace import Workspace
 from corpusforge.model.store import manifest as sealed_manifest
@@ -37,6 +46,7 @@ from corpusforge.model.store.keys import (
     KEY_FILE_NAME,
     KeyProvider,
     LocalKeyProvider,
+    MasterKeyMissing,
     default_key_provider,
 )
 from corpusforge.model.store.names import validate_name, validate_relative_file
@@ -44,10 +54,29 @@ from corpusforge.model.store.policy import Decision, classify, decide
 from corpusforge.model.store.registry import AuthenticationFailed, Principal, Registry, token_id_of
 
 MANIFEST = "@manifest.json"
+DEFAULT_FILE_MODE = 0o600  # decrypted checkpoint files: owner only unless the caller says so
+MAX_TOKEN_TTL = timedelta(days=3650)
 ENV_TOKEN = "CORPUSFORGE_TOKEN"
 ENV_STORE_URL = "CORPUSFORGE_STORE_URL"
 ENV_STORE_OPTIONS = "CORPUSFORGE_STORE_OPTIONS"  # JSON fsspec storage options
 T = TypeVar("T")
+# Storage options never recorded with a store URL (they hold credentials, not locations).
+_SECRET_OPTION_WORDS = (
+    "secret",
+    "token",
+    "password",
+    "passwd",
+    "passphrase",
+    "credential",
+    "session",
+    "auth",
+    "connection_string",
+)
+_SECRET_OPTION_NAMES = ("key", "access_key", "account_key", "sas", "sas_token", "anon_key")
+
+
+class _NameTaken(Exception):
+    """Another put committed the same checkpoint name first."""
 
 
 class SecureCheckpointStore:
@@ -68,7 +97,8 @@ class SecureCheckpointStore:
         self.registry = registry
         self.keys = keys
         self.url = url
-        self.fs, self.root = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        self.storage_options = dict(storage_options or {})
+        self.fs, self.root = fsspec.core.url_to_fs(url, **self.storage_options)
         self.root = self.root.rstrip("/")
         self.audit = audit
         self.chunk_bytes = chunk_bytes
@@ -85,6 +115,18 @@ class SecureCheckpointStore:
         actor = extra.pop("actor", None) or "anonymous"
         details = {"reason": reason, **{k: v for k, v in extra.items() if v is not None}}
         self.audit.append(f"store.{action}", obj, actor=actor, decision=decision, details=details)
+
+    def record_refusal(self, action: str, obj: str, reason: str) -> None:
+        """Audit a refusal decided outside the store (e.g. the CLI could not read its input)."""
+        principal = self._principal_or_none()
+        self._record(
+            action,
+            obj,
+            "deny",
+            reason,
+            actor=principal.name if principal else None,
+            token_id=principal.token_id if principal else None,
+        )
 
     def _authorize(self, action: str, obj: str, classification: str | None = None) -> Principal:
         """Authenticate and decide; record a refusal and raise it, or return the principal."""
@@ -115,6 +157,29 @@ class SecureCheckpointStore:
             action, obj, "allow", reason, actor=principal.name, token_id=principal.token_id, **extra
         )
 
+    def _refuse(
+        self,
+        principal: Principal,
+        action: str,
+        obj: str,
+        exc: BaseException,
+        hide: dict[str, str] | None = None,
+    ) -> None:
+        """Record a refusal or failure after an allowed start: `deny` for a request that
+        cannot be served (bad input, a name that exists or not), `error` for the rest.
+        `hide` replaces local paths (which may name a person) by a label in the entry."""
+        reason = _reason(exc)
+        for path, label in (hide or {}).items():
+            reason = reason.replace(path, label)
+        self._record(
+            action,
+            obj,
+            "deny" if isinstance(exc, InputError | AccessDenied) else "error",
+            reason,
+            actor=principal.name,
+            token_id=principal.token_id,
+        )
+
     def _checked_name(self, action: str, name: str) -> str:
         try:
             return validate_name(name)
@@ -124,22 +189,48 @@ class SecureCheckpointStore:
             self._record(action, f"checkpoint:{shown}", "deny", str(exc), actor=actor)
             raise
 
-    def _actor_or_none(self) -> str | None:
+    def _principal_or_none(self) -> Principal | None:
         with contextlib.suppress(CorpusforgeError):
-            return self.principal.name
+            return self.principal
         return None
 
-    def _guard(self, principal: Principal, action: str, obj: str, fn: Callable[[], T]) -> T:
-        """Run an allowed operation; record an integrity failure as a refusal."""
+    def _actor_or_none(self) -> str | None:
+        principal = self._principal_or_none()
+        return principal.name if principal else None
+
+    def _guard(
+        self,
+        principal: Principal,
+        action: str,
+        obj: str,
+        fn: Callable[[], T],
+        hide: dict[str, str] | None = None,
+    ) -> T:
+        """Run an allowed operation; record any refusal or failure, then re-raise it."""
         try:
             return fn()
-        except IntegrityError as exc:
-            self._record(
-                action, obj, "error", str(exc), actor=principal.name, token_id=principal.token_id
-            )
+        except (CorpusforgeError, OSError) as exc:
+            self._refuse(principal, action, obj, exc, hide)
             raise
 
+    @contextlib.contextmanager
+    def _writers(self, *, exclusive: bool) -> Iterator[None]:
+        """Puts and deletes share this workspace lock; a key rotation takes it alone, so no
+        put can seal under a key that the rotation is about to retire."""
+        path = self.registry.path.with_name("store.lock")
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
     # -- paths ------------------------------------------------------------------------------
+    @property
+    def _local(self) -> bool:
+        return isinstance(self.fs, LocalFileSystem)
+
     def _manifest_path(self, name: str) -> str:
         return f"{self.root}/{name}/{MANIFEST}"
 
@@ -148,7 +239,9 @@ class SecureCheckpointStore:
 
     def _open_object(self, path: str, mode: str) -> BinaryIO:
         """Local folders: a plain file (mappable, preallocatable, no fsspec layer)."""
-        if isinstance(self.fs, LocalFileSystem):
+        if self._local:
+            if "w" in mode:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
             return open(path, mode)  # noqa: SIM115 - the caller closes it
         return self.fs.open(path, mode)
 
@@ -168,64 +261,197 @@ class SecureCheckpointStore:
         root = self.fs._strip_protocol(self.root).rstrip("/")
         return sorted(p[len(root) + 1 : -len(suffix)] for p in found if p.endswith(suffix))
 
+    def _commit_manifest(self, name: str, data: bytes) -> None:
+        """Write the manifest only if the name is free (create-if-absent); raise _NameTaken
+        when another put committed it first. This is what makes a name written once."""
+        path = self._manifest_path(name)
+        if self._local:
+            tmp = f"{path}.{secrets.token_hex(8)}.tmp"
+            _write_new_file(tmp, data, 0o644)
+            try:
+                os.link(tmp, path)  # atomic: fails if the manifest exists
+            except FileExistsError:
+                raise _NameTaken(name) from None
+            finally:
+                os.unlink(tmp)
+        elif self.fs.protocol and "s3" in _protocols(self.fs):
+            try:
+                self.fs.pipe_file(path, data, IfNoneMatch="*")  # S3 conditional write
+            except Exception as exc:
+                if _precondition_failed(exc):
+                    raise _NameTaken(name) from None
+                raise
+        else:  # other fsspec backends: best effort (documented)
+            if self.fs.exists(path):
+                raise _NameTaken(name)
+            self.fs.pipe_file(path, data)
+
+    def _replace_manifest(self, name: str, data: bytes) -> None:
+        """Overwrite an existing manifest atomically (rotation re-seals in place)."""
+        path = self._manifest_path(name)
+        if self._local:
+            tmp = f"{path}.{secrets.token_hex(8)}.tmp"
+            _write_new_file(tmp, data, 0o644)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        else:
+            self.fs.pipe_file(path, data)
+
+    def _discard_objects(self, name: str, paths: list[str]) -> None:
+        """Remove what a failed put wrote; leave the folder only if someone else uses it."""
+        for path in paths:
+            with contextlib.suppress(OSError):
+                self.fs.rm_file(path)
+        if self._local:
+            _remove_empty_dirs(Path(f"{self.root}/{name}"), Path(self.root))
+
+    # -- the stores this workspace has written to -------------------------------------------
+    def _workspace_root(self) -> Path:
+        return self.registry.path.resolve().parent.parent  # <workspace>/store/registry.json
+
+    def _store_ref(self) -> str:
+        """How the registry records this store: a workspace-relative folder, an absolute
+        folder or the URL (never the storage options' credentials)."""
+        if self._local:
+            path = Path(self.root).resolve()
+            with contextlib.suppress(ValueError):
+                return "workspace:" + path.relative_to(self._workspace_root()).as_posix()
+            return path.as_posix()
+        return self.url.rstrip("/")
+
+    def _remember_store(self) -> None:
+        """Record this store before the first object is written to it, so that a key
+        rotation re-wraps it too (and never retires a key something here still needs)."""
+        ref = self._store_ref()
+        if ref in self.registry.load().get("stores", {}):
+            return
+        with self.registry.update() as body:
+            body.setdefault("stores", {}).setdefault(
+                ref,
+                {
+                    "options": _public_options(self.storage_options),
+                    "first_put": datetime.now(UTC).isoformat(timespec="seconds"),
+                },
+            )
+
+    def known_stores(self) -> list[SecureCheckpointStore]:
+        """This store and every store the workspace has recorded a put to."""
+        targets: dict[str, SecureCheckpointStore] = {self._store_ref(): self}
+        for ref, record in self.registry.load().get("stores", {}).items():
+            if ref in targets:
+                continue
+            url = (
+                str(self._workspace_root() / ref.removeprefix("workspace:"))
+                if ref.startswith("workspace:")
+                else ref
+            )
+            targets[ref] = SecureCheckpointStore(
+                registry=self.registry,
+                keys=self.keys,
+                url=url,
+                audit=self.audit,
+                token=self._token,
+                storage_options=record.get("options") or {},
+                chunk_bytes=self.chunk_bytes,
+            )
+        return list(targets.values())
+
     # -- CheckpointStorage ----------------------------------------------------------------
     def put_checkpoint(self, name: str, local_dir: Path, metadata: dict[str, Any]) -> str:
         name = self._checked_name("put", name)
         obj = f"checkpoint:{name}"
-        metadata = json.loads(canonical_json(dict(metadata or {})))
-        classification, why = classify(metadata)
+        try:
+            metadata = json.loads(canonical_json(dict(metadata or {})))
+            classification, why = classify(metadata)
+        except (InputError, TypeError, ValueError) as exc:
+            self.record_refusal("put", obj, f"metadata refused: {_reason(exc)}")
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"checkpoint {name}: metadata is not JSON data ({exc})") from None
         principal = self._authorize("put", obj, classification)
-        files = _checkpoint_files(Path(local_dir))
-        if self.fs.exists(self._manifest_path(name)):
-            self._record(
+        local_dir = Path(local_dir)
+        hide = {str(local_dir): "<checkpoint dir>"}
+        files = self._guard(principal, "put", obj, lambda: _checkpoint_files(local_dir), hide)
+        with self._writers(exclusive=False):
+            taken = self._guard(
+                principal, "put", obj, lambda: self.fs.exists(self._manifest_path(name))
+            )
+            if taken:
+                self._record(
+                    "put",
+                    obj,
+                    "deny",
+                    "checkpoint exists; checkpoints are immutable",
+                    actor=principal.name,
+                    token_id=principal.token_id,
+                )
+                raise InputError(f"checkpoint {name} already exists (checkpoints are immutable)")
+            self._allow(
+                principal,
                 "put",
                 obj,
-                "deny",
-                "checkpoint exists; checkpoints are immutable",
-                actor=principal.name,
-                token_id=principal.token_id,
+                f"classification {classification}: {why}",
+                classification=classification,
+                files=len(files),
+                bytes=sum(size for _, _, size in files),
+                **_lineage_facts(metadata),
             )
-            raise InputError(f"checkpoint {name} already exists (checkpoints are immutable)")
-        self._allow(
-            principal,
-            "put",
-            obj,
-            f"classification {classification}: {why}",
-            classification=classification,
-            files=len(files),
-            bytes=sum(p.stat().st_size for _, p in files),
-            **_lineage_facts(metadata),
-        )
-        self.fs.makedirs(f"{self.root}/{name}", exist_ok=True)  # local folders; no-op on S3
-        entries = [self._encrypt_file(name, rel, path) for rel, path in files]
-        body = {
-            "format": sealed_manifest.FORMAT,
-            "name": name,
-            "created": datetime.now(UTC).isoformat(timespec="microseconds"),
-            "created_by": principal.name,
-            "classification": classification,
-            "classification_reason": why,
-            "metadata": metadata,
-            "files": entries,
-        }
-        self.fs.pipe_file(self._manifest_path(name), sealed_manifest.seal(body, self.keys))
+            written: list[str] = []
+            try:
+                self._remember_store()  # before the first object: rotation must find it
+                entries = [self._encrypt_file(name, rel, path, written) for rel, path, _ in files]
+                body = {
+                    "format": sealed_manifest.FORMAT,
+                    "name": name,
+                    "created": datetime.now(UTC).isoformat(timespec="microseconds"),
+                    "created_by": principal.name,
+                    "classification": classification,
+                    "classification_reason": why,
+                    "metadata": metadata,
+                    "files": entries,
+                }
+                self._commit_manifest(name, sealed_manifest.seal(body, self.keys))
+            except _NameTaken:
+                self._discard_objects(name, written)
+                self._record(
+                    "put",
+                    obj,
+                    "deny",
+                    "checkpoint exists: a concurrent put committed it first; this put's "
+                    "objects were removed",
+                    actor=principal.name,
+                    token_id=principal.token_id,
+                )
+                raise InputError(
+                    f"checkpoint {name} already exists (another put stored it first; "
+                    "nothing of this put was kept)"
+                ) from None
+            except BaseException as exc:
+                self._discard_objects(name, written)
+                self._refuse(principal, "put", obj, exc, hide)
+                raise
         return name
 
-    def _encrypt_file(self, name: str, rel: str, path: Path) -> dict[str, Any]:
+    def _encrypt_file(self, name: str, rel: str, path: Path, written: list[str]) -> dict[str, Any]:
         file_id = secrets.token_hex(16)
         data_key = AESGCM.generate_key(bit_length=256)
         target = self._object_path(name, file_id)
-        try:
-            with open(path, "rb") as src, self._open_object(target, "wb") as dst:
+        with _open_regular(path, rel) as src:
+            written.append(target)
+            with self._open_object(target, "wb") as dst:
                 info = encrypt_stream(src, dst, data_key, bytes.fromhex(file_id), self.chunk_bytes)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                self.fs.rm_file(target)  # no orphan half-objects from a failed put
-            raise
         wrapped = self.keys.wrap(data_key, sealed_manifest.key_context(name, file_id))
         return {"path": rel, "file_id": file_id, **info, "data_key": wrapped}
 
-    def get_checkpoint(self, name: str, dest_dir: Path) -> Path:
+    def get_checkpoint(self, name: str, dest_dir: Path, mode: int = DEFAULT_FILE_MODE) -> Path:
+        """Verify and decrypt `name` into `dest_dir`, which must not exist or be an empty
+        folder: the files are written into a fresh private folder beside it and moved into
+        place whole, so nothing planted in the destination (a symbolic link) is followed.
+        Files get `mode` (default 0600, owner only); folders the matching search bits."""
         name = self._checked_name("get", name)
         obj = f"checkpoint:{name}"
         self._authorize("get", obj)  # authenticated and allowed to get at all
@@ -233,46 +459,46 @@ class SecureCheckpointStore:
         body = self._guard(principal, "get", obj, lambda: self._read_manifest(name))
         classification = body["classification"]
         self._authorize("get", obj, classification)
-        self._allow(
-            principal,
-            "get",
-            obj,
-            f"clearance {principal.clearance} covers {classification}",
-            classification=classification,
-            files=len(body["files"]),
-            bytes=sum(f["size"] for f in body["files"]),
-        )
-        return self._guard(principal, "get", obj, lambda: self._decrypt_all(body, Path(dest_dir)))
-
-    def _decrypt_all(self, body: dict[str, Any], dest: Path) -> Path:
-        name = body["name"]
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = dest.parent / f".{dest.name}.partial-{secrets.token_hex(4)}"
-        staging.mkdir()
+        dest = Path(os.path.abspath(dest_dir))
+        hide = {str(dest): "<destination>", str(dest.parent): "<destination folder>"}
+        staging = self._guard(principal, "get", obj, lambda: _staging_for(dest, mode), hide)
         try:
-            for entry in body["files"]:
-                rel = validate_relative_file(entry["path"])
-                label = f"checkpoint {name}: file {rel}"
-                data_key = self.keys.unwrap(
-                    entry["data_key"], sealed_manifest.key_context(name, entry["file_id"])
-                )
-                out = staging / rel
-                out.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    src_cm = self._open_object(self._object_path(name, entry["file_id"]), "rb")
-                except FileNotFoundError:
-                    raise IntegrityError(f"{label}: encrypted object is missing") from None
-                with src_cm as src, open(out, "wb") as dst:
-                    file_id = bytes.fromhex(entry["file_id"])
-                    info = decrypt_stream(src, dst, data_key, file_id, label, entry["size"])
-                if info["sha256"] != entry["sha256"] or info["size"] != entry["size"]:
-                    raise IntegrityError(f"{label}: sha256 does not match the manifest")
-            _move_into(staging, dest)
+            self._allow(
+                principal,
+                "get",
+                obj,
+                f"clearance {principal.clearance} covers {classification}",
+                classification=classification,
+                files=len(body["files"]),
+                bytes=sum(f["size"] for f in body["files"]),
+            )
+            self._guard(principal, "get", obj, lambda: self._decrypt_all(body, staging, mode), hide)
+            self._guard(principal, "get", obj, lambda: _move_into_place(staging, dest, mode), hide)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return dest
 
-    def list_checkpoints(self, prefix: str = "") -> list[dict[str, Any]]:
+    def _decrypt_all(self, body: dict[str, Any], staging: Path, mode: int) -> None:
+        name = body["name"]
+        for entry in body["files"]:
+            rel = validate_relative_file(entry["path"])
+            label = f"checkpoint {name}: file {rel}"
+            data_key = self.keys.unwrap(
+                entry["data_key"], sealed_manifest.key_context(name, entry["file_id"])
+            )
+            try:
+                src_cm = self._open_object(self._object_path(name, entry["file_id"]), "rb")
+            except FileNotFoundError:
+                raise IntegrityError(f"{label}: encrypted object is missing") from None
+            with src_cm as src, _create_private(staging, rel, mode, label) as dst:
+                file_id = bytes.fromhex(entry["file_id"])
+                info = decrypt_stream(src, dst, data_key, file_id, label, entry["size"])
+            if info["sha256"] != entry["sha256"] or info["size"] != entry["size"]:
+                raise IntegrityError(f"{label}: sha256 does not match the manifest")
+
+    def listing(self, prefix: str = "") -> dict[str, Any]:
+        """`checkpoints` the clearance covers; `damaged`: checkpoints whose manifest cannot be
+        verified, by name for whoever may delete them (admins), else only as a count."""
         principal = self._authorize("list", f"prefix:{prefix}")
         flags = self.registry.flags()
         visible, hidden, damaged = [], 0, []
@@ -281,8 +507,8 @@ class SecureCheckpointStore:
                 continue
             try:
                 body = self._read_manifest(name)
-            except IntegrityError:
-                damaged.append(name)
+            except IntegrityError as exc:
+                damaged.append({"name": name, "damaged": True, "reason": str(exc)})
                 continue
             if (
                 decide(principal.roles, principal.clearance, "get", body["classification"]).allowed
@@ -293,6 +519,7 @@ class SecureCheckpointStore:
                 visible.append(_summary(body, flags.get(name, [])))
             else:
                 hidden += 1
+        may_see_damaged = decide(principal.roles, principal.clearance, "delete", "restricted")
         self._allow(
             principal,
             "list",
@@ -300,9 +527,16 @@ class SecureCheckpointStore:
             "role permits list",
             listed=len(visible),
             hidden_above_clearance=hidden,
-            damaged=damaged[:50] or None,
+            damaged=[d["name"] for d in damaged][:50] or None,
         )
-        return sorted(visible, key=lambda c: c["created"])
+        return {
+            "checkpoints": sorted(visible, key=lambda c: c["created"]),
+            "damaged": damaged if may_see_damaged.allowed else [],
+            "damaged_hidden": 0 if may_see_damaged.allowed else len(damaged),
+        }
+
+    def list_checkpoints(self, prefix: str = "") -> list[dict[str, Any]]:
+        return self.listing(prefix)["checkpoints"]
 
     def exists(self, name: str) -> bool:
         name = self._checked_name("list", name)
@@ -320,16 +554,55 @@ class SecureCheckpointStore:
         return _summary(body, self.registry.flags().get(name, []))
 
     def delete_checkpoint(self, name: str) -> None:
+        """Delete a checkpoint. One whose manifest is damaged (unverifiable: its
+        classification is unknown) may be deleted by whoever may delete a restricted one."""
         name = self._checked_name("delete", name)
         obj = f"checkpoint:{name}"
         principal = self._authorize("delete", obj)
-        body = self._guard(principal, "delete", obj, lambda: self._read_manifest(name))
-        self._authorize("delete", obj, body["classification"])
-        self._allow(principal, "delete", obj, "role permits delete")
-        self.fs.rm_file(self._manifest_path(name))  # first: a half-deleted checkpoint is gone
-        for entry in body["files"]:
+        with self._writers(exclusive=False):
+            try:
+                body = self._read_manifest(name)
+            except IntegrityError as exc:
+                self._authorize("delete", obj, "restricted")
+                removed = self._guard(principal, "delete", obj, lambda: self._delete_damaged(name))
+                self._allow(
+                    principal,
+                    "delete",
+                    obj,
+                    f"damaged checkpoint deleted ({exc})",
+                    damaged=True,
+                    objects=removed,
+                )
+                return
+            except InputError as exc:
+                self._refuse(principal, "delete", obj, exc)
+                raise
+            self._authorize("delete", obj, body["classification"])
+            self._allow(principal, "delete", obj, "role permits delete")
+            self.fs.rm_file(self._manifest_path(name))  # first: a half-deleted one is gone
+            for entry in body["files"]:
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(self._object_path(name, entry["file_id"]))
+            if self._local:
+                _remove_empty_dirs(Path(f"{self.root}/{name}"), Path(self.root))
+
+    def _delete_damaged(self, name: str) -> int:
+        """Remove the store's own files (`@...`) directly in the checkpoint's folder: its
+        manifest and objects, never another checkpoint nested below it."""
+        folder = f"{self.root}/{name}"
+        entries = self.fs.ls(folder, detail=True)
+        mine = [
+            e["name"]
+            for e in entries
+            if e.get("type") == "file" and e["name"].rstrip("/").rsplit("/", 1)[-1][:1] == "@"
+        ]
+        manifest = [p for p in mine if p.endswith("/" + MANIFEST)]
+        for path in manifest + [p for p in mine if p not in manifest]:
             with contextlib.suppress(FileNotFoundError):
-                self.fs.rm_file(self._object_path(name, entry["file_id"]))
+                self.fs.rm_file(path)
+        if self._local:
+            _remove_empty_dirs(Path(folder), Path(self.root))
+        return len(mine)
 
     def mark_affected(self, name: str, flag: dict[str, Any]) -> None:
         """Attach a notice (e.g. an erasure request) to a checkpoint; it shows in listings."""
@@ -348,7 +621,12 @@ class SecureCheckpointStore:
     # -- administration -------------------------------------------------------------------
     def add_principal(self, name: str, roles: list[str], clearance: str, kind: str = "user"):
         principal = self._authorize("principal.add", f"principal:{name}")
-        self.registry.add_principal(name, roles, clearance, kind)
+        self._guard(
+            principal,
+            "principal.add",
+            f"principal:{name}",
+            lambda: self.registry.add_principal(name, roles, clearance, kind),
+        )
         self._allow(
             principal,
             "principal.add",
@@ -360,7 +638,12 @@ class SecureCheckpointStore:
 
     def grant(self, name: str, roles: list[str] | None = None, clearance: str | None = None):
         principal = self._authorize("grant", f"principal:{name}")
-        record = self.registry.set_grants(name, roles, clearance)
+        record = self._guard(
+            principal,
+            "grant",
+            f"principal:{name}",
+            lambda: self.registry.set_grants(name, roles, clearance),
+        )
         self._allow(
             principal,
             "grant",
@@ -372,13 +655,28 @@ class SecureCheckpointStore:
         return record
 
     def issue_token(self, name: str, ttl: timedelta | None = None) -> str:
-        """A new token for principal `name`, returned once (only its hash is stored)."""
-        principal = self._authorize("token.issue", f"principal:{name}")
-        token_id, token = self.registry.issue_token(name, ttl)
+        """A new token for principal `name`, returned once (only its hash is stored).
+
+        `ttl=None` is a token without expiry (said explicitly); a zero or negative ttl is
+        refused, never read as "no expiry"."""
+        obj = f"principal:{name}"
+        principal = self._authorize("token.issue", obj)
+        if ttl is not None and (
+            not isinstance(ttl, timedelta) or ttl <= timedelta(0) or ttl > MAX_TOKEN_TTL
+        ):
+            exc = InputError(
+                f"--ttl-days must be more than 0 and at most {MAX_TOKEN_TTL.days} (leave it "
+                "out for a token without expiry)"
+            )
+            self._refuse(principal, "token.issue", obj, exc)
+            raise exc
+        token_id, token = self._guard(
+            principal, "token.issue", obj, lambda: self.registry.issue_token(name, ttl)
+        )
         self._allow(
             principal,
             "token.issue",
-            f"principal:{name}",
+            obj,
             "role permits token.issue",
             issued_token_id=token_id,
             ttl_seconds=int(ttl.total_seconds()) if ttl else None,
@@ -387,7 +685,9 @@ class SecureCheckpointStore:
 
     def revoke_token(self, token_id: str) -> None:
         principal = self._authorize("token.revoke", "token")
-        owner = self.registry.revoke_token(token_id)
+        owner = self._guard(
+            principal, "token.revoke", "token", lambda: self.registry.revoke_token(token_id)
+        )
         self._allow(
             principal,
             "token.revoke",
@@ -400,48 +700,115 @@ class SecureCheckpointStore:
     def registry_token_id(token_or_id: str) -> str:
         return token_id_of(token_or_id) or token_or_id
 
-    def rotate_key(self) -> dict[str, int | str]:
-        """New master key; re-wrap every data key and re-seal manifests and the registry.
+    def rotate_key(self) -> dict[str, Any]:
+        """New master key; re-wrap every data key and re-seal every manifest, in every store
+        this workspace has written to, and the registry. Encrypted objects are not touched.
 
-        Encrypted objects are not touched. Safe to rerun after a crash: the old key stays in
-        the keyring until everything is sealed under the new one.
+        Nothing changes unless every known store can be read first. An old key leaves the
+        keyring only when nothing sealed under it remains: a damaged manifest (which may
+        reference it) keeps it. A failure before anything was sealed under the new key takes
+        the new key back out; a later one keeps both keys (rerun to finish).
         """
         principal = self._authorize("rotate-key", "store")
-        old = self.keys.active_key_id
-        if isinstance(self.keys, LocalKeyProvider) and self.keys.path is not None:
-            self.keys.rotate()
-        new = self.keys.active_key_id
-        rewrapped = 0
-        names = self._names()
-        for name in names:
-            body = self._read_manifest(name)
-            for entry in body["files"]:
-                context = sealed_manifest.key_context(name, entry["file_id"])
-                if entry["data_key"]["key_id"] != new:
-                    entry["data_key"] = self.keys.wrap(
-                        self.keys.unwrap(entry["data_key"], context), context
-                    )
-                    rewrapped += 1
-            self.fs.pipe_file(self._manifest_path(name), sealed_manifest.seal(body, self.keys))
-        with self.registry.update():
-            pass  # re-sealed under the active key on exit
-        retired = self.keys.retire_inactive() if isinstance(self.keys, LocalKeyProvider) else []
+        try:
+            with self._writers(exclusive=True):
+                result = self._rotate()
+        except BaseException as exc:
+            self._refuse(principal, "rotate-key", "store", exc)
+            if isinstance(exc, CorpusforgeError) or not isinstance(exc, Exception):
+                raise
+            raise ConfigError(f"rotate-key failed: {_reason(exc)}") from exc
         self._allow(
             principal,
             "rotate-key",
             "store",
             "role permits rotate-key",
-            old_key_id=old,
-            new_key_id=new,
-            checkpoints=len(names),
-            data_keys=rewrapped,
-            retired=len(retired),
+            old_key_id=result["old_key_id"],
+            new_key_id=result["new_key_id"],
+            stores=result["stores"],
+            checkpoints=result["checkpoints"],
+            data_keys=result["data_keys"],
+            retired=len(result["retired"]),
+            kept=result["kept"] or None,
+            damaged=result["damaged"][:50] or None,
         )
+        return result
+
+    def _rotate(self) -> dict[str, Any]:
+        try:
+            stores = self.known_stores()
+        except Exception as exc:
+            raise ConfigError(
+                f"rotate-key cannot open a store this workspace has written to "
+                f"({_reason(exc)}); nothing was changed"
+            ) from exc
+        plan: list[tuple[SecureCheckpointStore, str, dict[str, Any]]] = []
+        damaged: list[str] = []
+        for store in stores:  # read everything before changing anything
+            try:
+                names = store._names()
+            except Exception as exc:
+                raise ConfigError(
+                    f"rotate-key needs every store this workspace has written to; "
+                    f"{store._store_ref()} cannot be read ({_reason(exc)}); nothing was changed"
+                ) from exc
+            for name in names:
+                try:
+                    plan.append((store, name, store._read_manifest(name)))
+                except IntegrityError:
+                    damaged.append(f"{store._store_ref()}:{name}")
+        if any(store is self for store, _, _ in plan):
+            self._remember_store()  # a store named with --store-url: the next rotation too
+        old = self.keys.active_key_id
+        added = None
+        if isinstance(self.keys, LocalKeyProvider) and self.keys.path is not None:
+            added = self.keys.rotate()
+        new = self.keys.active_key_id
+        sealed = rewrapped = 0
+        try:
+            for store, name, body in plan:
+                for entry in body["files"]:
+                    context = sealed_manifest.key_context(name, entry["file_id"])
+                    if entry["data_key"]["key_id"] != new:
+                        entry["data_key"] = self.keys.wrap(
+                            self.keys.unwrap(entry["data_key"], context), context
+                        )
+                        rewrapped += 1
+                store._replace_manifest(name, sealed_manifest.seal(body, self.keys))
+                sealed += 1
+            with self.registry.update():
+                pass  # re-sealed under the active key on exit
+            sealed += 1
+        except BaseException as exc:
+            if sealed == 0 and added is not None:
+                self.keys.undo_rotation(added, old)  # nothing uses it: keyring as before
+            if not isinstance(exc, Exception):  # interrupted: say nothing more
+                raise
+            if sealed == 0:
+                raise ConfigError(
+                    f"rotate-key failed before anything was sealed under a new key "
+                    f"({_reason(exc)}); nothing was changed"
+                ) from exc
+            raise ConfigError(
+                f"rotate-key stopped after re-sealing {sealed} of {len(plan)} checkpoints "
+                f"({_reason(exc)}); keys {old} and {new} are both kept; rerun rotate-key"
+            ) from exc
+        retired: list[str] = []
+        kept: list[str] = []
+        if isinstance(self.keys, LocalKeyProvider) and self.keys.path is not None:
+            if damaged:
+                kept = [k for k in self.keys.keys if k != new]
+            else:
+                retired = self.keys.retire_inactive()
         return {
             "old_key_id": old,
             "new_key_id": new,
-            "checkpoints": len(names),
+            "stores": len(stores),
+            "checkpoints": len(plan),
             "data_keys": rewrapped,
+            "retired": retired,
+            "kept": kept,
+            "damaged": damaged,
         }
 
 
@@ -471,29 +838,223 @@ def _summary(body: dict[str, Any], flags: list[dict[str, Any]]) -> dict[str, Any
     }
 
 
-def _checkpoint_files(local_dir: Path) -> list[tuple[str, Path]]:
-    if not local_dir.is_dir():
+def _reason(exc: BaseException) -> str:
+    """One line for an audit entry or an error: the message of our own errors, the kind and
+    OS reason of others (never a traceback, never the arguments of a library call)."""
+    if isinstance(exc, CorpusforgeError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__}: {exc.strerror}"
+    return type(exc).__name__
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    return (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    """An S3 conditional write refused because the object exists (HTTP 412), whichever way
+    s3fs/botocore report it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict):
+            error = response.get("Error", {})
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if error.get("Code") in ("PreconditionFailed", "412") or status == 412:
+                return True
+        if "PreconditionFailed" in str(seen) or "(412)" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _public_options(options: Any) -> Any:
+    """Storage options worth recording with a store URL: locations and settings, never
+    credentials (keys whose names say secret, token, password, key...)."""
+    if isinstance(options, dict):
+        kept = {}
+        for k, v in options.items():
+            low = str(k).lower()
+            if low in _SECRET_OPTION_NAMES or low.endswith("_key") or low.endswith("_key_id"):
+                continue
+            if any(word in low for word in _SECRET_OPTION_WORDS):
+                continue
+            value = _public_options(v)
+            if value is not _DROP:
+                kept[str(k)] = value
+        return kept
+    if isinstance(options, list | tuple):
+        return [v for v in (_public_options(x) for x in options) if v is not _DROP]
+    if options is None or isinstance(options, str | int | float | bool):
+        return options
+    return _DROP
+
+
+_DROP = object()
+
+
+def _write_new_file(path: str, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _remove_empty_dirs(folder: Path, root: Path) -> None:
+    """Remove `folder` and its parents up to (not including) `root` while they are empty."""
+    root = Path(os.path.abspath(root))
+    folder = Path(os.path.abspath(folder))
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another checkpoint, a concurrent put) or gone
+            return
+        folder = folder.parent
+
+
+def _checkpoint_files(local_dir: Path) -> list[tuple[str, Path, int]]:
+    """(relative path, path, size) of every file; anything that is not a regular file or a
+    folder (a symbolic link, a FIFO, a socket, a device) is refused, not skipped."""
+    try:
+        top = os.stat(local_dir)
+    except OSError:
+        raise InputError(f"{local_dir}: no such checkpoint directory") from None
+    if not stat.S_ISDIR(top.st_mode):
         raise InputError(f"{local_dir}: not a checkpoint directory")
     files = []
-    for path in sorted(local_dir.rglob("*")):
-        if path.is_symlink():
-            raise InputError(f"{path}: symbolic links are not stored (copy the file instead)")
-        if path.is_file():
-            files.append((validate_relative_file(path.relative_to(local_dir).as_posix()), path))
+
+    def refuse(err: OSError) -> None:
+        raise InputError(f"{local_dir}: cannot read the checkpoint directory ({_reason(err)})")
+
+    for folder, dirs, names in os.walk(local_dir, onerror=refuse):
+        for entry in sorted(dirs + names):
+            path = Path(folder) / entry
+            st = os.lstat(path)
+            rel = path.relative_to(local_dir).as_posix()
+            if stat.S_ISLNK(st.st_mode):
+                raise InputError(f"{path}: symbolic links are not stored (copy the file instead)")
+            if stat.S_ISDIR(st.st_mode):
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                raise InputError(
+                    f"{path}: not a regular file ({_file_kind(st.st_mode)}); only regular "
+                    "files are stored"
+                )
+            files.append((validate_relative_file(rel), path, st.st_size))
     if not files:
         raise InputError(f"{local_dir}: checkpoint directory is empty")
-    return files
+    return sorted(files)
 
 
-def _move_into(staging: Path, dest: Path) -> None:
-    if not dest.exists():
-        staging.rename(dest)
-        return
-    for path in sorted(staging.rglob("*")):
-        if path.is_file():
-            target = dest / path.relative_to(staging)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, target)
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+@contextlib.contextmanager
+def _open_regular(path: Path, rel: str) -> Iterator[BinaryIO]:
+    """Open a checkpoint file for reading without following a link and without blocking on
+    a FIFO swapped in after the directory was listed; refuse anything but a regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({_reason(exc)}; replaced while storing?)") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{path}: not a regular file ({_file_kind(st.st_mode)})")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as f:
+        yield f
+
+
+def _dir_mode(mode: int) -> int:
+    """The folder mode that goes with a file mode: search wherever reading is allowed."""
+    return mode | ((mode & 0o444) >> 2)
+
+
+def _check_mode(mode: int) -> int:
+    if not isinstance(mode, int) or mode & ~0o777 or not mode & 0o400:
+        raise InputError(f"file mode {mode!r} must be octal permission bits with owner read")
+    return mode
+
+
+def _staging_for(dest: Path, mode: int) -> Path:
+    """A fresh private folder beside `dest` to decrypt into. `dest` must be absent or an
+    empty folder, and not a symbolic link: nothing in it can be followed."""
+    _check_mode(mode)
+    try:
+        st = os.lstat(dest)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise InputError(f"{dest}: cannot be used as the destination ({_reason(exc)})") from None
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            raise InputError(f"{dest}: is a symbolic link; refusing to write through it")
+        if not stat.S_ISDIR(st.st_mode):
+            raise InputError(f"{dest}: exists and is not a directory")
+        try:
+            with os.scandir(dest) as it:
+                not_empty = any(True for _ in it)
+        except OSError as exc:
+            raise InputError(f"{dest}: cannot be read ({_reason(exc)})") from None
+        if not_empty:
+            raise InputError(
+                f"{dest}: exists and is not empty; fetch into a new or empty directory"
+            )
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    except OSError as exc:
+        raise InputError(f"{dest}: cannot write there ({_reason(exc)})") from None
+
+
+@contextlib.contextmanager
+def _create_private(staging: Path, rel: str, mode: int, label: str) -> Iterator[BinaryIO]:
+    """Create `staging/rel` (new, not through a link) with exactly `mode`."""
+    out = staging / rel
+    try:
+        for parent in reversed(out.relative_to(staging).parents[:-1]):
+            folder = staging / parent
+            with contextlib.suppress(FileExistsError):
+                folder.mkdir(mode=0o700)
+            if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                raise IntegrityError(f"{label}: the manifest lists a file inside a file")
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise IntegrityError(f"{label}: listed twice in the manifest") from None
+    except OSError as exc:
+        raise InputError(f"{label}: cannot be written ({_reason(exc)})") from None
+    os.fchmod(fd, mode)  # the caller's explicit choice, whatever the umask
+    with os.fdopen(fd, "wb") as f:
+        yield f
+
+
+def _move_into_place(staging: Path, dest: Path, mode: int) -> None:
+    """Give the folders their mode, then rename the staging folder to `dest` in one step
+    (replacing an empty folder; never following a link planted meanwhile)."""
+    for folder, _dirs, _files in os.walk(staging):
+        os.chmod(folder, _dir_mode(mode))
+    try:
+        os.rename(staging, dest)
+    except OSError as exc:
+        raise InputError(
+            f"{dest}: could not move the checkpoint into place ({_reason(exc)}); "
+            "the destination changed while fetching"
+        ) from None
 
 
 # -- opening and bootstrapping --------------------------------------------------------------
@@ -529,14 +1090,48 @@ def open_store(
     Opening never fails on a bad token: every call is checked, refused and recorded.
     """
     ws = _workspace(workspace)
-    keys = keys or default_key_provider(ws.keys_dir)
+    token = token if token is not None else os.environ.get(ENV_TOKEN)
+    if keys is None:
+        try:
+            keys = default_key_provider(ws.keys_dir)
+        except ConfigError as exc:
+            refusal = _missing_key(ws) or exc
+            _audit_refusal(ws, "store.open", refusal, token)
+            raise refusal from None
     return SecureCheckpointStore(
         registry=Registry(registry_path(ws), keys),
         keys=keys,
         url=url or default_store_url(ws),
         audit=AuditLog(ws.audit_url),
-        token=token if token is not None else os.environ.get(ENV_TOKEN),
+        token=token,
         storage_options=_storage_options(storage_options),
+    )
+
+
+def _missing_key(ws: Workspace) -> MasterKeyMissing | None:
+    """The refusal for a store whose master key is gone (its registry is still there)."""
+
+    key_file = ws.keys_dir / KEY_FILE_NAME
+    if os.environ.get(ENV_MASTER_KEY) or key_file.exists() or not registry_path(ws).exists():
+        return None
+    return MasterKeyMissing(
+        f"the store's master key {key_file} is missing: restore it from your backup (or set "
+        f"{ENV_MASTER_KEY}); without it nothing in the store can be opened, and a new key "
+        "would not help (`store init` refuses to make one)"
+    )
+
+
+def _audit_refusal(ws: Workspace, action: str, exc: BaseException, token: str | None) -> None:
+    """Record a refusal that happens before a store object exists (ids only)."""
+    from corpusforge.model.store.registry import token_id_of
+
+    details = {"reason": str(exc), "claimed_token_id": token_id_of(token or "")}
+    AuditLog(ws.audit_url).append(
+        action,
+        "store",
+        actor="anonymous" if action != "store.init" else None,
+        decision="error" if isinstance(exc, MasterKeyMissing | IntegrityError) else "deny",
+        details={k: v for k, v in details.items() if v is not None},
     )
 
 
@@ -554,7 +1149,33 @@ def bootstrap_store(
     """First use: master key file (0600, unless a key comes from the environment), an admin
     and the training service identity. Returns {principal: token}; tokens are not kept."""
     ws = _workspace(workspace)
+    ws.store_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # One init at a time; every check comes before the first change.
+    fd = os.open(ws.store_dir / "init.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return _bootstrap(ws, admin, services, keys)
+    finally:
+        os.close(fd)
+
+
+def _bootstrap(
+    ws: Workspace,
+    admin: str,
+    services: dict[str, tuple[list[str], str]] | None,
+    keys: KeyProvider | None,
+) -> dict[str, str]:
+
     path = registry_path(ws)
+    if path.exists():
+        missing = _missing_key(ws) if keys is None else None
+        refusal = ConfigError(
+            f"store already initialised ({path} exists)"
+            + (f"; {missing}" if missing else "")
+            + "; nothing was changed"
+        )
+        _audit_refusal(ws, "store.init", refusal, None)
+        raise refusal
     registry_keys = keys
     if registry_keys is None:
         if os.environ.get(ENV_MASTER_KEY):
@@ -590,8 +1211,10 @@ def bootstrap_store(
 
 @contextlib.contextmanager
 def fetched(store: SecureCheckpointStore, name: str, dest: Path) -> Iterator[Path]:
-    """Fetch a checkpoint for the duration of a block, then delete the plaintext copy."""
+    """Fetch a checkpoint for the duration of a block, then delete the plaintext copy.
+    A refused fetch deletes nothing (the destination may be someone's folder)."""
+    path = store.get_checkpoint(name, dest)
     try:
-        yield store.get_checkpoint(name, dest)
+        yield path
     finally:
-        shutil.rmtree(dest, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)
