@@ -9,4 +9,4 @@ import corpusforge.pipeline.tokenize.stage  # noqa: F401
 from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.dedup.signatures import warm_up
 
-warm_up(DedupConfig())  # loads the cached machine code: ~0.5 s per worker otherwise
+warm_up(DedupConfig())  # loads the cached machine code once, not per task

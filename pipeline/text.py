@@ -2,11 +2,11 @@
 
 It runs on every document of every corpus, so it is written for speed. Extractors mostly
 return text that is already clean, and proving that is far cheaper than rewriting it:
-`_is_clean` checks the UTF-8 bytes with a handful of vectorised NumPy comparisons (about
-10 us for a 10 kB page, where Python's `re` and multi-byte `in` tests scan at a few ns per
-byte and cost 20x more). Only text that fails the check takes the full rewrite, whose
-whitespace passes work on UTF-8 bytes with byte-literal patterns (several times faster than
-Unicode character classes) and are each skipped when a substring test finds nothing to do.
+`_is_clean` checks the UTF-8 bytes with a handful of vectorised NumPy comparisons, which
+cost far less per byte than Python's `re` and multi-byte `in` tests (docs/ingest.md has the
+figures). Only text that fails the check takes the full rewrite, whose whitespace passes
+work on UTF-8 bytes with byte-literal patterns (cheaper than Unicode character classes) and
+are each skipped when a substring test finds nothing to do.
 """
 
 import re
@@ -29,10 +29,9 @@ _BLANK_LINES = re.compile(rb"\n{3,}")
 _SPACE, _NEWLINE = 0x20, 0x0A
 
 # The batch check's buffers (the joined UTF-8 and three masks of its size) are kept per
-# thread between batches up to this size: fresh ~600 kB temporaries were page-faulted in
-# again whenever malloc had handed the memory back (3,200-4,000 faults per 4,092 bench pages
-# in a full ingest, some 5 us each on this VM; how often depends on the process's other
-# allocations). A larger batch (a huge document) gets buffers that are not kept.
+# thread between batches up to this size: fresh temporaries of that size are page-faulted in
+# again whenever malloc has handed the memory back. A larger batch (a huge document) gets
+# buffers that are not kept.
 _KEPT_BUFFER_BYTES = 4 << 20
 _buffers = threading.local()
 

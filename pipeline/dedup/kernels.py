@@ -1,8 +1,8 @@
 """Compiled (numba) inner loops of signature computation: shingle hashing and MinHash.
 
 numpy needed temporaries of shingles x permutations (uint64) and several passes over them;
-these loops make one pass with everything in registers, which measured ~10x faster on the
-MinHash step and ~4x on shingle hashing (docs/dedup.md). They compute exactly the values the
+these loops make one pass with everything in registers (docs/dedup.md has the measured
+gain). They compute exactly the values the
 formulas in shingles.py and minhash.py define (tests compare them with plain numpy).
 `cache=True` keeps the machine code on disk, so worker processes do not recompile it.
 """

@@ -43,9 +43,8 @@ DONE_NAME = "_DONE.json"
 HUB_PREFIX = "hf://"
 # Documents are normalised in batches of this many (or this many characters): enough to
 # amortise the vectorised check's per-call cost, small enough that the check's buffers (the
-# joined UTF-8 and a few NumPy temporaries of its size) stay well under a megabyte. At 256
-# pages (2.4 MB) each temporary could come from fresh memory: page faults took the check
-# from 9 to 41 us per page when timed alone (inside a full ingest the grown heap hides most).
+# joined UTF-8 and a few NumPy temporaries of its size) stay well under a megabyte; larger
+# temporaries come from fresh memory and pay page faults.
 NORMALIZE_ROWS = 64
 NORMALIZE_CHARS = 500_000
 
@@ -73,7 +72,7 @@ def id_maker(file_sha256: str) -> Callable[[str, str], str]:
 
 # Compact, sorted-key JSON; the json module is the fallback for what orjson refuses (lone
 # surrogates from a dataset's escapes, integers past 64 bits) and writes the same format.
-# orjson takes ~1.5 us per web page's meta against ~12 us for the json module's encoder.
+# orjson because meta is encoded for every page and the json module's encoder is slower.
 # Dates and dataclasses go through `default=str`, as with the json module.
 _META_OPTIONS = (
     orjson.OPT_SORT_KEYS
@@ -153,8 +152,7 @@ def _read_file(
     """`ingest_file` up to the end of reading; returns the call that finishes the file: waits
     for the shard writer's last batches, records the result. Finished later, after the next
     file has been read (`ingest`), the last batches are written while the reader works, not
-    while it waits (the file's last full batch and its remainder took 70-180 ms of wall time
-    per 25 MB file on the loaded 2-core machine)."""
+    while it waits."""
     is_hub = path.startswith(HUB_PREFIX)
     final_dir = Path(cache_root) / key
     done = final_dir / DONE_NAME

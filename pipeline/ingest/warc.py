@@ -1,7 +1,7 @@
 """Streaming WARC reader: HTTP 2xx HTML `response` records to main-content text.
 
-FastWARC's ArchiveIterator walks the records (about 4x faster than warcio on the sample
-WARCs); payloads are read raw (`auto_decode="none"`) and decoded here, leniently:
+FastWARC's ArchiveIterator walks the records (faster than warcio: benchmarks/ingest.py);
+payloads are read raw (`auto_decode="none"`) and decoded here, leniently:
 `Transfer-Encoding: chunked` is undone when the body really is chunked, gzip/deflate/br
 `Content-Encoding` is inflated even when the stream was cut short. Damage is reported as
 RecordError and the walk goes on: after an unreadable record the reader resynchronises on the
@@ -320,12 +320,7 @@ def read_warc(
     header checks and body reads of a batch run together, then its pages are extracted one
     after another, then its documents are built and yielded together. One record at a time,
     every bit of Python between two extractions ran on caches the extraction had just
-    evicted: a header lookup took 0.7 us in a loop but 6 us right after an extraction. Against
-    the plain fastwarc + resiliparse loop (4,109 bench pages, CPU time, best of 10-20 in one
-    process, loaded machine) the reader took 18-32% more one record at a time, 7-9% more
-    batched; between fresh processes the difference stayed within that machine's noise, and
-    cachegrind counts 12% fewer instruction-cache misses for the whole stage. Items come out
-    in record order, exactly as before.
+    evicted (docs/ingest.md has the measurements). Items come out in record order.
     """
     path = Path(path)
     config = config or IngestConfig()
@@ -434,7 +429,7 @@ def _read_page(
         return None
     # Header names as WarcHeader members where fastwarc has one: a str key first fails to
     # convert to WarcHeader inside fastwarc (a Python exception built and dropped), which
-    # makes `get("Content-Type")` ~5x slower than `get(WarcHeader.CONTENT_TYPE)`.
+    # makes `get("Content-Type")` much slower than `get(WarcHeader.CONTENT_TYPE)`.
     content_type = http.get(WarcHeader.CONTENT_TYPE) or ""
     mime = content_type.split(";", 1)[0].strip().lower()
     if mime and mime not in HTML_TYPES:
