@@ -235,19 +235,65 @@ def _parse_line(raw: bytes) -> tuple[str | None, dict[str, Any] | None]:
     return None, row
 
 
-def cached_outputs_intact(unit_dir: Path, result: dict[str, Any]) -> bool:
-    """True if every file a cached unit recorded still has its recorded sha256.
+class CachedUnit:
+    """The cache directory of one unit of a stage's work (a file, a shard): `<root>/<key>/`.
 
-    A cache is a working directory, not a trusted one: a file changed after the unit was
-    written (by a bug, a disk fault or a person) is recomputed, never published.
+    The key covers everything that decides the unit's result (input hash, config, code
+    version). A unit is written in `<key>.tmp-<pid>` and renamed into place with its completion
+    marker, which records the sha256 of every file it holds. A cache is a working directory,
+    not a trusted one: a unit whose files no longer match (changed by a bug, a disk fault or a
+    person) is recomputed, and `recomputed` says so; it is never published.
     """
-    recorded = {o["path"]: o.get("sha256") for o in result.get("outputs", [])}
-    if "files_sha256" not in result:
+
+    def __init__(self, root: str | Path, key: str):
+        self.root = Path(root)
+        self.key = key
+        self.final = self.root / key
+        self.work = self.root / f"{key}.tmp-{os.getpid()}"
+        self.recomputed = False
+
+    def load(self) -> dict[str, Any] | None:
+        """The unit's completion record if it is complete and intact, else None."""
+        done = self.final / _DONE
+        if not done.is_file():
+            return None
+        try:
+            record = json.loads(done.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            record = None
+        if isinstance(record, dict) and _files_intact(self.final, record.get("files_sha256")):
+            return record
+        self.recomputed = True
+        return None
+
+    def begin(self) -> Path:
+        """A fresh working directory for the unit's files."""
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.work.mkdir(parents=True)
+        return self.work
+
+    def commit(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Seal the working directory (file hashes + `record`) and put it in place."""
+        files = sorted(f for f in self.work.rglob("*") if f.is_file() and f.name != _DONE)
+        sealed = {
+            **record,
+            "files_sha256": {f.relative_to(self.work).as_posix(): sha256_file(f) for f in files},
+        }
+        write_json_atomic(self.work / _DONE, sealed)
+        shutil.rmtree(self.final, ignore_errors=True)
+        self.work.replace(self.final)
+        return sealed
+
+    def abandon(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _files_intact(unit_dir: Path, recorded: Any) -> bool:
+    if not isinstance(recorded, dict):
         return False  # written before files were recorded: not verifiable, so recompute
-    recorded.update(result["files_sha256"])
     for rel, digest in recorded.items():
         path = unit_dir / rel
-        if digest is None or not path.is_file() or sha256_file(path) != digest:
+        if not path.is_file() or sha256_file(path) != digest:
             return False
     return True
 

@@ -386,3 +386,41 @@ def test_reading_an_incomplete_directory_is_recorded_in_the_audit_log(tmp_path):
     log = AuditLog(f"sqlite:///{tmp_path / 'ws' / 'audit.db'}")
     [run] = [e for e in log.events(action_prefix="dedup.run")]
     assert run.details["input_incomplete"] is True
+
+
+def _tamper_every_unit(cache: Path) -> int:
+    """Append a byte to the first data file of every completed cache unit under `cache`."""
+    hit = 0
+    for done in cache.rglob("_DONE.json"):
+        files = sorted(f for f in done.parent.iterdir() if f.is_file() and f.name != done.name)
+        if files:
+            with files[0].open("ab") as fh:
+                fh.write(b"\0")
+            hit += 1
+    return hit
+
+
+def test_every_stage_recomputes_a_tampered_cache_unit(tmp_path, fixtures_dir):
+    """The cache-tamper attack against ingest, dedup and tokenize too: each unit whose files
+    changed is recomputed, and the published output is what a clean run publishes."""
+    books = sorted((fixtures_dir / "books").glob("*.txt"))
+    runs = {
+        "ingest": lambda out, c: ingest(books, out, cache_root=c, overwrite=True),
+        "dedup": lambda out, c: run_dedup_local(
+            tmp_path / "ingest-out", out, work_root=c, workers=1, overwrite=True
+        ),
+        "tokenize": lambda out, c: tokenize_corpus(
+            tmp_path / "ingest-out",
+            out,
+            TokenizeConfig(vocab_size=512, workers=1),
+            cache_root=c,
+            overwrite=True,
+        ),
+    }
+    for stage, run in runs.items():
+        out, cache = tmp_path / f"{stage}-out", tmp_path / f"{stage}-cache"
+        first = run(out, cache)
+        assert _tamper_every_unit(cache) >= 1, stage
+        again = run(out, cache)
+        assert again["counts"].get("cache_recomputed", 0) >= 1, stage
+        assert [o["sha256"] for o in again["outputs"]] == [o["sha256"] for o in first["outputs"]]

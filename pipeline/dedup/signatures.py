@@ -10,8 +10,6 @@ Documents whose normalised text repeats one earlier in the shard share its signa
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.dedup.minhash import band_keys, permutations, signatures
 from corpusforge.pipeline.dedup.shingles import normalize_for_dedup, shingle_sets
 from corpusforge.pipeline.documents import iter_shard_batches
+from corpusforge.pipeline.stage_io import CachedUnit
 
 DONE_NAME = "_DONE.json"
 NO_SIGNATURE = -1  # sig_row of a document with empty normalised text
@@ -108,13 +107,11 @@ def compute_shard(shard: str | Path, work_root: str | Path, config: DedupConfig)
     """Signatures of one shard in `work_root/<key>/`; reused when already complete."""
     shard = Path(shard)
     shard_sha = sha256_file(shard)
-    final = Path(work_root) / shard_work_key(shard_sha, config)
-    if (final / DONE_NAME).exists():
-        return {**json.loads((final / DONE_NAME).read_text()), "shard": str(shard), "cached": True}
-
-    tmp = Path(work_root) / f"{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    unit = CachedUnit(work_root, shard_work_key(shard_sha, config))
+    final = unit.final
+    if (cached := unit.load()) is not None:
+        return {**cached, "shard": str(shard), "cached": True}
+    tmp = unit.begin()
     perms = permutations(config.num_perm, config.seed)
     acc = _Accumulator()
     seen: dict[int, int] = {}  # content hash -> signature row, within this shard
@@ -175,7 +172,5 @@ def compute_shard(shard: str | Path, work_root: str | Path, config: DedupConfig)
         "signatures": acc.rows,
         "bytes": n_bytes,
     }
-    (tmp / DONE_NAME).write_text(json.dumps(summary))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    return {**summary, "cached": False}
+    summary["cache_recomputed"] = int(unit.recomputed)
+    return {**unit.commit(summary), "cached": False}

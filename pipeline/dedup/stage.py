@@ -394,6 +394,7 @@ def finish_run(run: StageRun, summaries, result: ClusterResult, outputs) -> dict
     run.counts["in"] += sum(s["documents"] for s in summaries)
     run.counts.update({k: v for k, v in result.counts.items() if k != "documents"})
     run.counts["input_bytes"] = sum(s["bytes"] for s in summaries)
+    run.counts["cache_recomputed"] = sum(s.get("cache_recomputed", 0) for s in summaries)
     run.add_outputs(sorted(outputs, key=lambda o: o["path"]))
     run.counts["removed"] = run.counts.get("exact_duplicates", 0) + run.counts.get(
         "near_duplicates", 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from collections import Counter
@@ -30,10 +29,10 @@ from corpusforge.pipeline.ingest.detect import detect_format
 from corpusforge.pipeline.ingest.readers import open_reader
 from corpusforge.pipeline.ingest.records import RawDocument, RecordError
 from corpusforge.pipeline.ingest.writer import BackgroundShardWriter
-from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
+from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun
 from corpusforge.pipeline.stage_io import (
+    CachedUnit,
     StagedOutput,
-    cached_outputs_intact,
     check_output_directory,
     default_cache_root,
 )
@@ -154,19 +153,11 @@ def _read_file(
     file has been read (`ingest`), the last batches are written while the reader works, not
     while it waits."""
     is_hub = path.startswith(HUB_PREFIX)
-    final_dir = Path(cache_root) / key
-    done = final_dir / DONE_NAME
-    tampered = False
-    if done.exists():
-        result = json.loads(done.read_text())
-        if cached_outputs_intact(final_dir, result):
-            result["path"] = path
-            return lambda: {**result, "cached": True}
-        tampered = True  # a cached file changed since it was written: recomputed, reported
-
-    work = Path(cache_root) / f"{key}.tmp-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    unit = CachedUnit(cache_root, key)
+    if (cached := unit.load()) is not None:
+        cached["path"] = path
+        return lambda: {**cached, "cached": True}
+    work = unit.begin()
     counts: Counter[str] = Counter()
     by_source: Counter[str] = Counter()
     licenses: set[str] = set()
@@ -257,17 +248,13 @@ def _read_file(
             "records": counts["records"],
             "rejected": counts["rejected"],
             "too_large": counts["too_large"],
-            "cache_recomputed": int(tampered),
+            "cache_recomputed": int(unit.recomputed),
             "dropped_short": counts["dropped_short"],
             "licenses": sorted(licenses),
             "outputs": outputs,
-            "files_sha256": {},
             "seconds": round(busy + time.perf_counter() - t1, 3),  # reading + waiting
         }
-        write_json_atomic(work / DONE_NAME, result)
-        shutil.rmtree(final_dir, ignore_errors=True)
-        work.replace(final_dir)
-        return {**result, "cached": False}
+        return {**unit.commit(result), "cached": False}
 
     return finish
 

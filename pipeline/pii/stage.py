@@ -11,7 +11,6 @@ entity type). No text or PII value is written anywhere but the scrubbed shards.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections import Counter
@@ -26,13 +25,13 @@ from corpusforge.core.errors import InputError, environment_problem
 from corpusforge.core.hashing import sha256_file, sha256_json
 from corpusforge.core.version import code_version
 from corpusforge.pipeline.documents import ShardWriter, iter_shard_batches, shard_name
-from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun, write_json_atomic
+from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.scrub import Scrubbed, Scrubber, freeze_heap, language_of
 from corpusforge.pipeline.stage_io import (
+    CachedUnit,
     DocumentInputs,
     StagedOutput,
-    cached_outputs_intact,
     check_output_directory,
     default_cache_root,
     prepare_document_inputs,
@@ -101,17 +100,10 @@ def scrub_shard(shard: str, cache_root: str | Path, config: PiiConfig) -> dict[s
     t0 = time.perf_counter()
     shard_sha = sha256_file(shard)
     key = shard_cache_key(shard_sha, config)
-    final_dir = Path(cache_root) / key
-    tampered = False
-    if (final_dir / DONE_NAME).exists():
-        result = json.loads((final_dir / DONE_NAME).read_text())
-        if cached_outputs_intact(final_dir, result):
-            return {**result, "path": str(shard), "cached": True}
-        tampered = True  # a cached file changed since it was written: recomputed, reported
-
-    work = Path(cache_root) / f"{key}.tmp-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    unit = CachedUnit(cache_root, key)
+    if (result := unit.load()) is not None:
+        return {**result, "path": str(shard), "cached": True}
+    work = unit.begin()
     scrubber = get_scrubber(config)
     entity_types = config.active_entities
     counts: Counter[str] = Counter()
@@ -171,7 +163,7 @@ def scrub_shard(shard: str, cache_root: str | Path, config: PiiConfig) -> dict[s
     else:
         count_writer.close()
     rejects.close()
-    if tampered:
+    if unit.recomputed:
         counts["cache_recomputed"] += 1
     result = {
         "path": str(shard),
@@ -182,13 +174,9 @@ def scrub_shard(shard: str, cache_root: str | Path, config: PiiConfig) -> dict[s
         "by_source": {s: dict(c) for s, c in by_source.items()},
         "chars": chars_in,
         "outputs": outputs,
-        "files_sha256": {"entity_counts.parquet": sha256_file(work / "entity_counts.parquet")},
         "seconds": round(time.perf_counter() - t0, 3),
     }
-    write_json_atomic(work / DONE_NAME, result)
-    shutil.rmtree(final_dir, ignore_errors=True)
-    work.replace(final_dir)
-    return {**result, "cached": False}
+    return {**unit.commit(result), "cached": False}
 
 
 def assemble(

@@ -9,10 +9,7 @@ and the code version, so a rerun reuses every finished chunk. `assemble` cuts sh
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import re
-import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,7 +25,7 @@ from corpusforge.core.hashing import sha256_file, sha256_json
 from corpusforge.core.version import code_version
 from corpusforge.pipeline import special_tokens as st
 from corpusforge.pipeline.documents import iter_shard_batches
-from corpusforge.pipeline.manifest import write_json_atomic
+from corpusforge.pipeline.stage_io import CachedUnit
 from corpusforge.pipeline.tokenize.sampling import copies_of, doc_columns, split_of
 from corpusforge.pipeline.tokenize.shard_format import token_dtype
 from corpusforge.pipeline.tokenize.tokenizer import load_tokenizer, special_ids
@@ -155,18 +152,15 @@ def encode_input_shard(shard: str, cache_root: str | Path, plan: EncodePlan) -> 
     path = Path(shard)
     file_sha = sha256_file(path)
     key = plan.chunk_key(file_sha)
-    final = Path(cache_root) / key
-    if (final / DONE_NAME).exists():
-        record = json.loads((final / DONE_NAME).read_text())
-        return {**record, "path": str(path), "chunk_dir": str(final), "cached": True}
+    unit = CachedUnit(cache_root, key)
+    if (cached := unit.load()) is not None:
+        return {**cached, "path": str(path), "chunk_dir": str(unit.final), "cached": True}
 
     ids_info = special_ids(plan.tokenizer_dir)
     eot_id = ids_info["eot_id"]
     dtype = token_dtype(ids_info["vocab_size"])
     tokenizer = load_tokenizer(plan.tokenizer_dir)
-    work = Path(cache_root) / f"{key}.tmp-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    work = unit.begin()
     sinks = {split: _SplitSink(work, split, dtype) for split in SPLITS}
     counts: Counter[str] = Counter()
     by_source: dict[str, Counter[str]] = {}
@@ -240,7 +234,7 @@ def encode_input_shard(shard: str, cache_root: str | Path, plan: EncodePlan) -> 
     except InputError:
         for sink in sinks.values():
             sink._file.close()
-        shutil.rmtree(work, ignore_errors=True)
+        unit.abandon()
         raise
     split_stats = {split: sink.close() for split, sink in sinks.items()}
     record = {
@@ -253,10 +247,9 @@ def encode_input_shard(shard: str, cache_root: str | Path, plan: EncodePlan) -> 
         "by_source": {s: dict(c) for s, c in sorted(by_source.items())},
         "seconds": round(time.perf_counter() - t0, 3),
     }
-    write_json_atomic(work / DONE_NAME, record)
-    shutil.rmtree(final, ignore_errors=True)
-    work.replace(final)
-    return {**record, "chunk_dir": str(final), "cached": False}
+    if unit.recomputed:
+        record["counts"]["cache_recomputed"] = 1
+    return {**unit.commit(record), "chunk_dir": str(unit.final), "cached": False}
 
 
 def _account(

@@ -10,7 +10,6 @@ functions as Prefect tasks.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import shutil
@@ -30,6 +29,7 @@ from corpusforge.core.version import code_version
 from corpusforge.pipeline.documents import iter_shard_batches, list_shards
 from corpusforge.pipeline.manifest import Reject, StageRun
 from corpusforge.pipeline.stage_io import (
+    CachedUnit,
     DocumentInputs,
     StagedOutput,
     check_output_directory,
@@ -117,24 +117,19 @@ def prepare_tokenizer(
             "code": code_version(),
         }
     )[:32]
-    cached = Path(cache_root) / "tokenizer" / key
-    reused = cached.is_dir()
-    if not reused:
+    unit = CachedUnit(Path(cache_root) / "tokenizer", key)
+    sample = unit.load()
+    reused = sample is not None
+    if sample is None:
         texts = iter_texts_capped(sample_texts(shards, config), config.train_sample_bytes)
         counter = _CountingIter(texts)
         tok = train_tokenizer(counter, config.vocab_size, config.min_frequency)
         if not counter.documents:
             raise InputError("no documents with text to train the tokenizer on")
-        tmp = cached.with_name(cached.name + f".tmp-{os.getpid()}")
-        save_hf_tokenizer(tok, tmp)
-        (tmp.parent / f"{key}.sample.json").write_text(
-            json.dumps({"documents": counter.documents, "bytes": counter.bytes})
-        )
-        shutil.rmtree(cached, ignore_errors=True)
-        tmp.replace(cached)
-    sample = json.loads((cached.parent / f"{key}.sample.json").read_text())
+        save_hf_tokenizer(tok, unit.begin())
+        sample = unit.commit({"documents": counter.documents, "bytes": counter.bytes})
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(cached, target)
+    shutil.copytree(unit.final, target, ignore=shutil.ignore_patterns("_DONE.json"))
     return _describe_tokenizer(
         target,
         trained=True,
