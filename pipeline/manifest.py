@@ -115,8 +115,17 @@ class StageRun:
             "seconds": round(time.perf_counter() - self._t0, 3),
             **self.extra,
         }
+        manifest["audit_head"] = audit_head_anchor()
         write_json_atomic(self.out_dir / MANIFEST_NAME, manifest)
         return manifest
+
+
+def audit_head_anchor() -> dict[str, Any] | None:
+    """The audit log's head, sealed with the audit key, recorded in every stage manifest so a
+    truncated or replaced audit database is caught by `corpusforge audit verify`."""
+    from corpusforge.core.audit import current_anchor
+
+    return current_anchor()
 
 
 def write_json_atomic(path: Path, value: Any) -> None:

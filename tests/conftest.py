@@ -15,6 +15,7 @@ os.environ["CORPUSFORGE_WORKSPACE"] = str(_SESSION_DIR / "workspace")
 os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("CORPUSFORGE_AUDIT_URL", None)
+os.environ.pop("CORPUSFORGE_AUDIT_KEY", None)  # each test workspace keys its own log
 
 from corpusforge.core.workspace import configure_offline_environment  # noqa: E402
 

@@ -16,13 +16,20 @@ audit_app = typer.Typer(
 
 @audit_app.command("verify")
 def verify(workspace: WorkspaceOption = None) -> None:
-    """Verify the hash chain; name every edited, deleted or reordered entry."""
+    """Verify the keyed hash chain and every anchor of its head (witness file, stage and
+    checkpoint manifests); name every edited, deleted, inserted or reordered entry."""
     from corpusforge.core.audit import AuditLog  # lazy: SQLAlchemy
 
     ws = use_workspace(workspace)
-    result = AuditLog(ws.audit_url).verify()
+    result = AuditLog.for_workspace(ws, create=False).verify()
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if result.ok:
-        typer.echo(f"audit log OK: {result.entries} entries, head {result.head_hash}")
+        anchors = ", ".join(f"{n} {k}" for k, n in result.anchors.items() if n) or "none"
+        typer.echo(
+            f"audit log OK: {result.entries} entries ({result.keyed} keyed, {result.legacy} "
+            f"legacy), head {result.head_hash}; anchors checked: {anchors}"
+        )
         return
     for problem in result.problems:
         typer.echo(f"TAMPERED: {problem}", err=True)
@@ -40,7 +47,7 @@ def log(
     from corpusforge.core.audit import AuditLog  # lazy: SQLAlchemy
 
     ws = use_workspace(workspace)
-    for e in AuditLog(ws.audit_url).events(action_prefix=action):
+    for e in AuditLog.for_workspace(ws, create=False).events(action_prefix=action):
         if as_json:
             typer.echo(json.dumps(e.__dict__, sort_keys=True))
         else:

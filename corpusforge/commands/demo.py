@@ -42,7 +42,7 @@ def demo(
 
     from corpusforge.core.audit import AuditLog  # lazy: SQLAlchemy (CLI start-up)
 
-    verify = AuditLog(ws.audit_url).verify()
+    verify = AuditLog.for_workspace(ws).verify()
     console.rule("corpusforge demo: done")
     console.print(f"workspace    {ws.root}")
     for stage, counts in result["stages"].items():

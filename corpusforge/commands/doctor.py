@@ -149,7 +149,7 @@ def check_audit_log(ws: Workspace) -> Check:
     from corpusforge.core.audit import AuditLog  # lazy: SQLAlchemy
 
     try:
-        result = AuditLog(ws.audit_url).verify()
+        result = AuditLog.for_workspace(ws, create=False).verify()
     except CorpusforgeError as exc:
         return Check("audit-log", "FAIL", str(exc), "check CORPUSFORGE_AUDIT_URL")
     except Exception as exc:  # database unreachable
