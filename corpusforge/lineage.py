@@ -207,14 +207,30 @@ def source_lineage(log: AuditLog, uri: str) -> dict[str, Any]:
     }
 
 
+def new_request_id() -> str:
+    return "erasure-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
 def erase(
-    log: AuditLog, doc_ids: list[str], *, store: Any = None, requested_by: str | None = None
+    log: AuditLog,
+    doc_ids: list[str],
+    *,
+    store: Any = None,
+    requested_by: str,
+    request: str | None = None,
 ) -> dict[str, Any]:
     """Rebuild every token-shard folder holding `doc_ids` without them; mark the checkpoints
-    trained on the old shards as affected (in the store when one is given) and record it."""
+    trained on the old shards as affected (in the store when one is given) and record it.
+
+    The caller has authenticated `requested_by` and authorised the request (the CLI's
+    `audit erase`); ids are recorded as `AuditLog.recorded_id` gives them (personal-looking
+    ids as keyed hashes)."""
     if not doc_ids:
         raise InputError("erase needs at least one document id")
-    request = "erasure-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    if not requested_by:
+        raise InputError("erase needs the authenticated principal that requested it")
+    request = request or new_request_id()
+    recorded = [log.recorded_id(i) for i in doc_ids[:200]]
     rebuilt, affected = [], []
     for sha, d in token_dirs(log).items():
         if not any(shard_hits(d, i) for i in doc_ids):
@@ -255,7 +271,7 @@ def erase(
                 "checkpoints_affected": len(affected),
             },
             details={
-                "documents": doc_ids[:200],
+                "documents": recorded,
                 "new_dir": r["new_dir"],
                 "old_manifest_sha256": r["old_manifest_sha256"],
                 "new_manifest_sha256": r["new_manifest_sha256"],
@@ -269,7 +285,7 @@ def erase(
             actor=requested_by,
             decision="ok",
             counts={"documents": len(doc_ids), "shards_rewritten": 0},
-            details={"documents": doc_ids[:200], "affected_checkpoints": []},
+            details={"documents": recorded, "affected_checkpoints": []},
         )
     return {"request": request, "rebuilt": rebuilt, "affected_checkpoints": affected}
 

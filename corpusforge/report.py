@@ -94,6 +94,7 @@ def build_sections(log: AuditLog, since: str | None = None, until: str | None = 
             "request": e.object,
             "ts": e.ts[:19],
             "by": e.actor,
+            "decision": e.decision,
             "documents": e.counts.get("documents"),
             "shards rewritten": e.counts.get("shards_rewritten"),
             "checkpoints affected": ", ".join(e.details.get("affected_checkpoints", [])) or "none",

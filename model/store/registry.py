@@ -7,6 +7,11 @@ own clearance, un-revoking a token, adding a principal) is detected and refused,
 SQLite table would not give without the same MAC. Updates take an exclusive file lock and
 replace the file atomically.
 
+Rollback: a sealed copy from before a revocation is still a valid seal. Every write therefore
+raises the registry's `version` (inside the seal) and records the version and the body's
+sha256 in the audit log (`registry.write`); on load the registry's version must not be below
+the latest recorded one, and at that version its hash must match.
+
 Tokens are `cft_<token id>_<secret>`. Only an argon2id hash of the secret is stored; the
 token id is a public lookup handle (like an access-key id) and is what audit entries name.
 """
@@ -22,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -32,7 +37,11 @@ from corpusforge.core.hashing import canonical_json
 from corpusforge.model.store.keys import KeyProvider, WrongMasterKey, write_private_file
 from corpusforge.model.store.policy import check_classification, check_roles
 
+if TYPE_CHECKING:
+    from corpusforge.core.audit import AuditLog
+
 TOKEN_PREFIX = "cft_"
+REGISTRY_ACTION = "registry.write"
 # argon2id at the OWASP minimum (19 MiB, 2 passes): the secret is 256 random bits, so the
 # hash only has to make an offline guess pointless, not to stretch a weak password.
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
@@ -64,6 +73,15 @@ def _parse_token(token: str) -> tuple[str, str]:
     return token_id, secret
 
 
+def _version_of(body: dict[str, Any]) -> int:
+    version = body.get("version", 0)
+    return version if isinstance(version, int) and not isinstance(version, bool) else 0
+
+
+def _digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
 def token_id_of(token: str) -> str | None:
     """The public id of a token, or None when it is malformed."""
     try:
@@ -73,9 +91,10 @@ def token_id_of(token: str) -> str | None:
 
 
 class Registry:
-    def __init__(self, path: Path, keys: KeyProvider):
+    def __init__(self, path: Path, keys: KeyProvider, audit: AuditLog | None = None):
         self.path = path
         self.keys = keys
+        self.audit = audit  # where each write's version is anchored (None: not checked)
         self._lock_path = path.with_name(path.name + ".lock")
         # token id -> (stored hash, sha256 of the secret): argon2 runs once per process.
         self._verified: dict[str, tuple[str, str]] = {}
@@ -103,12 +122,54 @@ class Registry:
             raise IntegrityError(
                 f"principal registry {self.path} failed authentication (edited outside corpusforge)"
             )
+        self._check_version(body)
         return body
 
     def save(self, body: dict[str, Any]) -> None:
+        body["version"] = _version_of(body) + 1
         mac = self.keys.mac(canonical_json(body).encode())
         sealed = {"body": body, "key_id": self.keys.active_key_id, "mac": mac}
         write_private_file(self.path, json.dumps(sealed, indent=1, sort_keys=True) + "\n")
+        self._record_version(body, "ok", "registry written")
+
+    # -- rollback protection ------------------------------------------------------------
+    def _record_version(self, body: dict[str, Any], decision: str, reason: str) -> None:
+        if self.audit is not None:
+            self.audit.append(
+                REGISTRY_ACTION,
+                "store:registry",
+                actor="system:store",
+                decision=decision,
+                details={"version": _version_of(body), "sha256": _digest(body), "reason": reason},
+            )
+
+    def _check_version(self, body: dict[str, Any]) -> None:
+        """Refuse a registry older than the newest version the audit log records."""
+        if self.audit is None:
+            return
+        last = self.audit.latest(REGISTRY_ACTION)
+        if last is None:
+            return  # written before versioning; its next write is recorded
+        if not self.audit.is_authentic(last):
+            raise IntegrityError(
+                f"the audit entry {last.seq} recording the principal registry's version is not "
+                "authentic (run corpusforge audit verify)"
+            )
+        version, recorded = _version_of(body), last.details.get("version")
+        if not isinstance(recorded, int):
+            raise IntegrityError(f"audit entry {last.seq} does not record a registry version")
+        if version < recorded:
+            raise IntegrityError(
+                f"principal registry {self.path} was rolled back: it is version {version}, the "
+                f"audit log records version {recorded} (entry {last.seq}); restore the newest copy"
+            )
+        if version == recorded and _digest(body) != last.details.get("sha256"):
+            raise IntegrityError(
+                f"principal registry {self.path} is not the version {version} recorded in the "
+                f"audit log (entry {last.seq}): replaced"
+            )
+        if version > recorded:  # sealed with the master key but its audit entry was lost
+            self._record_version(body, "recovered", "newer than the last recorded version")
 
     @contextlib.contextmanager
     def update(self) -> Iterator[dict[str, Any]]:

@@ -413,6 +413,7 @@ class SecureCheckpointStore:
                     "classification_reason": why,
                     "metadata": metadata,
                     "files": entries,
+                    "audit_head": self.audit.anchor(),  # the audit log's head, outside its db
                 }
                 self._commit_manifest(name, sealed_manifest.seal(body, self.keys))
             except _NameTaken:
@@ -1098,11 +1099,12 @@ def open_store(
             refusal = _missing_key(ws) or exc
             _audit_refusal(ws, "store.open", refusal, token)
             raise refusal from None
+    audit = AuditLog.for_workspace(ws)
     return SecureCheckpointStore(
-        registry=Registry(registry_path(ws), keys),
+        registry=Registry(registry_path(ws), keys, audit),
         keys=keys,
         url=url or default_store_url(ws),
-        audit=AuditLog(ws.audit_url),
+        audit=audit,
         token=token,
         storage_options=_storage_options(storage_options),
     )
@@ -1126,7 +1128,7 @@ def _audit_refusal(ws: Workspace, action: str, exc: BaseException, token: str | 
     from corpusforge.model.store.registry import token_id_of
 
     details = {"reason": str(exc), "claimed_token_id": token_id_of(token or "")}
-    AuditLog(ws.audit_url).append(
+    AuditLog.for_workspace(ws).append(
         action,
         "store",
         actor="anonymous" if action != "store.init" else None,
@@ -1187,14 +1189,14 @@ def _bootstrap(
                 if key_file.exists()
                 else LocalKeyProvider.create_file(key_file)
             )
-    registry = Registry(path, registry_keys)
+    audit = AuditLog.for_workspace(ws)
+    registry = Registry(path, registry_keys, audit)
     registry.create()
     services = services if services is not None else {"svc:trainer": (["trainer"], "restricted")}
     registry.add_principal(admin, ["admin"], "restricted", "user")
     for name, (roles, clearance) in services.items():
         registry.add_principal(name, roles, clearance, "service")
     tokens = {name: registry.issue_token(name, None)[1] for name in [admin, *services]}
-    audit = AuditLog(ws.audit_url)
     audit.append(
         "store.init",
         "store",
