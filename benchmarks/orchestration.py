@@ -160,8 +160,8 @@ def main() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from prefect.testing.utilities import prefect_test_harness
 
+    from corpusforge.demo import write_sample
     from corpusforge.pipeline.pii.config import PiiConfig
-    from corpusforge.pipeline.sample import write_sample
     from corpusforge.pipeline.tokenize.config import TokenizeConfig
 
     pii_cfg, tok_cfg = PiiConfig(mode="fast"), TokenizeConfig(vocab_size=2048)

@@ -53,7 +53,7 @@ def test_data_stages_on_dask_match_the_default_runner(prefect_harness, tmp_path,
     from distributed import LocalCluster
     from prefect.settings import PREFECT_API_URL
 
-    from corpusforge.pipeline.sample import write_sample
+    from corpusforge.demo import write_sample
 
     # Dask worker processes report task runs to the same API as this process.
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())

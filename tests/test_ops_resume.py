@@ -63,7 +63,7 @@ def _ids(out: Path) -> list[str]:
 def test_sigkill_during_pii_then_rerun_redoes_only_unfinished_shards(prefect_harness, tmp_path):
     from prefect.settings import PREFECT_API_URL
 
-    from corpusforge.pipeline.sample import write_sample
+    from corpusforge.demo import write_sample
 
     api = PREFECT_API_URL.value()
     sample = tmp_path / "sample"

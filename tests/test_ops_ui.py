@@ -84,7 +84,7 @@ def prefect_server(tmp_path_factory):
 
 
 def _run_pipeline(api: str, tmp_path: Path) -> None:
-    from corpusforge.pipeline.sample import write_sample
+    from corpusforge.demo import write_sample
 
     sample = tmp_path / "sample"
     write_sample(sample, seed=0)

@@ -47,6 +47,10 @@ def test_the_wheel_holds_one_top_level_package_with_every_module(wheel):
         for path in (REPO / folder).rglob("*.py")
         if "__pycache__" not in path.parts
     }
+    # package data: the demo corpus's word lists, templates and licence texts
+    expected |= {
+        path.relative_to(REPO).as_posix() for path in (REPO / "corpusforge/demo/data").iterdir()
+    }
     missing = sorted(expected - set(names))
     assert not missing, f"not in the wheel (list new subpackages in pyproject.toml): {missing}"
     for example in ("pipeline/pii/stage.py", "model/store/store.py", "flows/pipeline.py"):
@@ -66,6 +70,8 @@ def test_the_wheel_imports_outside_the_repository(wheel, tmp_path):
     code = (
         "import sys, corpusforge.pipeline.manifest as m, corpusforge.model, corpusforge.flows\n"
         "from corpusforge.core.version import code_version\n"
+        "from corpusforge.demo.resources import read_text\n"
+        "assert read_text('page.html').startswith('<!DOCTYPE html>')\n"
         "print(m.__file__); print(corpusforge.model.__file__); print(code_version())\n"
         "assert not any(p and p.rstrip('/') == sys.argv[1] for p in sys.path), sys.path\n"
     )

@@ -17,8 +17,9 @@ from collections import Counter
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from corpusforge.pipeline.sample import jaccard, main_words, write_sample
-from corpusforge.pipeline.sample_text import luhn_valid
+from corpusforge.demo import write_sample
+from corpusforge.demo.planted import jaccard, luhn_valid
+from corpusforge.demo.web import main_words
 
 MW = "{http://www.mediawiki.org/xml/export-0.11/}"
 

@@ -85,11 +85,11 @@ def run_demo(ws: Workspace, seed: int = 0, report: Report = print) -> dict[str, 
     from corpusforge.flows.pipeline_steps import STEPS
 
     flows_imported()
+    from corpusforge.demo import write_sample
     from corpusforge.lineage import checkpoint_lineage
     from corpusforge.model.generate import generate
     from corpusforge.model.store import bootstrap_store, open_store
     from corpusforge.pipeline.manifest import read_manifest
-    from corpusforge.pipeline.sample import write_sample
     from corpusforge.report import write_report
 
     runs, sample = ws.runs_dir, ws.runs_dir / "sample"

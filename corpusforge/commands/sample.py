@@ -15,7 +15,7 @@ def sample(
 ) -> None:
     """Write WARC, Gutenberg, MediaWiki XML and instruction-tuning JSONL samples with planted
     PII and duplicates."""
-    from corpusforge.pipeline.sample import write_sample  # lazy: the word lists
+    from corpusforge.demo import write_sample  # lazy: the word lists
 
     info = write_sample(directory, seed=seed, scale=scale)
     typer.echo(json.dumps(info, indent=2, default=str))
