@@ -3,7 +3,7 @@
     python benchmarks/train_throughput.py --preset tiny          # CPU (default)
     python benchmarks/train_throughput.py --preset 124m          # GPU: bf16 + torch.compile
 
-Measures `corpusforge.model.pretrain.train` (the real loop: autocast, compile, fused AdamW,
+Measures `corpusforge.model.loop.train` (the real loop: autocast, compile, fused AdamW,
 clipping, schedule) on random tokens, and, in the same run, a bare peer loop (the same transformers
 model, `model(input_ids, labels=...)`, AdamW, same precision and compile settings): the ratio shows
 what the loop costs over the model itself. Sequence length: the preset's (1024; 2048 for 1b).
@@ -19,15 +19,9 @@ import time
 import torch
 
 from corpusforge.model.config import PRESETS, TrainConfig, build_llama_config
-from corpusforge.model.pretrain import (
-    Job,
-    build_optimizer,
-    flops_per_token,
-    peak_flops,
-    setup_runtime,
-    train,
-    wrap_model,
-)
+from corpusforge.model.loop import Job, flops_per_token, peak_flops, train
+from corpusforge.model.optim import build_optimizer
+from corpusforge.model.runtime import setup_runtime, wrap_model
 
 DEFAULT_BATCH = {"tiny": 8, "124m": 32, "350m": 16, "1b": 8}
 VOCAB = {"tiny": 8192}  # a GPT-2-sized vocabulary (50257) elsewhere

@@ -5,6 +5,9 @@ generation_config.json, tokenizer files) plus the training state in the spirit o
 checkpointer: optimizer, scheduler, step, tokens seen, data cursor and every rank's RNG states
 (training_state.pt), and the run's config (train_config.json). The directory is assembled locally
 and handed to the `CheckpointStorage` as a whole, which stores it atomically.
+
+`save_training_checkpoint` and `resume_training` are the training loop's two ends of it: one
+gathers every rank's state into a checkpoint, the other puts a checkpoint's state back.
 """
 
 from __future__ import annotations
@@ -14,14 +17,20 @@ import random
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from corpusforge.core.errors import ConfigError, InputError, IntegrityError
 from corpusforge.model.config import PRESETS
+from corpusforge.model.optim import load_optimizer_state
+from corpusforge.model.runtime import Runtime
 from corpusforge.model.storage import CheckpointStorage
+
+if TYPE_CHECKING:
+    from corpusforge.model.loop import Job
 
 STATE_FILE = "training_state.pt"
 CONFIG_FILE = "train_config.json"
@@ -175,3 +184,91 @@ class LocalCheckpoint:
     def __exit__(self, *exc: object) -> None:
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+# --- the training loop's checkpoints -----------------------------------------------------------
+
+
+def full_state_dicts(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, runtime: Runtime
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Unsharded model and optimizer state (gathered to CPU under DDP/FSDP)."""
+    if not runtime.distributed:
+        return None, optimizer.state_dict()  # type: ignore[return-value]
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+
+    opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return get_state_dict(model, optimizer, options=opts)
+
+
+def save_training_checkpoint(
+    job: Job,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    step: int,
+    tokens_seen: int,
+    last: dict[str, Any],
+) -> str:
+    """Store step `step` of `job` (rank 0 writes, every rank contributes its RNG state)."""
+    rt, cfg = job.runtime, job.config
+    model_sd, optim_sd = full_state_dicts(model, optimizer, rt)
+    rng = [capture_rng()]
+    if rt.distributed:
+        gathered: list[Any] = [None] * rt.world_size
+        dist.all_gather_object(gathered, rng[0])
+        rng = gathered
+    name = checkpoint_name(cfg.run_name, step)
+    if rt.is_main:
+        export, export_sd = job.export_model() if job.export_model else (job.raw_model, model_sd)
+        save_checkpoint(
+            job.storage,
+            name,
+            model=export,
+            tokenizer=job.tokenizer,
+            config=cfg,
+            state_dict=export_sd,
+            training_state={
+                "step": step,
+                "tokens_seen": tokens_seen,
+                "optimizer": optim_sd,
+                "scheduler": scheduler.state_dict(),
+                "data": job.data_state(),
+                "rng": rng,
+                "extra": job.extra_state(),
+            },
+            metadata={
+                **cfg.checkpoint_metadata,
+                **job.metadata,
+                "kind": job.kind,
+                "run": cfg.run_name,
+                "preset": cfg.preset,
+                "step": step,
+                "tokens_seen": tokens_seen,
+                "val_loss": last.get("val_loss"),
+            },
+        )
+        print(f"checkpoint {name}", flush=True)
+    if rt.distributed:
+        dist.barrier()
+    return name
+
+
+def resume_training(
+    job: Job, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> tuple[str | None, int, int]:
+    """Restore the run's latest checkpoint, if it has one and `resume` is on: optimizer,
+    schedule, data cursor, extra state and this rank's RNG. Returns (name, step, tokens seen)."""
+    cfg, rt = job.config, job.runtime
+    resume_from = latest_checkpoint(job.storage, cfg.run_name) if cfg.resume else None
+    if not resume_from:
+        return None, 0, 0
+    with LocalCheckpoint(job.storage, resume_from) as path:
+        check_preset(path, resume_from, cfg.preset)
+        state = load_training_state(path)
+    load_optimizer_state(model, optimizer, state["optimizer"], rt)
+    scheduler.load_state_dict(state["scheduler"])
+    job.load_data_state(state["data"])
+    job.load_extra_state(state.get("extra", {}))
+    restore_rng(state["rng"][rt.rank] if rt.rank < len(state["rng"]) else state["rng"][0])
+    return resume_from, state["step"], state["tokens_seen"]

@@ -27,7 +27,9 @@ from corpusforge.model.checkpoint import (
     load_model,
 )
 from corpusforge.model.config import SFTConfig
-from corpusforge.model.pretrain import Job, Runtime, StepHook, cli, dist, setup_runtime, train
+from corpusforge.model.entry import cli
+from corpusforge.model.loop import Job, StepHook, run_job
+from corpusforge.model.runtime import Runtime, seed_rank
 from corpusforge.model.storage import CheckpointStorage
 
 IGNORE = -100
@@ -237,7 +239,7 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
         for i in range(0, len(val_rows), config.micro_batch_size)
     ][: config.eval_batches]
 
-    torch.manual_seed(config.seed + runtime.rank)
+    seed_rank(config.seed, runtime)
     job = Job(
         config=config,
         runtime=runtime,
@@ -268,16 +270,11 @@ def finetune(
     config: SFTConfig, storage: CheckpointStorage, on_step: StepHook | None = None
 ) -> dict[str, Any]:
     """Fine-tune `config.init_from` on `config.data`; checkpoints go to `storage`."""
-    runtime = setup_runtime(config)
-    try:
-        return train(prepare_sft(config, storage, runtime), on_step)
-    finally:
-        if runtime.distributed and dist.is_initialized():
-            dist.destroy_process_group()
+    return run_job(config, lambda rt: prepare_sft(config, storage, rt), on_step)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli(argv, SFTConfig, finetune)
+    return cli(argv, SFTConfig, finetune, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -12,7 +12,10 @@ import torch
 from corpusforge.model.checkpoint import LocalCheckpoint, latest_checkpoint
 from corpusforge.model.config import build_llama_config, padded_vocab_size
 from corpusforge.model.data import WindowSampler
-from corpusforge.model.pretrain import lr_lambda, prepare_pretrain, pretrain, setup_runtime, train
+from corpusforge.model.loop import train
+from corpusforge.model.optim import lr_lambda
+from corpusforge.model.pretrain import prepare_pretrain, pretrain
+from corpusforge.model.runtime import setup_runtime
 from corpusforge.pipeline.tokenize import TokenDataset
 from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
     book_paragraphs,

@@ -9,7 +9,9 @@ import torch
 
 from corpusforge.model.checkpoint import LocalCheckpoint
 from corpusforge.model.generate import filter_logits, generate
-from corpusforge.model.pretrain import pretrain, setup_runtime, train
+from corpusforge.model.loop import train
+from corpusforge.model.pretrain import pretrain
+from corpusforge.model.runtime import setup_runtime
 from corpusforge.model.sft import encode_conversation, finetune, prepare_sft, read_sft_rows
 from corpusforge.pipeline.special_tokens import ASSISTANT, END_OF_TURN
 from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
