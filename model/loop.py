@@ -231,7 +231,7 @@ def train(job: Job, on_step: StepHook | None = None) -> dict[str, Any]:
 
 def run_job(
     config: TrainConfig, prepare: Callable[[Runtime], Job], on_step: StepHook | None = None
-):
+) -> dict[str, Any]:
     """One job process: set up the runtime, build the job with `prepare`, train, tear down."""
     runtime = setup_runtime(config)
     try:
