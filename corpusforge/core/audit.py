@@ -176,7 +176,7 @@ def load_audit_key(keys_dir: Path, *, create: bool = False) -> AuditKey | None:
 
 
 # -- identifiers that may be personal data ---------------------------------------------------
-_CORPUS_ID = re.compile(r"^[a-z]+-[0-9a-f]{20}$")  # pipeline.ingest.stage.document_id
+_CORPUS_ID = re.compile(r"^[a-z]+-[0-9a-f]{20}$")  # corpusforge.pipeline.ingest.stage.document_id
 _LOOKS_PERSONAL = re.compile(
     r"@|\s|\d{6,}|\d{3}[-. )]\d{3}|\b\d{1,3}(\.\d{1,3}){3}\b|[A-Z]{2}\d{2}[A-Z0-9]{10,}"
 )

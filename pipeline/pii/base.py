@@ -20,7 +20,7 @@ executes many of these patterns 1.3-2.5x faster; see `AsciiTwin`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -108,6 +108,8 @@ class CuePatternRecognizer(PatternRecognizer):
             indices: Iterable[int] = range(len(self._scans))
         else:  # the patterns whose gate was found, and those without one
             indices = sorted([*gated, *self._ungated]) if self._ungated else sorted(gated)
+            if indices and indices[-1] >= TAIL_GATE_KEY:  # gates of a subclass's tail scans
+                indices = [i for i in indices if i < TAIL_GATE_KEY]
         for i in indices:
             pattern, compiled, has_value, pf, anchor = self._scans[i]
             pos = 0  # no match starts before
@@ -177,3 +179,55 @@ def _pivoted(compiled, pf: Prefilter, text: str, pos: int = 0) -> Iterator:
                 resume = max(m.end(), candidate + 1)
                 break
         at = text.find(pf.pivot, max(at + 1, resume))
+
+
+@dataclass(frozen=True)
+class TailScan:
+    """A value that ends where a rare cue begins, on the cue's line: "Jane Doe (born ...",
+    "Springfield, IL 62704". Scanning for the value first (a name, a town) tries it at every
+    capital letter; here the cue is found first (`tail`, one pass for its first character)
+    and the value searched for in at most `lead` characters of the line before it (`head`,
+    anchored at that end by "$"). `keep_tail`: the result runs to the cue's end. A cue and its
+    gate's match lie on one line."""
+
+    tail: object  # compiled pattern (stdlib `re` or `regex`)
+    head: object  # compiled `regex` pattern with a `value` group, ending in "$"
+    gate: str  # hyperscan expression found wherever `tail` matches (gates.py)
+    gate_caseless: bool = False
+    lead: int = 80
+    keep_tail: bool = False
+
+    def spans(self, text: str, pos: int = 0) -> Iterator[tuple[int, int]]:
+        for cue in self.tail.finditer(text, pos):
+            at = cue.start()
+            low = max(text.rfind("\n", 0, at) + 1, at - self.lead)
+            # pos/endpos: lookbehinds still see the text before `low`; "$" matches at `at`
+            m = self.head.search(text, low, at)
+            if m is not None:
+                start, end = m.span("value")
+                yield start, cue.end() if self.keep_tail else end
+
+
+# Gate keys of tail scans follow the patterns' (a recognizer has fewer than this many).
+TAIL_GATE_KEY = 1000
+
+
+def with_tail_gates(gates: Gates, scans: Iterable[TailScan]) -> Gates:
+    """The recognizer's gates and one per tail scan (keys TAIL_GATE_KEY + j)."""
+    specs = dict(gates.specs)
+    for j, scan in enumerate(scans):
+        specs[TAIL_GATE_KEY + j] = (scan.gate, scan.gate_caseless)
+    return Gates(specs)
+
+
+def tail_spans(
+    scans: Sequence[TailScan], text: str, gated: dict[int, int] | None
+) -> Iterator[tuple[int, int]]:
+    """The spans of the tail scans whose gate was found (all where the gates cannot decide).
+    A cue lies on one line, as its gate's match does: scanning starts at the line where the
+    gate's first match ends."""
+    for j, scan in enumerate(scans):
+        if gated is None:
+            yield from scan.spans(text)
+        elif (end := gated.get(TAIL_GATE_KEY + j)) is not None:
+            yield from scan.spans(text, text.rfind("\n", 0, end - 1) + 1)

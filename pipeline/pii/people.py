@@ -7,14 +7,22 @@ letter case, which is where a statistical model is weakest.
 
 from __future__ import annotations
 
+import re as stdre
 import string
 from collections.abc import Iterator
 
 import regex as re
 from presidio_analyzer import Pattern, RecognizerResult
 
-from corpusforge.pipeline.pii.base import CuePatternRecognizer, Prefilter, first_char_alternation
-from corpusforge.pipeline.pii.gates import LOWER, NON_ASCII, SCAN, UPPER
+from corpusforge.pipeline.pii.base import (
+    CuePatternRecognizer,
+    Prefilter,
+    TailScan,
+    first_char_alternation,
+    tail_spans,
+    with_tail_gates,
+)
+from corpusforge.pipeline.pii.gates import DIGIT, LOWER, NON_ASCII, SCAN, UPPER, alternatives
 from corpusforge.pipeline.pii.twins import AsciiTwin, twin_ready
 
 _NOT_A_NAME = (
@@ -22,7 +30,10 @@ _NOT_A_NAME = (
     "everyone there guys folks sir madam customer user users you your me we us our all hi hello "
     "dear thanks thank regards best cheers sincerely from to re fw fwd subject date sent cc bcc "
     "reply no yes none null unknown anonymous undisclosed recipients list mailing noreply "
-    "sales info help service desk bot automated system root"
+    "sales info help service desk bot automated system root contact email e-mail phone tel "
+    "address web website home about news menu login some many much more most few his her "
+    "their its him them these those what which who whom whose mom dad mum doctor boss darling "
+    "honey sweetheart buddy mate everybody anyone someone nobody guest"
 ).split()
 
 
@@ -39,6 +50,13 @@ _NAME = rf"(?:{_CAP_T}(?:[ \t]+{_CAP_T}){{0,3}}|{_LOW_T}(?:[ \t]+{_LOW_T}){{0,2}
 
 # A name starts with a letter: testing that first spares the `_STOP` lookahead elsewhere.
 _V = rf"(?P<value>(?=[\p{{Lu}}\p{{Ll}}]){_STOP}{_NAME})"
+# Capitalised names only (where a lower-case word after the cue is more often not a name),
+# also in list order: "Okafor, Amara".
+_CAP_NAME = rf"{_CAP_T}(?:[ \t]+{_CAP_T}){{0,3}}"
+_REVERSED = r"\p{Lu}\p{Ll}+,[ \t]+\p{Lu}\p{Ll}+(?=[,;.)]|[ \t]+\p{Ll})"
+# Capitalised (also "Okafor, Amara"), or two or three lower-case words ("ran into maria lopez").
+_LOW_2 = rf"{_LOW_T}[ \t]+{_LOW_T}(?:[ \t]+{_LOW_T})?"
+_VCL = rf"(?P<value>(?=[\p{{Lu}}\p{{Ll}}]){_STOP}(?:{_REVERSED}|{_CAP_NAME}|{_LOW_2}))"
 
 # Cue words: gates take them as one alternation (hyperscan builds one automaton either way),
 # patterns grouped by first character.
@@ -46,7 +64,12 @@ _HEADER_CUES = (
     "from", "to", "cc", "bcc", "reply-to", "author", "committer", "signed-off-by",
     "co-authored-by", "acked-by", "reviewed-by", "tested-by", "reported-by", "suggested-by",
     "helped-by", "cc-by", "contact", "name", "full name", "assignee", "reporter", "owner",
-    "maintainer", "submitted by", "posted by", "written by",
+    "maintainer", "submitted by", "posted by", "written by", "customer", "client", "patient",
+    "applicant", "agent", "caller", "tenant", "guest", "employee", "student", "requester",
+    "requested by", "closed by", "opened by", "assigned to", "approved by", "handled by",
+    "account holder", "cardholder", "card holder", "recipient", "sender", "attendee",
+    "beneficiary", "witness", "landlord", "manager", "supervisor", "signed", "contact person",
+    "emergency contact", "next of kin", "guardian", "parent", "spouse", "member", "volunteer",
 )  # fmt: skip
 _BYLINE_CUE = (
     "my name is", "my name's", "i am called", "name:", "named", "call me", "written by",
@@ -59,15 +82,37 @@ _GREETINGS = (
 )  # fmt: skip
 _TITLES = (
     "mr", "mrs", "ms", "mx", "miss", "dr", "prof", "professor", "sir", "dame", "rev", "judge",
-    "officer", "sgt", "capt", "det",
+    "officer", "sgt", "capt", "det", "agent", "nurse", "coach", "uncle", "aunt", "auntie",
+    "grandma", "grandpa", "señor", "señora", "herr", "frau", "mme", "mlle", "sr", "sra",
 )  # fmt: skip
 _SIGN_OFFS = (
     "regards", "best regards", "kind regards", "warm regards", "best wishes", "best", "cheers",
     "thanks", "thank you", "many thanks", "sincerely", "yours sincerely", "yours truly",
-    "respectfully", "cordially", "love", "--", "—", "-",
+    "respectfully", "cordially", "love", "--", "—", "-", "thanks in advance", "thanks again",
+    "thanks so much", "thank you so much", "all the best", "take care", "talk soon", "warmly",
+    "warm wishes", "with thanks", "with best wishes", "yours", "yours faithfully", "ciao",
+    "cordialement", "bien à vous", "mit freundlichen grüßen", "viele grüße", "liebe grüße",
+    "saludos", "un saludo", "atentamente", "met vriendelijke groet", "groeten", "distinti saluti",
+    "cordiali saluti", "med vänliga hälsningar", "hälsningar", "pozdrawiam",
 )  # fmt: skip
+# Words that put a person right after them: relations, roles, speech, addressing.
+_RELATION_CUES = (
+    "addressed to", "belongs to", "belonged to", "signature of", "signed by", "closed by",
+    "opened by", "assigned to", "handled by", "escalated to", "approved by", "on behalf of",
+    "ask for", "asked for", "ran into", "bumped into", "met with", "spoke with", "spoke to",
+    "talked to", "talking to", "heard from", "heard back from", "back from", "the name",
+    "agent", "my neighbour", "my neighbor", "our neighbour", "our neighbor", "my landlord",
+    "our landlord", "my colleague", "my friend", "my cousin", "my wife", "my husband",
+    "my partner", "my sister", "my brother", "my mother", "my father", "my son", "my daughter",
+    "my boss", "my manager", "my doctor", "my teacher", "said", "asked", "replied",
+    "whispered", "shouted", "added", "told", "thanks to", "care of", "attention of",
+    "invited", "congratulations to", "condolences to", "married", "introducing", "paging",
+)  # fmt: skip
+# After a name: what only follows a person's name ("Jane Doe, ssn=...", "Jane Doe (born 1970)").
+_AFTER_NAME_CUES = ("ssn", "dob", "d.o.b.", "date of birth", "born", "aged", "née", "nee")
 
 _INITIAL = r"\p{Lu}(?<![\w.]\p{Lu})"  # a capital after no word character or "."
+_QUOTE_END = '["”’]'
 
 _PATTERNS = [
     # Mail and git headers; the value up to an address, bracket or end of line.
@@ -114,6 +159,39 @@ _PATTERNS = [
     ),
     # "-- Jane Doe" closing a post or mail.
     Pattern("dash-signature", r"(?m)^[ \t]*(?:--|—)[ \t]+" + _V + r"(?=[ \t]*$)", 0.8),
+    # A relation, role or speech verb, then a name: "belongs to Jane Doe", "ask for Amara",
+    # "said Jane", "addressed to Doe, Jane", "ran into jane doe".
+    Pattern(
+        "relation",
+        r"(?i:\b" + first_char_alternation(_RELATION_CUES) + r")[ \t]+" + _VCL + r"(?![^\W\d_])",
+        0.7,
+    ),
+    # Addressing someone at the end of a quoted utterance: "Where were you, Jane?", "Late
+    # again, Jane Doe," she said.
+    Pattern(
+        "vocative",
+        r",[ \t]+(?P<value>(?=\p{Lu})" + _STOP + _CAP_NAME + r")[ \t]*[?!.,]" + _QUOTE_END,
+        0.7,
+    ),
+    # A name shouted or called out on its own: "JANE DOE!" she shouted.
+    Pattern(
+        "called-out",
+        r"[\"“](?P<value>(?=\p{Lu})"
+        + _STOP
+        + _CAP_T
+        + r"(?:[ \t]+"
+        + _CAP_T
+        + r"){1,3})[!?]"
+        + _QUOTE_END,
+        0.7,
+    ),
+    # A letter's salutation without a greeting word: "Jane,", "Jane -" and a blank line.
+    Pattern(
+        "salutation",
+        r"(?m)^[ \t]*(?P<value>(?=\p{Lu})" + _STOP + _CAP_T + r"(?:[ \t]+" + _CAP_T + r")?)"
+        r"[ \t]*(?:,|[ \t]-|—)[ \t]*\n[ \t]*\n",
+        0.7,
+    ),
     # An initial and a surname: "J. Roberts", "S. O'Brien". The capital comes first, the test
     # of the character before it second ((?<![\w.])\p{Lu} as \p{Lu}(?<![\w.]\p{Lu})): `regex`
     # then looks for capitals only, 37% faster on the benchmark's texts.
@@ -124,6 +202,7 @@ _PATTERNS = [
         0.6,
     ),
 ]
+_RELATION_GATE = alternatives(c for c in _RELATION_CUES)
 _BYLINE_CUES = (
     "my name is", "my name's", "i am called", "name:", "named", "call me", "written by",
     "posted by", "authored by", "reported by", "edited by", "photo by", "by:", "contact person",
@@ -172,6 +251,15 @@ _PREFILTERS = {
         same_line=True,
         ascii_twin=True,
     ),
+    "relation": Prefilter(
+        gate=rf"\b{_RELATION_GATE}[ \t]+[A-Za-z{NON_ASCII}]",
+        gate_caseless=True,
+        reach=30,  # the longest cue, "congratulations to", a blank and a letter
+    ),
+    # (the name, at most 60 characters, before the gate's end)
+    "vocative": Prefilter(gate=r',[ \t]+[^\n,]*[?!.,](?:"|”|’)', same_line=True),
+    "called-out": Prefilter(gate=r'(?:"|“)[^\n"“]*[!?](?:"|”|’)', same_line=True),
+    "salutation": Prefilter(gate=r"(?:,|[ \t]-|—)[ \t]*\n[ \t]*\n", reach=80),
     # The whole match with the characters around it ("U.S. Army", "A.B.C." are not: 240 of the
     # 700 benchmark texts opened, 100 now, where it matches in 100). The gate ends at most one
     # character after the match, which lies on one line: scanning starts at that line.
@@ -192,6 +280,44 @@ _LAST_NOT_IN_NAME = re.compile(r"(?r)[^\p{L}'’.\- \t]")
 # blanks that end there: found from each "@" (a reverse match, anchored at the "@"), not by a
 # scan that tries every position of the text.
 _OPENING_BEFORE_AT = re.compile(r"(?r)[<(\[][ \t]*+[\w.+-]++")
+
+
+# What only follows a person's name ("jane doe, ssn=...", "Jane Doe (born 1970)"), and a
+# bracketed phone number after a capitalised name ("Jane Doe (555-234-5678)"): cue first.
+def _reverse(expression: str) -> re.Pattern:
+    """A TailScan head, matched from its end ("$" at the cue) backwards: one attempt where a
+    forward search tried every position of the line before the cue."""
+    return re.compile("(?r)" + expression)
+
+
+_AFTER_NAME = TailScan(
+    tail=stdre.compile(
+        r"(?:,[ \t]*|\([ \t]*)(?:"
+        + "|".join(map(stdre.escape, _AFTER_NAME_CUES))
+        + r")(?![^\W\d_])",
+        stdre.IGNORECASE,
+    ),
+    head=_reverse(r"(?<![\w'’.-])" + _V + r"[ \t]*$"),
+    gate=rf"(?:,|\()[ \t]*{_any(_AFTER_NAME_CUES)}",
+    gate_caseless=True,
+)
+_NAME_PHONE = TailScan(
+    # (not a span of years: "(2018-2021)")
+    tail=stdre.compile(r"\((?!(?:19|20)\d\d[ \t]*[-–/])[ \t]*\+?\d[\d \t().-]{5,}\d[ \t]*\)"),
+    head=_reverse(
+        r"(?<![\w'’.-])(?P<value>(?=\p{Lu})"
+        + _STOP
+        + _CAP_T
+        + r"(?:[ \t]+"
+        + _CAP_T
+        + r"){1,3})[ \t]*$"
+    ),
+    gate=rf"\([ \t]*\+?{DIGIT}[0-9 \t().\-{NON_ASCII}]{{5,}}{DIGIT}[ \t]*\)",
+)
+_TAIL_SCANS = (_AFTER_NAME, _NAME_PHONE)
+# A name opening a contact line with an e-mail address: "jane doe | jane@example.org", tried
+# at the start of each line with an "@".
+_CONTACT_LINE = re.compile(r"[ \t]*" + _V + r"[ \t]*[|•·]")
 
 
 def _unguarded_twin(expression: str):
@@ -280,15 +406,41 @@ class ContextualNameRecognizer(CuePatternRecognizer):
             global_regex_flags=re.MULTILINE,
             prefilters=_PREFILTERS,
         )
+        self.gates = with_tail_gates(self.gates, _TAIL_SCANS)
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None, gates_open=SCAN):
         results = super().analyze(text, entities, nlp_artifacts, regex_flags, gates_open)
+        if self.use_prefilters:
+            gated = self.gates.open(text) if gates_open is SCAN else gates_open
+        else:
+            gated = None
+        for start, end in tail_spans(_TAIL_SCANS, text, gated):
+            if self.validate_result(text[start:end]) is not False:
+                results.append(
+                    RecognizerResult("PERSON", start, end, 0.7, None, self._metadata.copy())
+                )
         if not self.use_prefilters:
             scan = _PLAIN_SCAN
         elif "@" not in text:
             return results
         else:
             scan = _TWIN_SCAN if twin_ready(text) else _REGEX_SCAN
+        line_end = -1
+        at = text.find("@")
+        while at >= 0:  # contact lines: each line with an "@" once, if it has a separator
+            if at > line_end:
+                line_start = text.rfind("\n", 0, at) + 1
+                line_end = text.find("\n", at)
+                line_end = len(text) if line_end < 0 else line_end
+                head = text[line_start:at]
+                if "|" in head or "•" in head or "·" in head:
+                    m = _CONTACT_LINE.match(text, line_start, at)
+                    if m is not None and self.validate_result(m.group("value")) is not False:
+                        start, end = m.span("value")
+                        results.append(
+                            RecognizerResult("PERSON", start, end, 0.7, None, self._metadata.copy())
+                        )
+            at = text.find("@", at + 1)
         bracketed_emails, name_start, name_at_end = scan
         for m in bracketed_emails(text):
             end = m.start()

@@ -43,9 +43,9 @@ _ASCII_PHONE_START = (
 # Seven digits or more with phone punctuation between (the candidate's core).
 _PHONE_GATE = rf"{DIGIT}[0-9\t\n\x0b\x0c\r ().\-/\x{{80}}-\x{{10ffff}}]{{5,20}}{DIGIT}"
 _PHONE_NEGATIVE_BEFORE = re.compile(_NOT_PII_BEFORE[4:-1] + r"$")
-# Its longest match: a seven-letter word ("version", "isbn-13") and three separators, and "$"
-# matches before a final newline too.
-_NEGATIVE_REACH = 11
+# Its longest match: an eight-letter word ("firmware", "revision") and three separators, and
+# "$" matches before a final newline too.
+_NEGATIVE_REACH = 12
 _DATE_LIKE = re.compile(
     r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?:\s+\d{1,2}:\d{2}.*)?$"
 )
@@ -116,18 +116,63 @@ class PhonenumbersRecognizer(EntityRecognizer):
         else:
             finditer, not_a_phone, negative_before, count_digits = _PHONE_SCAN
         for m in finditer(text, pos):
-            # It begins with "+", "(" or a digit and ends with a digit: nothing to strip.
+            # It begins with "+", "(" or a digit and ends with a digit.
             candidate, start = m.group(), m.start()
+            if candidate[0] == "(" and ")" not in candidate:  # "(555-234-5678)": the number
+                candidate, start = candidate[1:], start + 1
             digits = count_digits(candidate)
             if digits < 7 or digits > 15 or not_a_phone(candidate):
                 continue
             if negative_before(text, max(0, start - _NEGATIVE_REACH), start):
                 continue
-            if valid_phone(candidate, self.regions):
+            if valid_phone(candidate, self.regions) or phone_context(text, start, candidate):
                 end = start + len(candidate)
                 metadata = self._metadata.copy()  # each result its own, as presidio's have
                 results.append(RecognizerResult("PHONE_NUMBER", start, end, 0.75, None, metadata))
         return results
+
+
+# Context that makes a phone-shaped number a phone number whatever the numbering plan says
+# (numbers from plans phonenumbers does not know, unassigned area codes, national formats
+# without a trunk prefix). Only candidates the plan refused are tested: rare, so plain searches.
+_CUE_BEFORE = stdre.compile(
+    r"(?i)(?:\b(?:tel|telephone|phone|ph|mobile|mob|cell|cellphone|fax|call|called|calling|"
+    r"callback|dial|dialled|dialed|ring|text|sms|whatsapp|hotline|helpline|reach|reached|"
+    r"(?:my|your|his|her|our|their|phone|mobile|cell|contact|home|work|office|direct|old|new)"
+    r"\s+(?:\w+\s+)?(?:number|no\.?|nr\.?|#))\b[^\w\n]{0,3}(?:[a-z]+[^\w\n]{1,3}){0,4}"
+    r"|(?:^|[\s|•·(])(?:t|m|p|f|h|w|tel|ph|mob)[ \t]*[:.][ \t]*)$"
+)
+_CUE_AFTER = stdre.compile(
+    r"[ \t]*\((?:cell|mobile|mob|home|work|office|fax|tel|landline|direct|whatsapp)\)", stdre.I
+)
+# A field of a contact line: "jane@example.org | 0170 1234567 | Berlin"
+_FIELD_EDGE = frozenset("|•·")
+_NAME_BEFORE_PAREN = stdre.compile(r"[A-Z][a-z]+\S*[ \t]\($")
+
+
+def phone_context(text: str, start: int, candidate: str) -> bool:
+    """A phone-shaped number in phone context: a cue before it on its line (`Tel:`, `phone`,
+    `call me at`, `her number is`), a kind after it (`(cell)`), a field of a contact line
+    that holds an e-mail address, or in brackets after a name ("Jane Doe (555 234 5678)").
+    Negative cues (order, case, ISBN ...) were tested before this."""
+    end = start + len(candidate)
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    if line_end < 0:
+        line_end = len(text)
+    before = text[max(line_start, start - 48) : start]
+    if _CUE_BEFORE.search(before) or _CUE_AFTER.match(text, end):
+        return True
+    head, tail = text[line_start:start].rstrip(" \t"), text[end:line_end].lstrip(" \t")
+    # a field between separators, on a line with an e-mail address
+    head_edge = not head or head[-1] in _FIELD_EDGE
+    if head_edge and (not tail or tail[0] in _FIELD_EDGE) and (head or tail):
+        return "@" in text[line_start:line_end]
+    return (
+        candidate[0] != "("
+        and text.startswith(")", end)
+        and _NAME_BEFORE_PAREN.search(text, max(line_start, start - 40), start) is not None
+    )
 
 
 def valid_phone(candidate: str, regions: tuple[str, ...]) -> bool:

@@ -64,16 +64,20 @@ class Scrubber:
             elif self.detector.ner is not None and ner is None:
                 flags.append("not_text" if script_of(text) == "none" else "ner_skipped_language")
             counts = Counter(r.entity_type for r in results)
-            n = sum(counts.values())
-            limit = self.config.drop_entities_per_1000_chars
-            dropped = (
-                limit is not None
-                and n >= self.config.drop_min_entities
-                and n * 1000 / max(len(text), 1) > limit
-            )
+            dropped = self.over_density(sum(counts.values()), text)
             scrubbed = "" if dropped else self.redactor.redact(text, results)
             out.append(Scrubbed(scrubbed, counts, dropped, ner, tuple(flags)))
         return out
+
+    def over_density(self, entities: int, text: str) -> bool:
+        """The density policy: drop a text with more entities per 1,000 characters than the
+        limit (and at least the minimum)."""
+        limit = self.config.drop_entities_per_1000_chars
+        return (
+            limit is not None
+            and entities >= self.config.drop_min_entities
+            and entities * 1000 / max(len(text), 1) > limit
+        )
 
 
 def freeze_heap() -> None:
