@@ -74,3 +74,28 @@ def pii_benchmark_texts():
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return lambda n, seed: [d["text"] for d in module.generate(n, seed=seed)]
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """`make(bucket) -> endpoint URL`: a real S3 HTTP endpoint on localhost (moto's server),
+    one per session, with a bucket made on request."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{server._server.server_port}"
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+    made: set[str] = set()
+
+    def make(bucket: str) -> str:
+        if bucket not in made:
+            client.create_bucket(Bucket=bucket)
+            made.add(bucket)
+        return url
+
+    yield make
+    server.stop()

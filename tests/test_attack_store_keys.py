@@ -24,20 +24,9 @@ from tests._store_attack import (
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint():
-    """A real S3 HTTP endpoint on localhost (moto's server), one bucket."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{server._server.server_port}"
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    import boto3
-
-    boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket="keys")
-    yield url
-    server.stop()
+def s3_endpoint(moto_s3):
+    """The session's S3 endpoint (moto's server) with this module's bucket."""
+    return moto_s3("keys")
 
 
 def _s3(endpoint: str, prefix: str, **extra) -> dict:
