@@ -6,19 +6,14 @@ Every string here was written for these tests."""
 from __future__ import annotations
 
 import pytest
+from _pii_helpers import fast_scrubber, found
 
-from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.scrub import Scrubber
 
 
 @pytest.fixture(scope="module")
 def fast() -> Scrubber:
-    return Scrubber(PiiConfig(mode="fast", drop_entities_per_1000_chars=None))
-
-
-def found(scrubber: Scrubber, text: str) -> list[tuple[str, str]]:
-    results, _ = scrubber.detector.analyze_batch([text])
-    return [(r.entity_type, text[r.start : r.end]) for r in results[0]]
+    return fast_scrubber()
 
 
 @pytest.mark.parametrize(
