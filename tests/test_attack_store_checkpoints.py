@@ -67,7 +67,7 @@ RACER = textwrap.dedent(
         if not getattr(self, "_raced", False):
             self._raced = True
             (barrier / str(os.getpid())).touch()
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 30
             while len(list(barrier.iterdir())) < 2 and time.monotonic() < deadline:
                 time.sleep(0.01)
         return real(self, *args, **kwargs)
@@ -80,7 +80,9 @@ RACER = textwrap.dedent(
 )
 
 
-def _race(ws, token: str, dirs: list[Path], barrier: Path, extra_env: dict) -> list:
+def _race(
+    ws, token: str, dirs: list[Path], barrier: Path, extra_env: dict, name: str = NAME
+) -> list:
     barrier.mkdir()
     env = {**os.environ, "CORPUSFORGE_TOKEN": token, "RACE_BARRIER": str(barrier), **extra_env}
     procs = [
@@ -91,7 +93,7 @@ def _race(ws, token: str, dirs: list[Path], barrier: Path, extra_env: dict) -> l
                 RACER,
                 "store",
                 "put",
-                NAME,
+                name,
                 str(d),
                 "--workspace",
                 str(ws.root),
@@ -123,8 +125,20 @@ def test_concurrent_puts_of_one_name_one_wins_and_the_loser_leaves_nothing(env, 
         url = f"s3://race/{tmp.name}"
         extra = {"CORPUSFORGE_STORE_URL": url, "CORPUSFORGE_STORE_OPTIONS": json.dumps(options)}
         kwargs = {"url": url, "storage_options": options}
-    results = _race(ws, env["tokens"]["svc:trainer"], [a, b], tmp / "barrier", extra)
-    assert len(list((tmp / "barrier").iterdir())) == 2  # both passed the existence check
+    # The race must really happen: both racers past the existence check before either writes.
+    # In about 1 run in 25 under load the second racer did not reach that point within the
+    # wait (cause not found; see the closing note), so a race that did not happen is run again
+    # under a fresh name, and every assertion below is on a race that did.
+    for attempt in range(3):
+        name = NAME if attempt == 0 else f"{NAME}-retry{attempt}"
+        barrier = tmp / f"barrier-{attempt}"
+        results = _race(ws, env["tokens"]["svc:trainer"], [a, b], barrier, extra, name)
+        if len(list(barrier.iterdir())) == 2:
+            break
+    else:
+        pytest.fail(
+            f"the two puts never raced: {[(r.returncode, r.stderr[-500:]) for r in results]}"
+        )
     winners = [r for r in results if r.returncode == 0]
     losers = [r for r in results if r.returncode != 0]
     assert len(winners) == 1 and len(losers) == 1, [(r.returncode, r.stderr) for r in results]
@@ -132,16 +146,16 @@ def test_concurrent_puts_of_one_name_one_wins_and_the_loser_leaves_nothing(env, 
     line = one_line(losers[0])
     assert "already exists" in line and "nothing of this put was kept" in line
     store = open_store(ws, env["tokens"]["svc:trainer"], **kwargs)
-    out = store.get_checkpoint(NAME, tmp / "out")
+    out = store.get_checkpoint(name, tmp / "out")
     winner_dir = a if results[0].returncode == 0 else b
     _same(winner_dir, out)  # one whole checkpoint: the winner's
-    manifest = json.loads(store.fs.cat_file(store._manifest_path(NAME)))
+    manifest = json.loads(store.fs.cat_file(store._manifest_path(name)))
     listed = {f"@{f['file_id']}.enc" for f in manifest["body"]["files"]}
-    present = {p.rsplit("/", 1)[-1] for p in store.fs.find(f"{store.root}/{NAME}")}
+    present = {p.rsplit("/", 1)[-1] for p in store.fs.find(f"{store.root}/{name}")}
     assert present == listed | {"@manifest.json"}, "the loser left objects behind"
-    decisions = [e.decision for e in events(ws, "store.put")]
-    assert sorted(decisions) == ["allow", "allow", "deny"]
-    assert "concurrent put" in events(ws, "store.put")[-1].details["reason"]
+    puts = [e for e in events(ws, "store.put") if e.object == f"checkpoint:{name}"]
+    assert sorted(e.decision for e in puts) == ["allow", "allow", "deny"]
+    assert "concurrent put" in puts[-1].details["reason"]
 
 
 # -- item 10: a damaged manifest ----------------------------------------------------------------
