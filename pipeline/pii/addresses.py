@@ -16,6 +16,7 @@ from corpusforge.pipeline.pii.base import (
     Prefilter,
     TailScan,
     first_char_alternation,
+    reverse_pattern,
     tail_spans,
     with_tail_gates,
 )
@@ -152,12 +153,6 @@ _US_STATES = (
 
 # A street of any type when a town and postcode follow on its line: "12 Wattle Copse,
 # Springvale 3171", "Unit 4 9 Kings Interchange, Cairns QLD 4870", "3 Mill End, Leeds LS1 4AP".
-def _reverse(expression: str) -> re.Pattern:
-    """A TailScan head, matched from its end ("$" at the cue) backwards: one attempt where a
-    forward search tried every position of the line before the cue."""
-    return re.compile("(?r)" + expression)
-
-
 _STREET_WITH_POSTCODE = TailScan(
     # the town and postcode after the street's comma: found first
     tail=stdre.compile(
@@ -165,7 +160,7 @@ _STREET_WITH_POSTCODE = TailScan(
         rf"(?:{_US_ZIP}|{_AU_POSTCODE}|{_UK_POSTCODE}|{_CA_POSTCODE})(?![\w-])"
     ),
     # then the number (or unit) and street words before it
-    head=_reverse(
+    head=reverse_pattern(
         rf"(?P<value>(?:{_UNIT_FIRST}|{_HOUSE_NUMBER}[A-Za-z]?(?:/\d{{1,5}})?[ \t]+)(?=[A-Z])"
         r"(?:[A-Z][A-Za-z'’.-]*[ \t]+){0,3}[A-Z][A-Za-z'’.-]*)$"
     ),
@@ -183,7 +178,7 @@ _TAIL_SCANS = (
             rf",[ \t]*(?:{'|'.join(_US_STATES + _PROVINCES)})[ \t]+(?:{_US_ZIP}|{_CA_POSTCODE})"
             r"(?![\w-])"
         ),
-        head=_reverse(rf"(?<![\w-])(?P<value>{_CITY})$"),
+        head=reverse_pattern(rf"(?<![\w-])(?P<value>{_CITY})$"),
         gate=rf",[ \t]*[A-Z]{{2}}[ \t]+(?:{DIGIT}{{5}}|[A-Z]{DIGIT}[A-Z])",
         keep_tail=True,
     ),
@@ -191,7 +186,7 @@ _TAIL_SCANS = (
         tail=stdre.compile(
             rf"[ \t](?:{_UK_POSTCODE}|{_CA_POSTCODE})(?=[ \t]*(?:$|[|,;.]))", stdre.MULTILINE
         ),
-        head=_reverse(rf"(?<![\w-])(?P<value>{_CITY})[ \t]*$"),
+        head=reverse_pattern(rf"(?<![\w-])(?P<value>{_CITY})[ \t]*$"),
         gate=rf"[ \t](?:[A-Z]{{1,2}}{DIGIT}[A-Z0-9]?[ \t]?{DIGIT}[A-Z]{{2}}"
         rf"|[A-Z]{DIGIT}[A-Z][ \t]?{DIGIT}[A-Z]{DIGIT})",
         keep_tail=True,

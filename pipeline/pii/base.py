@@ -231,3 +231,9 @@ def tail_spans(
             yield from scan.spans(text)
         elif (end := gated.get(TAIL_GATE_KEY + j)) is not None:
             yield from scan.spans(text, text.rfind("\n", 0, end - 1) + 1)
+
+
+def reverse_pattern(expression: str) -> re.Pattern:
+    """A TailScan head, matched from its end ("$" at the cue) backwards: one attempt where a
+    forward search tried every position of the line before the cue."""
+    return re.compile("(?r)" + expression)

@@ -19,6 +19,7 @@ from corpusforge.pipeline.pii.base import (
     Prefilter,
     TailScan,
     first_char_alternation,
+    reverse_pattern,
     tail_spans,
     with_tail_gates,
 )
@@ -284,12 +285,6 @@ _OPENING_BEFORE_AT = re.compile(r"(?r)[<(\[][ \t]*+[\w.+-]++")
 
 # What only follows a person's name ("jane doe, ssn=...", "Jane Doe (born 1970)"), and a
 # bracketed phone number after a capitalised name ("Jane Doe (555-234-5678)"): cue first.
-def _reverse(expression: str) -> re.Pattern:
-    """A TailScan head, matched from its end ("$" at the cue) backwards: one attempt where a
-    forward search tried every position of the line before the cue."""
-    return re.compile("(?r)" + expression)
-
-
 _AFTER_NAME = TailScan(
     tail=stdre.compile(
         r"(?:,[ \t]*|\([ \t]*)(?:"
@@ -297,14 +292,14 @@ _AFTER_NAME = TailScan(
         + r")(?![^\W\d_])",
         stdre.IGNORECASE,
     ),
-    head=_reverse(r"(?<![\w'’.-])" + _V + r"[ \t]*$"),
+    head=reverse_pattern(r"(?<![\w'’.-])" + _V + r"[ \t]*$"),
     gate=rf"(?:,|\()[ \t]*{_any(_AFTER_NAME_CUES)}",
     gate_caseless=True,
 )
 _NAME_PHONE = TailScan(
     # (not a span of years: "(2018-2021)")
     tail=stdre.compile(r"\((?!(?:19|20)\d\d[ \t]*[-–/])[ \t]*\+?\d[\d \t().-]{5,}\d[ \t]*\)"),
-    head=_reverse(
+    head=reverse_pattern(
         r"(?<![\w'’.-])(?P<value>(?=\p{Lu})"
         + _STOP
         + _CAP_T
