@@ -28,6 +28,7 @@ import regex as re
 from presidio_analyzer import PatternRecognizer, RecognizerResult
 
 from corpusforge.pipeline.pii.gates import SCAN, Gates
+from corpusforge.pipeline.pii.recognizer import PiiRecognizer
 from corpusforge.pipeline.pii.twins import AsciiTwin, twin_ready
 
 
@@ -65,7 +66,10 @@ def first_char_alternation(alternatives: Iterable[str]) -> str:
     return "(?:" + "|".join(f"{c}(?:{'|'.join(rest)})" for c, rest in groups.items()) + ")"
 
 
-class CuePatternRecognizer(PatternRecognizer):
+class CuePatternRecognizer(PatternRecognizer, PiiRecognizer):
+    """presidio's PatternRecognizer under the project's contract (pipeline/pii/recognizer.py):
+    cue groups, prefilters, gates and stdlib twins as described above."""
+
     use_prefilters = True
 
     def __init__(self, *args, prefilters: dict[str, Prefilter] | None = None, **kwargs):
@@ -81,11 +85,7 @@ class CuePatternRecognizer(PatternRecognizer):
             twin = AsciiTwin(pattern.regex, self.global_regex_flags) if pf.ascii_twin else None
             self._twins.append(twin)
         self._any_twin = any(self._twins)
-        # presidio's own recognizers name themselves in each result (it logs when they do not)
-        self._metadata = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-        }
+        self._metadata = self.result_metadata()
         self.gates = Gates(
             {i: (pf.gate, pf.gate_caseless) for i, (*_, pf, _) in enumerate(self._scans) if pf.gate}
         )

@@ -8,18 +8,19 @@ so that each character belongs to at most one entity, the larger span winning.
 from __future__ import annotations
 
 import re as stdlib_re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import regex as re
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from corpusforge.pipeline.pii.addresses import StreetAddressRecognizer
-from corpusforge.pipeline.pii.config import NER_ENTITIES, PiiConfig
+from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.gates import GateSet
 from corpusforge.pipeline.pii.ner import NerDetector
 from corpusforge.pipeline.pii.ner_view import SKIPPABLE_TYPES
 from corpusforge.pipeline.pii.people import ContextualNameRecognizer
 from corpusforge.pipeline.pii.phones import PhonenumbersRecognizer
+from corpusforge.pipeline.pii.recognizer import PiiRecognizer, as_pii_recognizer
 from corpusforge.pipeline.pii.secrets import secret_recognizers
 from corpusforge.pipeline.pii.structured import (
     ChecksumIbanRecognizer,
@@ -28,6 +29,7 @@ from corpusforge.pipeline.pii.structured import (
     ValidatedEmailRecognizer,
     ValidatedIpRecognizer,
 )
+from corpusforge.pipeline.pii_entities import NER_ENTITIES
 
 PROPAGATED_SCORE = 0.6
 _LATIN = re.compile(r"[A-Za-zÀ-ɏ]")
@@ -36,7 +38,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
 _ADDRESSES = re.compile(r"\S*[@/]\S*")
 
 
-def structured_recognizers() -> list[EntityRecognizer]:
+def structured_recognizers() -> list[PiiRecognizer]:
     return [
         ValidatedEmailRecognizer(),
         ValidatedIpRecognizer(),
@@ -47,7 +49,9 @@ def structured_recognizers() -> list[EntityRecognizer]:
     ]
 
 
-def pattern_recognizers() -> list[EntityRecognizer]:
+def pattern_recognizers() -> list[PiiRecognizer]:
+    """The project's recognizers, in the order the detector runs them (the order settles ties
+    between equal overlapping spans)."""
     return [
         *structured_recognizers(),
         *secret_recognizers(),
@@ -68,11 +72,16 @@ def script_of(text: str, sample: int = 4000) -> str:
 
 
 class PiiDetector:
-    def __init__(self, config: PiiConfig):
+    """`recognizers`: more recognizers to run after the project's, each a `PiiRecognizer` or
+    any presidio `EntityRecognizer` (run through `PresidioRecognizer`); a recognizer runs
+    where one of its types is active."""
+
+    def __init__(self, config: PiiConfig, recognizers: Iterable[EntityRecognizer] = ()):
         self.config = config
         self.entities = set(config.active_entities)
+        added = [as_pii_recognizer(r) for r in recognizers]
         self.recognizers = [
-            r for r in pattern_recognizers() if self.entities & set(r.supported_entities)
+            r for r in [*pattern_recognizers(), *added] if self.entities & set(r.supported_entities)
         ]
         self.gates = GateSet([r.gates for r in self.recognizers])
         ner_entities = [e for e in NER_ENTITIES if e in self.entities]

@@ -25,6 +25,7 @@ from corpusforge.core.errors import ConfigError
 from corpusforge.pipeline.pii.chunking import chunk_text
 from corpusforge.pipeline.pii.ner_ops import use_fastest_ops
 from corpusforge.pipeline.pii.ner_view import ner_view
+from corpusforge.pipeline.pii_entities import NER_LABELS
 
 _PACKAGE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -182,7 +183,9 @@ class NerDetector:
         self.batch_size = batch_size
         self.max_chunk_chars = max_chunk_chars
         self.overlap = overlap
-        config = NerModelConfiguration(labels_to_ignore=_IGNORED_LABELS)
+        config = NerModelConfiguration(
+            model_to_presidio_entity_mapping=dict(NER_LABELS), labels_to_ignore=_IGNORED_LABELS
+        )
         self.engine = NerOnlySpacyNlpEngine(
             models=[{"lang_code": language, "model_name": model_name}],
             ner_model_configuration=config,

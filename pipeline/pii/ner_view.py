@@ -16,10 +16,11 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Types NER need not read again (their spans carry no name and no context for one).
-SKIPPABLE_TYPES = frozenset(
-    "EMAIL_ADDRESS PHONE_NUMBER IP_ADDRESS CREDIT_CARD US_SSN IBAN_CODE SECRET".split()
-)
+from corpusforge.pipeline.pii_entities import NER_SKIPPED
+
+# Types NER need not read again (their spans carry no name and no context for one): the
+# registry's types whose `ner_reads_spans` is False.
+SKIPPABLE_TYPES = NER_SKIPPED
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from corpusforge.pipeline.pii.base import (
     with_tail_gates,
 )
 from corpusforge.pipeline.pii.gates import DIGIT, LOWER, NON_ASCII, SCAN, UPPER, alternatives
-from corpusforge.pipeline.pii.twins import AsciiTwin, twin_ready
+from corpusforge.pipeline.pii.twins import stdlib_twin, twin_ready
 
 _NOT_A_NAME = (
     "the a an and or of to in for on at is was not this that it all any team support admin "
@@ -315,17 +315,10 @@ _TAIL_SCANS = (_AFTER_NAME, _NAME_PHONE)
 _CONTACT_LINE = re.compile(r"[ \t]*" + _V + r"[ \t]*[|•·]")
 
 
-def _unguarded_twin(expression: str):
-    twin = AsciiTwin(expression)
-    if twin.guard is not None:  # the stdlib pattern alone would not be the twin
-        raise ValueError("expected a twin without a guard")
-    return twin.pattern
-
-
 # On text where twins hold (pipeline/pii/twins.py) the stdlib engine runs the same expressions
 # (a third of the calls' cost in `regex`), and [\w.+-] and [\p{L}'’.\- \t] are these characters.
-_TWIN_BRACKETED_EMAIL = _unguarded_twin(_BRACKETED_EMAIL.pattern)
-_TWIN_NAME_AT_END = _unguarded_twin(_NAME_AT_END.pattern)
+_TWIN_BRACKETED_EMAIL = stdlib_twin(_BRACKETED_EMAIL.pattern)
+_TWIN_NAME_AT_END = stdlib_twin(_NAME_AT_END.pattern)
 _LOCAL_PART_CHARS = string.ascii_letters + string.digits + "_.+-"
 _NAME_CHARS = string.ascii_letters + "'’.- \t"
 

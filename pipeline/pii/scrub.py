@@ -5,8 +5,10 @@ from __future__ import annotations
 import gc
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from presidio_analyzer import EntityRecognizer
 
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.detector import PiiDetector, clean_text, script_of
@@ -41,9 +43,12 @@ _WARM_UP = (
 
 
 class Scrubber:
-    def __init__(self, config: PiiConfig):
+    """`recognizers`: more recognizers for the detector (`PiiDetector`): the project's kind or
+    any presidio `EntityRecognizer`."""
+
+    def __init__(self, config: PiiConfig, recognizers: Iterable[EntityRecognizer] = ()):
         self.config = config
-        self.detector = PiiDetector(config)
+        self.detector = PiiDetector(config, recognizers)
         self.redactor = Redactor(config)
 
     def warm_up(self) -> None:

@@ -10,7 +10,7 @@ import math
 from collections import Counter
 
 import regex as re
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
 from corpusforge.pipeline.pii.base import CuePatternRecognizer, Prefilter
 from corpusforge.pipeline.pii.gates import SPACE
@@ -155,5 +155,5 @@ class SecretRecognizer(CuePatternRecognizer):
         return None
 
 
-def secret_recognizers() -> list[PatternRecognizer]:
+def secret_recognizers() -> list[CuePatternRecognizer]:
     return [SecretRecognizer()]

@@ -310,15 +310,3 @@ class ChecksumIbanRecognizer(CuePatternRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         return iban_ok(pattern_text)
-
-
-def ascii_twin(pattern: re.Pattern) -> stdre.Pattern:
-    """The same expression for the stdlib engine, to run on ASCII text only.
-
-    On ASCII characters, re.ASCII's classes (\\d \\s \\w \\b, case folding) are `regex`'s
-    Unicode ones and both engines backtrack alike, so the matches are the same
-    (tests/test_pii_structured_fast.py); the stdlib engine runs the phone scan ~1.7x faster.
-    """
-    if pattern.flags & ~(re.UNICODE | re.VERSION0):
-        raise ValueError("global flags are not carried over; use inline ones")
-    return stdre.compile(pattern.pattern, stdre.ASCII)

@@ -104,6 +104,16 @@ class AsciiTwin:
             m = search(text, pos)
 
 
+def stdlib_twin(expression: str, flags: int = 0) -> stdre.Pattern:
+    """The stdlib pattern of `AsciiTwin(expression, flags)` on its own, for expressions whose
+    twin needs no guard (raises ValueError otherwise): its `match`, `search`, `finditer` and
+    `fullmatch` find what the `regex` pattern finds, on text where `twin_ready` holds."""
+    twin = AsciiTwin(expression, flags)
+    if twin.guard is not None:
+        raise ValueError("a variable-length lookbehind at the start needs AsciiTwin's guard")
+    return twin.pattern
+
+
 def ascii_letters(expression: str) -> str:
     """`expression` with \\p{Lu}, \\p{Ll} and \\p{L} as the ASCII letter classes."""
     out = []
