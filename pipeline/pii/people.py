@@ -195,7 +195,7 @@ _PATTERNS = [
     ),
     # An initial and a surname: "J. Roberts", "S. O'Brien". The capital comes first, the test
     # of the character before it second ((?<![\w.])\p{Lu} as \p{Lu}(?<![\w.]\p{Lu})): `regex`
-    # then looks for capitals only, 37% faster on the benchmark's texts.
+    # then looks for capitals only instead of testing the lookbehind at every position.
     Pattern(
         "initial-surname",
         _INITIAL + r"\.[ \t]?(?:\p{Lu}\.[ \t]?)?"
@@ -210,8 +210,8 @@ _BYLINE_CUES = (
     "attn", "c/o", "courtesy of", "interviewed", "signed", "cc", "ping",
 )  # fmt: skip
 # ascii_twin: where the stdlib engine ran the pattern's scans of the benchmark's texts in fewer
-# instructions (callgrind, seed 0): greeting -44%, signature -27%, header -22%, dash-signature
-# -17%, byline -7%; not title (+2%) nor initial-surname (+59%: `regex` finds \p{Lu} first).
+# instructions (docs/pii.md, "Measurements behind the code"); not title nor initial-surname
+# (`regex` finds \p{Lu} first).
 _NOT_WORD_OR_DOT = r"[^A-Za-z0-9_.]"  # [^\w.] on ASCII; admits every non-ASCII character
 _PREFILTERS = {
     "header": Prefilter(
@@ -275,7 +275,7 @@ _PREFILTERS = {
 _BRACKETED_EMAIL = re.compile(r"[<(\[][ \t]*[\w.+-]+@[\w-]+\.[\w.-]+[ \t]*[>)\]]")
 _NAME_AT_END = re.compile(r"(?<![\w@])" + _V + r"[ \t]*$")
 # The name and the blanks after it hold only these characters: the search for it starts after
-# the last other character before the address (a search tries every position: ~10 us a line).
+# the last other character before the address (a search would try every position).
 _LAST_NOT_IN_NAME = re.compile(r"(?r)[^\p{L}'’.\- \t]")
 # A bracketed address holds one "@" and starts at the bracket before the run of [\w.+-] and the
 # blanks that end there: found from each "@" (a reverse match, anchored at the "@"), not by a
@@ -316,7 +316,7 @@ _CONTACT_LINE = re.compile(r"[ \t]*" + _V + r"[ \t]*[|•·]")
 
 
 # On text where twins hold (pipeline/pii/twins.py) the stdlib engine runs the same expressions
-# (a third of the calls' cost in `regex`), and [\w.+-] and [\p{L}'’.\- \t] are these characters.
+# (cheaper calls than `regex`'s), and [\w.+-] and [\p{L}'’.\- \t] are these characters.
 _TWIN_BRACKETED_EMAIL = stdlib_twin(_BRACKETED_EMAIL.pattern)
 _TWIN_NAME_AT_END = stdlib_twin(_NAME_AT_END.pattern)
 _LOCAL_PART_CHARS = string.ascii_letters + string.digits + "_.+-"

@@ -90,7 +90,7 @@ def freeze_heap() -> None:
 
     A warmed-up scrubber holds large tables for the life of a worker process (tldextract's
     suffix trie, phonenumbers' metadata, presidio's registries, spaCy's vocabulary); each full
-    collection walked all of them again, 6-15% of fast mode's CPU. Objects created later are
+    collection walked all of them again. Objects created later are
     collected as usual, and frozen ones are still freed when their last reference goes. For a
     process that keeps what it has built, as the stage's workers do.
     """

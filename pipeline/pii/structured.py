@@ -22,7 +22,7 @@ from corpusforge.pipeline.pii.offline import has_public_suffix
 CASE_SENSITIVE = re.MULTILINE | re.DOTALL
 # Words that make a number a version, a reference or an identifier rather than PII. Patterns
 # put their one-character lookbehind first: the same assertions, and this costly one runs only
-# where that one holds (ipv4 scan -30%, card -17%).
+# where that one holds.
 _NOT_PII_BEFORE = (
     r"(?<!(?i:\b(?:v|ver|version|release|build|firmware|fw|bios|kernel|driver|rev|revision|"
     r"isbn(?:-1[03])?|doi|issn|case|ticket|order|invoice|sku|part|model|serial|ref|no|patent|"
@@ -32,7 +32,7 @@ _NOT_PII_BEFORE = (
 
 # Compiled once: validators run per candidate, and the regex module's cache lookup is slow.
 _NON_DIGIT = re.compile(r"\D")
-# ASCII text's non-digits (\D there): str.translate drops them ~6x faster than a regex sub.
+# ASCII text's non-digits (\D there): str.translate drops them without a regex call.
 _ASCII_NON_DIGITS = dict.fromkeys(i for i in range(128) if not 48 <= i <= 57)
 
 
@@ -115,7 +115,7 @@ class ValidatedIpRecognizer(CuePatternRecognizer):
         if ":" in address:
             if "::" not in address and "." not in address:
                 # All IPv6Address takes then (clock times like 10:12:01 fail), one match
-                # instead of its parse (~6 us) or exception (~4 us).
+                # instead of its parse or its exception.
                 return _EIGHT_HEXTETS.fullmatch(address) is not None
             # Clock times and C++ scopes (a::b) parse as IPv6; real ones have 3+ groups.
             if len([g for g in address.split(":") if g]) < 3:
@@ -126,7 +126,7 @@ class ValidatedIpRecognizer(CuePatternRecognizer):
                 return False
             return True
         # What IPv4Address takes (ASCII octets 0-255 without leading zeros) in one match
-        # instead of its parse (~3 us); 0.0.0.0 is unspecified.
+        # instead of its parse; 0.0.0.0 is unspecified.
         # 0.0.0.0/8 is "this network" (RFC 1122), never a host's address: "0.9.12.3" is a
         # version number.
         return _IPV4_ADDRESS.fullmatch(address) is not None and not address.startswith("0.")
@@ -144,7 +144,7 @@ _LUHN_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
 def luhn_ok(digits: str) -> bool:
     if digits.isascii():
         # Every other digit from the right kept, the others doubled: byte sums less "0"s
-        # (~4x faster than a loop over the digits).
+        # (no Python loop over the digits).
         kept, doubled = digits[::-2].encode(), digits[-2::-2].encode().translate(_LUHN_DOUBLED)
         return (sum(kept) + sum(doubled) - 48 * len(digits)) % 10 == 0
     total = 0  # other decimal digits: their code points, as ever
@@ -183,9 +183,9 @@ def card_brand_ok(digits: str) -> bool:
     return False
 
 
-# The card scan runs as a stdlib twin (Prefilter.ascii_twin, pipeline/pii/twins.py): -4%
-# instructions (callgrind, seed 0). The e-mail, SSN, IP and IBAN scans take more as twins
-# (+1.6%, +0.5%, +35%, +0.4%) and stay with `regex`.
+# The card scan runs as a stdlib twin (Prefilter.ascii_twin, pipeline/pii/twins.py), where it
+# took fewer instructions; the e-mail, SSN, IP and IBAN scans took more as twins and stay with
+# `regex` (docs/pii.md, "Measurements behind the code").
 class LuhnCardRecognizer(CuePatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
@@ -270,7 +270,7 @@ class SsnRuleRecognizer(CuePatternRecognizer):
 
 
 # ASCII candidates: separators dropped (\s and "-" there) and letters made numbers by
-# str.translate, ~5x faster than a regex sub and int(c, 36) per character.
+# str.translate, without a regex sub or an int(c, 36) call per character.
 _ASCII_IBAN_SEPARATORS = dict.fromkeys(map(ord, "\t\n\x0b\x0c\r -"))
 _BASE36 = string.digits + string.ascii_uppercase
 _BASE36_VALUES = {ord(c): str(value) for value, c in enumerate(_BASE36)}

@@ -3,8 +3,7 @@
 On ASCII characters re.ASCII's classes (\\d \\s \\w \\b, case folding) equal `regex`'s Unicode
 ones, and both are backtracking engines that try alternatives and repeats in the same order, so
 a pattern that both compile finds the same matches there. The stdlib engine executes many of
-ours 1.3-2.5x faster (the name, address, e-mail and card scans of a benchmark pass: 15.2 ms in
-`regex`, 9.4 ms as twins). Two things it lacks are bridged:
+ours faster (docs/pii.md, "Measurements behind the code"). Two things it lacks are bridged:
 
 - Unicode letter properties \\p{Lu} \\p{Ll} \\p{L}: on ASCII text they are [A-Z] [a-z] [A-Za-z]
   (under IGNORECASE both engines let them match either case).
