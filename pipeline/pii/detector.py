@@ -169,7 +169,7 @@ def name_mentions(text: str, results: Sequence[RecognizerResult]) -> list[tuple[
     the labeled set) coincide with or fall inside a found name and are dropped by
     `resolve_overlaps`, which makes results only for the few it keeps."""
     names: set[str] = set()
-    surnames: set[str] = set()
+    surnames: set[str] = set()  # and first names: both case-sensitive, alone
     seen: set[str] = set()  # a name is often found twice (a header and a signature)
     for r in results:
         entity_type = r.entity_type
@@ -183,6 +183,16 @@ def name_mentions(text: str, results: Sequence[RecognizerResult]) -> list[tuple[
                 names.add(value)
             if len(parts) >= 2 and len(parts[-1]) >= 3 and parts[-1][0].isupper():
                 surnames.add(parts[-1])
+                # The first name alone too ("Early life: Jane grew up ..."), written as a name
+                # is: capitalised, then lower case; a title before it is skipped.
+                given = parts[1] if parts[0].lower() in _TITLES and len(parts) >= 3 else parts[0]
+                if (
+                    len(given) >= 3
+                    and given[0].isupper()
+                    and given[1:].islower()
+                    and given.lower() not in _TITLES
+                ):
+                    surnames.add(given)
         elif entity_type == "EMAIL_ADDRESS":
             local = text[r.start : r.end].split("@", 1)[0]
             # split at any of . _ - (what a regex split at [._-] gives, without its call cost)
@@ -206,6 +216,11 @@ def name_mentions(text: str, results: Sequence[RecognizerResult]) -> list[tuple[
     return spans
 
 
+# Words before a first name that are not one ("Dr. Jane Doe"), lower case.
+_TITLES = frozenset(
+    "mr mrs ms mx miss dr prof professor sir dame rev judge officer sgt capt det agent nurse "
+    "coach uncle aunt auntie grandma grandpa herr frau mme mlle sr sra saint st the".split()
+)
 _BLOCKS_BEFORE = re.compile(r"[\w@.]")  # a mention does not continue a word, address or path
 _BLOCKS_AFTER = re.compile(r"[\w@]")
 _SPACES = re.compile(r"\s+")

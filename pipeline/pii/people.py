@@ -34,7 +34,8 @@ _NOT_A_NAME = (
     "sales info help service desk bot automated system root contact email e-mail phone tel "
     "address web website home about news menu login some many much more most few his her "
     "their its him them these those what which who whom whose mom dad mum doctor boss darling "
-    "honey sweetheart buddy mate everybody anyone someone nobody guest"
+    "honey sweetheart buddy mate everybody anyone someone nobody guest again world anyway back "
+    "aboard god goodness heavens"
 ).split()
 
 
@@ -109,6 +110,20 @@ _RELATION_CUES = (
     "whispered", "shouted", "added", "told", "thanks to", "care of", "attention of",
     "invited", "congratulations to", "condolences to", "married", "introducing", "paging",
 )  # fmt: skip
+# Addressing someone in running text: a greeting, thanks, an apology, congratulations or a
+# sign-off opening a sentence, then a capitalised name ("thanks Mia for the fix", "Sorry Mia,",
+# "Talk soon, Mia"). Words that also open ordinary sentences ("Best practices", "Love it")
+# count only with their comma.
+_ADDRESS_CUES = (
+    "hi", "hello", "hey", "dear", "thanks", "thank you", "thx", "many thanks", "cheers", "sorry",
+    "congrats", "congratulations", "welcome", "welcome back", "welcome aboard", "good morning",
+    "good afternoon", "good evening", "good night", "good luck", "happy birthday", "bye",
+    "goodbye", "see you", "take care", "talk soon", "best,", "love,", "regards,", "kind regards,",
+    "best regards,", "great job", "well done", "nice work", "great work", "good job",
+)  # fmt: skip
+# A first name as people write them: capitalised, lower case after ("Mia", "Anne-Sophie"), not
+# a product's inner capitals ("GitHub") or an acronym.
+_FIRST_NAME = r"\p{Lu}\p{Ll}+(?:[-'’]\p{Lu}?\p{Ll}+)*"
 # After a name: what only follows a person's name ("Jane Doe, ssn=...", "Jane Doe (born 1970)").
 _AFTER_NAME_CUES = ("ssn", "dob", "d.o.b.", "date of birth", "born", "aged", "née", "nee")
 
@@ -193,6 +208,40 @@ _PATTERNS = [
         r"[ \t]*(?:,|[ \t]-|—)[ \t]*\n[ \t]*\n",
         0.7,
     ),
+    # Addressing someone in running text (cues above): a sentence's or line's start, the cue,
+    # one or two capitalised names, then punctuation, the line's end, or "for"/"on".
+    Pattern(
+        "addressing",
+        r"(?im:(?:^|[.!?][ \t]+|\bok(?:ay)?[, \t]+)[ \t]*"
+        + first_char_alternation(_ADDRESS_CUES)
+        + r",?[ \t]+)(?P<value>(?=\p{Lu})"
+        + _STOP
+        + _FIRST_NAME
+        + r"(?:[ \t]+"
+        + _FIRST_NAME
+        + r")?)(?=[ \t]*(?:[,.!?;:)]|$)|[ \t]+(?:for|on)\b)",
+        0.7,
+    ),
+    # Introductions and quote headers: "This is Mia from billing", "Mia Wong wrote:" at a
+    # line's start or after the date of "On Tue, 4 Mar, Mia Wong wrote:".
+    Pattern(
+        "introduction",
+        r"(?i:\bthis is[ \t]+)(?P<value>(?=\p{Lu})"
+        + _STOP
+        + _FIRST_NAME
+        + r")(?=[ \t]+(?i:from|here|speaking)\b)",
+        0.7,
+    ),
+    Pattern(
+        "wrote",
+        r"(?m:(?:^[ \t>]*|,[ \t]*))(?P<value>(?=\p{Lu})"
+        + _STOP
+        + _FIRST_NAME
+        + r"(?:[ \t]+"
+        + _FIRST_NAME
+        + r"){0,2})(?:[ \t]+<[^<>\n]{1,80}>)?[ \t]+(?:wrote|writes):",
+        0.75,
+    ),
     # An initial and a surname: "J. Roberts", "S. O'Brien". The capital comes first, the test
     # of the character before it second ((?<![\w.])\p{Lu} as \p{Lu}(?<![\w.]\p{Lu})): `regex`
     # then looks for capitals only instead of testing the lookbehind at every position.
@@ -258,6 +307,24 @@ _PREFILTERS = {
         reach=30,  # the longest cue, "congratulations to", a blank and a letter
     ),
     # (the name, at most 60 characters, before the gate's end)
+    # (a match and its cue begin on one line)
+    "addressing": Prefilter(
+        gate=rf"{_any(_ADDRESS_CUES)},?[ \t]+[A-Z{NON_ASCII}]",
+        gate_caseless=True,
+        same_line=True,
+    ),
+    "introduction": Prefilter(
+        needles=("this is",),
+        fold=True,
+        gate=rf"this is[ \t]+[A-Z{NON_ASCII}]",
+        gate_caseless=True,
+        same_line=True,
+    ),
+    "wrote": Prefilter(
+        needles=("wrote:", "writes:"),
+        gate=r"[ \t](?:wrote|writes):",
+        same_line=True,
+    ),
     "vocative": Prefilter(gate=r',[ \t]+[^\n,]*[?!.,](?:"|”|’)', same_line=True),
     "called-out": Prefilter(gate=r'(?:"|“)[^\n"“]*[!?](?:"|”|’)', same_line=True),
     "salutation": Prefilter(gate=r"(?:,|[ \t]-|—)[ \t]*\n[ \t]*\n", reach=80),

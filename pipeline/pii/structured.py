@@ -160,8 +160,8 @@ def card_brand_ok(digits: str) -> bool:
     """The number's issuer range (IIN) is one a current card network issues, at a length that
     network uses: Visa 4 (13, 16, 19 digits); Mastercard 51-55 and 2221-2720 (16); Amex 34, 37
     (15); Discover 6011, 644-649, 65, 622126-622925 (16-19); JCB 3528-3589 (16-19); UnionPay 62
-    (16-19; its newer 81 range is not scanned for); Diners Club 300-305, 3095, 36, 38-39
-    (14-19); Mir 2200-2204 (16-19); Maestro 50, 56-69 (12-19)."""
+    and 81 (16-19); Diners Club 300-305, 3095, 36, 38-39 (14-19); Mir 2200-2204 (16-19);
+    Maestro 50, 56-69 (12-19)."""
     n = len(digits)
     if not digits.isascii():
         digits = "".join(str(int(c)) for c in digits)  # other decimal digits: their values
@@ -174,7 +174,7 @@ def card_brand_ok(digits: str) -> bool:
         return n == 15
     if four == 6011 or 644 <= four // 10 <= 649 or two == 65 or 622126 <= int(digits[:6]) <= 622925:
         return 16 <= n <= 19
-    if 3528 <= four <= 3589 or two == 62 or 2200 <= four <= 2204:
+    if 3528 <= four <= 3589 or two in (62, 81) or 2200 <= four <= 2204:
         return 16 <= n <= 19
     if 300 <= four // 10 <= 305 or four == 3095 or two in (36, 38, 39):
         return 14 <= n <= 19
@@ -194,9 +194,9 @@ class LuhnCardRecognizer(CuePatternRecognizer):
             patterns=[
                 Pattern(
                     "card",
-                    r"(?=[2-6])(?<![\w.-])"
+                    r"(?=[2-68])(?<![\w.-])"
                     + _NOT_PII_BEFORE
-                    + r"[2-6]\d{3}(?:[ -]?\d{3,4}){2,3}(?:[ -]?\d{1,4})?"
+                    + r"[2-68]\d{3}(?:[ -]?\d{3,4}){2,3}(?:[ -]?\d{1,4})?"
                     + r"(?![\w-]|\.\d)",
                     0.5,
                 )
@@ -204,8 +204,8 @@ class LuhnCardRecognizer(CuePatternRecognizer):
             global_regex_flags=CASE_SENSITIVE,
             prefilters={
                 "card": Prefilter(
-                    anchor=r"[2-6]\d{3}[ -]?\d{3}",
-                    gate=rf"[2-6]{DIGIT}{{3}}[ -]?{DIGIT}{{3}}",
+                    anchor=r"[2-68]\d{3}[ -]?\d{3}",
+                    gate=rf"[2-68]{DIGIT}{{3}}[ -]?{DIGIT}{{3}}",
                     reach=8,
                     ascii_twin=True,
                 )
