@@ -20,7 +20,20 @@ from corpusforge.pipeline.pii.detector import (
 from corpusforge.pipeline.pii.redact import Redactor
 
 TITLES = {"mr", "mrs", "ms", "dr", "prof", "sir", "the"}  # those the random documents hold
-FIRST = ["Dr", "Prof", "Ana", "jane", "JOSÉ", "Zoë", "Øystein", "Li", "İlker", "O'Neil", "Mary-Jo", "ana"]
+FIRST = [
+    "Dr",
+    "Prof",
+    "Ana",
+    "jane",
+    "JOSÉ",
+    "Zoë",
+    "Øystein",
+    "Li",
+    "İlker",
+    "O'Neil",
+    "Mary-Jo",
+    "ana",
+]
 LAST = ["Silva", "Doe", "Baker", "Müller", "de", "X", "Ng", "Dœ", "silva", "BAKER", "Ab1"]
 SEPARATORS = [" ", "  ", "\t", "\n", "\u00a0", "\x1c", "", ".", "_", "@", "-", "'", "\u2003"]
 WORDS = ["baker", "the", "Silva's", "x.org", "@", "é", "mail", "K", "_", "42", "ſ", "a.b"]
