@@ -307,9 +307,11 @@ _PREFILTERS = {
         reach=30,  # the longest cue, "congratulations to", a blank and a letter
     ),
     # (the name, at most 60 characters, before the gate's end)
-    # (a match and its cue begin on one line)
+    # (a match and its cue begin on one line; the cue opens a sentence or the line, as in the
+    # pattern: a cue word alone opened nearly every text, "hi" inside "this")
     "addressing": Prefilter(
-        gate=rf"{_any(_ADDRESS_CUES)},?[ \t]+[A-Z{NON_ASCII}]",
+        gate=rf"(?:^|[.!?][ \t]+|ok(?:ay)?[, \t]+)[ \t]*{_any(_ADDRESS_CUES)},?[ \t]+"
+        rf"[A-Z{NON_ASCII}]",
         gate_caseless=True,
         same_line=True,
     ),
