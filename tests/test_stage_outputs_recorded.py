@@ -6,10 +6,6 @@ shards by their rows (canonical JSON, with each `uri` made relative to the corpu
 the rows name the absolute path they came from), every other file by its bytes. Manifests are
 left out (they hold times). A deliberate change of output updates the digests in the same
 commit and says why.
-
-Changes so far: the first-name rules of issue 16 (pipeline/pii/people.py) redact four more
-names in the PII output (a first name after "by", a first name before a redacted surname, two
-first names of full names), so the PII shards and the tokenize output that reads them changed.
 """
 
 # ruff: noqa: E501
