@@ -1,0 +1,169 @@
+"""Filter flow: one task per batch of input shards (mapped on worker processes), then assemble,
+audit (counts only) and artifacts: a table of removal reasons and a bar chart of them.
+A rerun reuses every shard whose result is cached (same shard, config, code)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from pydantic import Field
+
+from corpusforge.core.settings import StrictModel, TaskRunnerAddress
+from corpusforge.flows.common import (
+    Progress,
+    audit,
+    audit_each,
+    batches,
+    io_retrying_task,
+    map_batches,
+    markdown_table,
+    publish_markdown,
+    publish_table,
+    stage_cache_dir,
+    task_runner_for,
+)
+from corpusforge.flows.workers import compute_each
+from corpusforge.pipeline.documents import list_shards
+from corpusforge.pipeline.filter.config import FilterConfig
+from corpusforge.pipeline.filter.stage import assemble, filter_shard
+from corpusforge.pipeline.stage_io import check_output_directory, prepare_document_inputs
+
+
+class FilterParams(StrictModel):
+    input: str = Field(..., description="document shards: directory, .parquet or .jsonl")
+    output: str = Field(..., description="output directory for the kept documents")
+    config: FilterConfig = Field(default_factory=FilterConfig)
+    task_runner: TaskRunnerAddress | None = Field(
+        None, description="dask://HOST:PORT, threads, or processes"
+    )
+    workers: int | None = Field(None, ge=1, description="worker processes (default: cores)")
+    overwrite: bool = Field(False, description="replace an earlier filter output in `output`")
+    allow_incomplete: bool = Field(
+        False, description="read an input directory without a complete manifest (recorded)"
+    )
+
+
+@io_retrying_task("filter-from-{shards[0]}")
+def filter_shards_task(
+    shards: list[str], cache_root: str, config: FilterConfig
+) -> list[dict[str, Any]]:
+    """A batch of shards (each cached on its own, so a rerun redoes only unfinished ones)."""
+    return compute_each(filter_shard, [(s, cache_root, config) for s in shards])
+
+
+@flow(name="filter", log_prints=True)
+def filter_flow(params: FilterParams) -> dict[str, Any]:
+    check_output_directory(Path(params.output), "filter", overwrite=params.overwrite)
+    cache_root = stage_cache_dir("filter")
+    inputs = prepare_document_inputs(
+        params.input, cache_root, allow_incomplete=params.allow_incomplete
+    )
+    shards = inputs.shards
+    progress = Progress(len(shards), f"filter: {len(shards)} shards")
+    groups = batches(shards, params.workers or os.cpu_count() or 1)
+    ordered = map_batches(
+        filter_shards_task, groups, progress, cache_root=cache_root, config=params.config
+    )
+    manifest = assemble(
+        ordered, cache_root, params.output, params.config, inputs, overwrite=params.overwrite
+    )
+    _record(ordered, manifest, params.output)
+    return manifest
+
+
+def run_filter(params: FilterParams) -> dict[str, Any]:
+    """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
+    shards = list_shards(params.input)
+    workers = params.workers or min(len(shards), os.cpu_count() or 1)
+    runner = task_runner_for(params.task_runner, workers=workers)
+    return filter_flow.with_options(task_runner=runner)(params)
+
+
+def reason_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per removal reason (filter.rule) with its count, most frequent first."""
+    return [
+        {"filter": reason.split(".", 1)[0], "rule": reason.split(".", 1)[-1], "removed": n}
+        for reason, n in sorted(manifest.get("removed_by_rule", {}).items(), key=lambda kv: -kv[1])
+    ]
+
+
+def reasons_chart_png(rows: list[dict[str, Any]]) -> bytes:
+    """A horizontal bar chart of removals per reason."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['filter']}.{r['rule']}" for r in rows] or ["(nothing removed)"]
+    values = [r["removed"] for r in rows] or [0]
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(labels) + 1.2), dpi=100)
+    ax.barh(labels[::-1], values[::-1], color="#4c72b0")
+    ax.set(xlabel="documents removed", title="Filter: documents removed per reason")
+    ax.grid(axis="x", alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _record(results: list[dict[str, Any]], manifest: dict[str, Any], output: str) -> None:
+    """Audit entries and artifacts: ids, hashes and counts only."""
+    audit_each(
+        "filter.shard",
+        [
+            {
+                "object": f"sha256:{r['sha256']}",
+                "counts": {
+                    **r["counts"],
+                    **{f"rule.{k}": v for k, v in r["removed_by_rule"].items()},
+                },
+                "details": {"path": r["path"], "cached": r.get("cached", False)},
+            }
+            for r in results
+        ],
+    )
+    counts = manifest["counts"]
+    by_rule = manifest.get("removed_by_rule", {})
+    audit(
+        "filter.run",
+        f"dir:{Path(output).resolve()}",
+        counts={**counts, **{f"rule.{k}": v for k, v in by_rule.items()}},
+        details={
+            "shards": [o["sha256"] for o in manifest["outputs"]],
+            "by_source": manifest.get("by_source", {}),
+            "languages": manifest.get("languages", {}),
+            "input_incomplete": manifest.get("input_incomplete", False),
+        },
+    )
+    rows = reason_rows(manifest)
+    publish_table("filter-reasons", rows, "Documents removed by the filter, per reason")
+    png = reasons_chart_png(rows)
+    sources = _aligned("source", manifest.get("by_source", {}))
+    languages = _aligned("language", manifest.get("languages", {}))
+    publish_markdown(
+        "filter-summary",
+        "## Filter\n\n"
+        f"- documents in: {counts['in']}, out: {counts['out']}, removed: {counts['removed']}, "
+        f"rejected: {counts['rejected']}\n"
+        f"- edited by C4's line removal: {counts.get('lines_edited', 0)}\n"
+        f"- shards: {counts.get('shards', 0)} ({counts.get('shards_cached', 0)} reused)\n\n"
+        f"![reasons](data:image/png;base64,{base64.b64encode(png).decode()})\n\n"
+        "### Removed per reason\n\n"
+        + markdown_table(rows)
+        + "\n\n### Per source\n\n"
+        + markdown_table(sources)
+        + "\n\n### Languages\n\n"
+        + markdown_table(languages),
+        "Filter summary (counts only)",
+    )
+
+
+def _aligned(label: str, table: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """Rows with the same columns (a count a row lacks is 0), for a Markdown table."""
+    cols = sorted({k for c in table.values() for k in c}, key=lambda k: (k != "in", k != "out", k))
+    return [{label: name, **{k: c.get(k, 0) for k in cols}} for name, c in table.items()]
