@@ -183,6 +183,12 @@ class GopherRepetitionConfig(StrictModel):
         default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16},
         description="n -> most frequent n-gram's share of characters above which: removed",
     )
+    top_ngram_min_count: int = Field(
+        2,
+        ge=1,
+        description="the top n-gram counts only if it occurs this often (datatrove: 1, so a "
+        "short text whose n-grams are all unique is removed)",
+    )
     dup_ngram_char_frac: dict[int, float] = Field(
         default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10},
         description="n -> share of characters in duplicated n-grams above which: removed",
@@ -198,7 +204,10 @@ class GopherRepetition(Rule):
     Paragraphs split at two or more newlines, lines at one or more. N-grams are over
     `TextView.words`; a top n-gram's characters count the spaces between its words, duplicated
     n-grams' characters do not, and duplicated n-grams are counted without overlap (a match
-    skips its n words), all as in datatrove."""
+    skips its n words), all as in datatrove. One difference: the most frequent n-gram counts
+    only when it repeats (`top_ngram_min_count`, 2); datatrove also counts an n-gram that
+    occurs once, which removes every text shorter than about six times an n-gram's length
+    (encyclopedia stubs, short answers) for "repetition" it does not have."""
 
     name = "gopher_repetition"
 
@@ -223,7 +232,7 @@ class GopherRepetition(Rule):
         if c.max_dup_line_char_frac is not None and dup_chars / total > c.max_dup_line_char_frac:
             return _remove(name, "dup_line_char_frac", dup_chars / total, c.max_dup_line_char_frac)
         for n, limit in sorted(c.top_ngram_char_frac.items()):
-            frac = _top_ngram_chars(view, n) / total
+            frac = _top_ngram_chars(view, n, c.top_ngram_min_count) / total
             if frac > limit:
                 return _remove(name, f"top_{n}_gram_char_frac", frac, limit)
         for n, limit in sorted(c.dup_ngram_char_frac.items()):
@@ -246,14 +255,16 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
     return n, chars
 
 
-def _top_ngram_chars(view: TextView, n: int) -> int:
+def _top_ngram_chars(view: TextView, n: int, min_count: int = 1) -> int:
     """Characters of the most frequent n-gram (joined by spaces) times its count; ties go to
-    the n-gram seen first (Counter.most_common)."""
+    the n-gram seen first (Counter.most_common); 0 if it occurs fewer than `min_count` times."""
     h = view.ngram_hashes(n)
     if len(h) == 0:
         return 0
     _, first, counts = np.unique(h, return_index=True, return_counts=True)
     top = counts.max()
+    if top < min_count:
+        return 0
     at = int(first[counts == top].min())
     return (int(view.ngram_chars(n)[at]) + n - 1) * int(top)
 
