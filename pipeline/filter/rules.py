@@ -119,13 +119,14 @@ class GopherQuality(Rule):
         c, name, text = self.c, self.name, view.text
         words = view.words
         n_words = len(words)
-        non_symbol = [w for w in words if not _symbol_word(w)]
-        n = len(non_symbol)
+        freq = view.word_counts
+        symbol = [(w, k) for w, k in freq.items() if _symbol_word(w)]
+        n = n_words - sum(k for _, k in symbol)
         if c.min_doc_words is not None and n < c.min_doc_words:
             return _remove(name, "min_doc_words", n, c.min_doc_words)
         if c.max_doc_words is not None and n > c.max_doc_words:
             return _remove(name, "max_doc_words", n, c.max_doc_words)
-        mean = sum(map(len, non_symbol)) / n if n else 0.0
+        mean = (len("".join(words)) - sum(len(w) * k for w, k in symbol)) / n if n else 0.0
         if c.min_avg_word_length is not None and mean < c.min_avg_word_length:
             return _remove(name, "min_avg_word_length", mean, c.min_avg_word_length)
         if c.max_avg_word_length is not None and mean > c.max_avg_word_length:
@@ -149,11 +150,11 @@ class GopherQuality(Rule):
             if ratio > c.max_ellipsis_lines_ratio:
                 return _remove(name, "ellipsis_lines_ratio", ratio, c.max_ellipsis_lines_ratio)
         if c.min_alpha_words_ratio is not None:
-            ratio = sum(map(_has_letter, words)) / denom
+            ratio = sum(k for w, k in freq.items() if _has_letter(w)) / denom
             if ratio < c.min_alpha_words_ratio:
                 return _remove(name, "alpha_words_ratio", ratio, c.min_alpha_words_ratio)
         if c.min_stop_words is not None:
-            found = len(self.stop_words.intersection(words))
+            found = len(self.stop_words.intersection(freq))
             if found < c.min_stop_words:
                 return _remove(name, "stop_words", found, c.min_stop_words)
         return KEEP
@@ -236,7 +237,11 @@ class GopherRepetition(Rule):
             if frac > limit:
                 return _remove(name, f"top_{n}_gram_char_frac", frac, limit)
         for n, limit in sorted(c.dup_ngram_char_frac.items()):
-            frac = _dup_ngram_chars(view, n) / total
+            chars = _dup_ngram_chars(view, n)
+            stats = view.ngram_stats(n)
+            if stats is None or stats[3].max() < 2:
+                break  # no n-gram repeats, so no longer one does either
+            frac = chars / total
             if frac > limit:
                 return _remove(name, f"dup_{n}_gram_char_frac", frac, limit)
         return KEEP
@@ -258,10 +263,10 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
 def _top_ngram_chars(view: TextView, n: int, min_count: int = 1) -> int:
     """Characters of the most frequent n-gram (joined by spaces) times its count; ties go to
     the n-gram seen first (Counter.most_common); 0 if it occurs fewer than `min_count` times."""
-    h = view.ngram_hashes(n)
-    if len(h) == 0:
+    stats = view.ngram_stats(n)
+    if stats is None:
         return 0
-    _, first, counts = np.unique(h, return_index=True, return_counts=True)
+    _, first, _, counts = stats
     top = counts.max()
     if top < min_count:
         return 0
@@ -270,24 +275,27 @@ def _top_ngram_chars(view: TextView, n: int, min_count: int = 1) -> int:
 
 
 def _dup_ngram_chars(view: TextView, n: int) -> int:
-    h = view.ngram_hashes(n)
-    if len(h) == 0:
+    """Characters (without spaces) of n-grams seen before, scanning left to right and jumping
+    past each match (datatrove's find_all_duplicate). Only n-grams that occur more than once
+    can match, so the scan visits just those positions: between them it would only step."""
+    stats = view.ngram_stats(n)
+    if stats is None:
         return 0
-    # Most documents repeat no n-gram at all: then nothing needs the sequential scan.
-    if len(np.unique(h)) == len(h):
+    h, _, inverse, counts = stats
+    repeated_at = np.flatnonzero(counts[inverse] > 1)
+    if len(repeated_at) == 0:
         return 0
-    hashes = h.tolist()
-    chars = view.ngram_chars(n).tolist()
+    chars = view.ngram_chars(n)
     seen: set[int] = set()
-    repeated, i, last = 0, 0, len(hashes)
-    while i < last:
-        key = hashes[i]
+    repeated, next_free = 0, 0
+    for p, key in zip(repeated_at.tolist(), h[repeated_at].tolist(), strict=True):
+        if p < next_free:
+            continue
         if key in seen:
-            repeated += chars[i]
-            i += n
+            repeated += int(chars[p])
+            next_free = p + n
         else:
             seen.add(key)
-            i += 1
     return repeated
 
 

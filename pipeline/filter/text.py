@@ -12,6 +12,7 @@ benchmark measures the decision agreement).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -93,8 +94,12 @@ _MULT = np.uint64(1_000_003)
 
 def split_words(text: str) -> list[str]:
     words: list[str] = []
+    add, extend = words.append, words.extend
     for chunk in text.split():
-        words.extend(_chunk_words(chunk))
+        if chunk.isalpha():  # most chunks: a plain word, nothing to split
+            add(chunk)
+        else:
+            extend(_chunk_words(chunk))
     return words
 
 
@@ -108,6 +113,7 @@ class TextView:
 
     def __init__(self, text: str):
         self.text = text
+        self._stats: dict[int, tuple[np.ndarray, ...] | None] = {}
 
     @cached_property
     def lines(self) -> list[str]:
@@ -119,10 +125,26 @@ class TextView:
         return split_words(self.text)
 
     @cached_property
+    def word_counts(self) -> Counter[str]:
+        return Counter(self.words)
+
+    @cached_property
     def word_ids(self) -> np.ndarray:
-        vocab: dict[str, int] = {}
-        ids = [vocab.setdefault(w, len(vocab)) for w in self.words]
-        return np.asarray(ids, dtype=np.uint64)
+        vocab = {w: i for i, w in enumerate(self.word_counts)}
+        return np.fromiter(map(vocab.__getitem__, self.words), np.uint64, len(self.words))
+
+    def ngram_stats(self, n: int) -> tuple[np.ndarray, ...] | None:
+        """(hashes, first position, inverse, counts) of the n-grams; None if there are none."""
+        if n not in self._stats:
+            h = self.ngram_hashes(n)
+            if len(h) == 0:
+                self._stats[n] = None
+            else:
+                _, first, inverse, counts = np.unique(
+                    h, return_index=True, return_inverse=True, return_counts=True
+                )
+                self._stats[n] = (h, first, inverse, counts)
+        return self._stats[n]
 
     @cached_property
     def word_lengths(self) -> np.ndarray:
