@@ -319,3 +319,50 @@ def test_fineweb_list_ratio():
     rule = fineweb(max_new_line_ratio=0.3)
     assert check(rule, "\n".join(["one two three"] * 10)) is None  # 9 newlines / 30 words
     assert check(rule, "\n".join(["one two"] * 10)).rule == "new_line_ratio"
+
+
+# ---- language ---------------------------------------------------------------------------------
+
+ENGLISH = "The library is closed on Sundays, but the reading room upstairs stays open all week."
+GERMAN = "Die Bibliothek ist sonntags geschlossen, aber der Lesesaal oben ist die ganze Woche offen."
+
+
+def test_language_confidence_at_and_around_the_threshold():
+    from corpusforge.pipeline.filter import DocumentFilter, FilterConfig
+
+    policy = {"web": ["language"]}
+    mixed = f"{ENGLISH} {ENGLISH}\n{GERMAN}"
+    lang, score = DocumentFilter().identify(mixed)
+    assert lang == "en" and 0.3 < score < 0.95  # a share of the text, not a certainty
+
+    at = DocumentFilter(FilterConfig(language={"min_confidence": score}, policy=policy))
+    decision = at.apply(mixed, "web")
+    assert decision.kept and (decision.language, decision.confidence) == ("en", score)
+    above = DocumentFilter(
+        FilterConfig(language={"min_confidence": min(score + 0.01, 1.0)}, policy=policy)
+    )
+    removal = above.apply(mixed, "web").removal
+    assert (removal.filter, removal.rule, removal.value, removal.detail) == (
+        "language",
+        "min_confidence",
+        score,
+        "en",
+    )
+
+
+def test_language_keep_list_and_undetermined_text():
+    from corpusforge.pipeline.filter import DocumentFilter, FilterConfig
+
+    policy = {"web": ["language"]}
+    english_only = DocumentFilter(FilterConfig(policy=policy))
+    removal = english_only.apply(GERMAN * 3, "web").removal
+    assert (removal.rule, removal.detail) == ("not_kept", "de")
+    both = DocumentFilter(FilterConfig(language={"keep_languages": ["en", "de"]}, policy=policy))
+    assert both.apply(GERMAN * 3, "web").kept
+    anything = DocumentFilter(FilterConfig(language={"keep_languages": []}, policy=policy))
+    assert anything.apply(GERMAN * 3, "web").kept
+    assert english_only.apply("1234 5678 %%%% ----", "web").removal.rule in (
+        "undetermined",
+        "not_kept",
+        "min_confidence",
+    )

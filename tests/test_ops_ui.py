@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DATA_STAGES = ["ingest", "dedup", "pii", "tokenize"]
+DATA_STAGES = ["ingest", "filter", "dedup", "pii", "tokenize"]
 
 
 def _free_port() -> int:
