@@ -324,7 +324,7 @@ def test_fineweb_list_ratio():
 # ---- language ---------------------------------------------------------------------------------
 
 ENGLISH = "The library is closed on Sundays, but the reading room upstairs stays open all week."
-GERMAN = "Die Bibliothek ist sonntags geschlossen, aber der Lesesaal oben ist die ganze Woche offen."
+GERMAN = "Die Bibliothek ist sonntags geschlossen, aber der Lesesaal oben ist immer offen."
 
 
 def test_language_confidence_at_and_around_the_threshold():
