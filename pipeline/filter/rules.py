@@ -120,7 +120,9 @@ class GopherQuality(Rule):
         words = view.words
         n_words = len(words)
         freq = view.word_counts
-        symbol = [(w, k) for w, k in freq.items() if _symbol_word(w)]
+        # only words that are not all letters can be symbols or lack a letter: few per document
+        other = [(w, k) for w, k in freq.items() if not w.isalpha()]
+        symbol = [(w, k) for w, k in other if _symbol_word(w)]
         n = n_words - sum(k for _, k in symbol)
         if c.min_doc_words is not None and n < c.min_doc_words:
             return _remove(name, "min_doc_words", n, c.min_doc_words)
@@ -150,7 +152,7 @@ class GopherQuality(Rule):
             if ratio > c.max_ellipsis_lines_ratio:
                 return _remove(name, "ellipsis_lines_ratio", ratio, c.max_ellipsis_lines_ratio)
         if c.min_alpha_words_ratio is not None:
-            ratio = sum(k for w, k in freq.items() if _has_letter(w)) / denom
+            ratio = (n_words - sum(k for w, k in other if not _has_letter(w))) / denom
             if ratio < c.min_alpha_words_ratio:
                 return _remove(name, "alpha_words_ratio", ratio, c.min_alpha_words_ratio)
         if c.min_stop_words is not None:
@@ -360,7 +362,8 @@ class C4Quality(Rule):
         for raw in view.lines:
             line = raw.strip()
             words = line.split()
-            if c.max_word_length is not None and any(len(w) > c.max_word_length for w in words):
+            too_long = c.max_word_length is not None and len(line) > c.max_word_length
+            if too_long and any(len(w) > c.max_word_length for w in words):
                 removed["too_long_word"] += 1
                 continue
             if c.remove_citations:

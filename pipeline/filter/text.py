@@ -114,6 +114,7 @@ class TextView:
     def __init__(self, text: str):
         self.text = text
         self._stats: dict[int, tuple[np.ndarray, ...] | None] = {}
+        self._hashes: dict[int, np.ndarray] = {}
 
     @cached_property
     def lines(self) -> list[str]:
@@ -151,15 +152,19 @@ class TextView:
         return np.fromiter(map(len, self.words), dtype=np.int64, count=len(self.words))
 
     def ngram_hashes(self, n: int) -> np.ndarray:
-        """One uint64 per n-gram position (positions 0 .. len(words) - n)."""
+        """One uint64 per n-gram position (positions 0 .. len(words) - n), each n built from
+        the (n-1)-gram hashes."""
         ids = self.word_ids
         if len(ids) < n:
             return np.empty(0, dtype=np.uint64)
-        h = ids[: len(ids) - n + 1].copy()
-        with np.errstate(over="ignore"):
-            for k in range(1, n):
-                h = h * _MULT + ids[k : len(ids) - n + 1 + k] + np.uint64(1)
-        return h
+        if n not in self._hashes:
+            if n == 1:
+                self._hashes[1] = ids
+            else:
+                prev = self.ngram_hashes(n - 1)
+                with np.errstate(over="ignore"):
+                    self._hashes[n] = prev[:-1] * _MULT + ids[n - 1 :] + np.uint64(1)
+        return self._hashes[n]
 
     def ngram_chars(self, n: int) -> np.ndarray:
         """Characters of each n-gram's words (no separators), per position."""
