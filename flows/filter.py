@@ -132,7 +132,11 @@ def _record(results: list[dict[str, Any]], manifest: dict[str, Any], output: str
     audit(
         "filter.run",
         f"dir:{Path(output).resolve()}",
-        counts={**counts, **{f"rule.{k}": v for k, v in by_rule.items()}},
+        counts={
+            **counts,
+            **{f"rule.{k}": v for k, v in by_rule.items()},
+            **{f"lines.c4_quality.{k}": v for k, v in manifest.get("c4_lines_removed", {}).items()},
+        },
         details={
             "shards": [o["sha256"] for o in manifest["outputs"]],
             "by_source": manifest.get("by_source", {}),
@@ -155,6 +159,10 @@ def _record(results: list[dict[str, Any]], manifest: dict[str, Any], output: str
         f"![reasons](data:image/png;base64,{base64.b64encode(png).decode()})\n\n"
         "### Removed per reason\n\n"
         + markdown_table(rows)
+        + "\n\n### Lines removed by C4's line rules (the documents are kept)\n\n"
+        + markdown_table(
+            [{"rule": k, "lines": v} for k, v in manifest.get("c4_lines_removed", {}).items()]
+        )
         + "\n\n### Per source\n\n"
         + markdown_table(sources)
         + "\n\n### Languages\n\n"

@@ -203,6 +203,11 @@ def test_flow_cli_audit_artifacts_and_report(prefect_harness, workspace, shards,
         "Documents removed by the quality and language filter, per reason"
     ]
     assert sum(r["documents removed"] for r in reasons) == 8
+    lines = {t[0]: t[2] for t in tables}[
+        "Lines removed from kept documents by the filter's line rules"
+    ]
+    assert {"filter": "c4_quality", "line rule": "no_terminal_punct"}.items() <= lines[0].items()
+    assert run_event.counts["lines.c4_quality.no_terminal_punct"] >= 2
 
     from prefect.client.orchestration import get_client
 
