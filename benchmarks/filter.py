@@ -42,16 +42,17 @@ FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "web"
 
 def load_corpora(scale: int, tmp: Path) -> dict[str, list[str]]:
     from corpusforge.demo import write_sample
-    from corpusforge.pipeline.ingest.stage import ingest
+    from corpusforge.pipeline.ingest.stage import ingest_job
+    from corpusforge.pipeline.stage import run_local
 
     corpora = {}
     sample = tmp / "sample"
     write_sample(sample, seed=0, scale=scale)
-    ingest([str(sample / "web")], tmp / "gen", cache_root=tmp / "c1")
+    run_local(ingest_job([str(sample / "web")], tmp / "gen", cache_root=tmp / "c1"))
     corpora["generated web"] = [r["text"] for r in read_table(tmp / "gen").to_pylist()]
     warcs = sorted(FIXTURES.glob("*.warc.gz"))
     if warcs:
-        ingest([str(w) for w in warcs], tmp / "warc", cache_root=tmp / "c2")
+        run_local(ingest_job([str(w) for w in warcs], tmp / "warc", cache_root=tmp / "c2"))
         corpora["real WARC fixtures"] = [r["text"] for r in read_table(tmp / "warc").to_pylist()]
     else:
         print(f"(no WARC fixtures at {FIXTURES}: skipped)")

@@ -1,6 +1,6 @@
-"""Filter flow: one task per batch of input shards (mapped on worker processes), then assemble,
-audit (counts only) and artifacts: a table of removal reasons and a bar chart of them.
-A rerun reuses every shard whose result is cached (same shard, config, code)."""
+"""Filter flow: the filter job on the Prefect driver (tasks over batches of input shards on
+worker processes), then audit (counts only) and artifacts: a table of removal reasons and a bar
+chart of them. A rerun reuses every shard whose result is cached (same shard, config, code)."""
 
 from __future__ import annotations
 
@@ -15,23 +15,19 @@ from pydantic import Field
 
 from corpusforge.core.settings import StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
-    Progress,
     audit,
     audit_each,
-    batches,
-    io_retrying_task,
-    map_batches,
     markdown_table,
     publish_markdown,
     publish_table,
     stage_cache_dir,
     task_runner_for,
 )
-from corpusforge.flows.workers import compute_each
+from corpusforge.flows.stage_driver import run_stage_job
 from corpusforge.pipeline.documents import list_shards
 from corpusforge.pipeline.filter.config import FilterConfig
-from corpusforge.pipeline.filter.stage import assemble, filter_shard
-from corpusforge.pipeline.stage_io import check_output_directory, prepare_document_inputs
+from corpusforge.pipeline.filter.stage import filter_job
+from corpusforge.pipeline.stage_io import check_output_directory
 
 
 class FilterParams(StrictModel):
@@ -48,38 +44,25 @@ class FilterParams(StrictModel):
     )
 
 
-@io_retrying_task("filter-from-{shards[0]}")
-def filter_shards_task(
-    shards: list[str], cache_root: str, config: FilterConfig
-) -> list[dict[str, Any]]:
-    """A batch of shards (each cached on its own, so a rerun redoes only unfinished ones)."""
-    return compute_each(filter_shard, [(s, cache_root, config) for s in shards])
-
-
 @flow(name="filter", log_prints=True)
 def filter_flow(params: FilterParams) -> dict[str, Any]:
-    check_output_directory(Path(params.output), "filter", overwrite=params.overwrite)
-    cache_root = stage_cache_dir("filter")
-    inputs = prepare_document_inputs(
-        params.input, cache_root, allow_incomplete=params.allow_incomplete
+    job = filter_job(
+        params.input,
+        params.output,
+        params.config,
+        stage_cache_dir("filter"),
+        overwrite=params.overwrite,
+        allow_incomplete=params.allow_incomplete,
     )
-    shards = inputs.shards
-    progress = Progress(len(shards), f"filter: {len(shards)} shards")
-    groups = batches(shards, params.workers or os.cpu_count() or 1)
-    ordered = map_batches(
-        filter_shards_task, groups, progress, cache_root=cache_root, config=params.config
-    )
-    manifest = assemble(
-        ordered, cache_root, params.output, params.config, inputs, overwrite=params.overwrite
-    )
-    _record(ordered, manifest, params.output)
+    manifest = run_stage_job(job, params.workers)
+    _record(manifest, params.output)
     return manifest
 
 
 def run_filter(params: FilterParams) -> dict[str, Any]:
     """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
-    shards = list_shards(params.input)
-    workers = params.workers or min(len(shards), os.cpu_count() or 1)
+    check_output_directory(Path(params.output), "filter", overwrite=params.overwrite)
+    workers = params.workers or min(len(list_shards(params.input)), os.cpu_count() or 1)
     runner = task_runner_for(params.task_runner, workers=workers)
     return filter_flow.with_options(task_runner=runner)(params)
 
@@ -111,20 +94,18 @@ def reasons_chart_png(rows: list[dict[str, Any]]) -> bytes:
     return buf.getvalue()
 
 
-def _record(results: list[dict[str, Any]], manifest: dict[str, Any], output: str) -> None:
+def _record(manifest: dict[str, Any], output: str) -> None:
     """Audit entries and artifacts: ids, hashes and counts only."""
     audit_each(
         "filter.shard",
         [
             {
-                "object": f"sha256:{r['sha256']}",
-                "counts": {
-                    **r["counts"],
-                    **{f"rule.{k}": v for k, v in r["removed_by_rule"].items()},
-                },
-                "details": {"path": r["path"], "cached": r.get("cached", False)},
+                "object": f"sha256:{i['sha256']}",
+                "counts": i["counts"],
+                "details": {"path": i["path"], "cached": i["cached"]},
             }
-            for r in results
+            for i in manifest["inputs"]
+            if "counts" in i
         ],
     )
     counts = manifest["counts"]

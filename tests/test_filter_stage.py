@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from corpusforge.pipeline.documents import ShardWriter, read_table
 from corpusforge.pipeline.filter import DocumentFilter, FilterConfig
-from corpusforge.pipeline.filter.stage import filter_documents, read_removals, review_removed
+from corpusforge.pipeline.filter.stage import filter_job, read_removals, review_removed
 from corpusforge.pipeline.manifest import read_manifest
+from corpusforge.pipeline.stage import run_local
 
 PROSE = (
     "The river ran past the old mill, and the children followed it down to the sea. "
@@ -38,6 +39,11 @@ GERMAN = (
     "Ihre Mutter lachte, als sie nass nach Hause kamen, und setzte sie ans Feuer. "
     "Am Abend kam Wind auf, und der Regen fiel auf das Dach des Hauses.\n"
 )
+
+
+def filter_documents(input_path, out_dir, config=None, cache_root=None) -> dict:
+    """The stage in this process (the local driver with one worker)."""
+    return run_local(filter_job(input_path, out_dir, config, cache_root), workers=1)
 
 
 def make_docs() -> list[dict]:
@@ -247,13 +253,13 @@ def test_pipeline_config_places_filter_between_ingest_and_dedup(tmp_path):
 
 def test_real_warc_fixture_decisions(fixtures_dir, tmp_path):
     """On the real WARC fixtures: English prose pages are kept, other languages removed."""
-    from corpusforge.pipeline.ingest.stage import ingest
+    from corpusforge.pipeline.ingest.stage import ingest_job
 
     warcs = sorted((fixtures_dir / "web").glob("*.warc.gz"))
     if not warcs:
         pytest.skip("no WARC fixtures")
     docs = tmp_path / "docs"
-    ingest([str(w) for w in warcs], docs, cache_root=tmp_path / "icache")
+    run_local(ingest_job([str(w) for w in warcs], docs, cache_root=tmp_path / "icache"), workers=1)
     manifest = filter_documents(docs, tmp_path / "out", cache_root=tmp_path / "cache")
     c = manifest["counts"]
     assert c["in"] == c["out"] + c["rejected"] + c["removed"] and c["out"] >= c["in"] // 3

@@ -1,7 +1,9 @@
 """The filter stage over document shards, resumable per shard.
 
-`filter_shard` filters one input shard into a cache directory keyed by the shard's sha256, the
-config and the code version, so a rerun skips finished shards. `assemble` publishes the kept
+`filter_job` is the stage on the stage contract (docs/stages.md): run it with
+`corpusforge.pipeline.stage.run_local` or the Prefect driver. Its unit, `filter_shard`, filters
+one input shard into a cache directory keyed by the shard's sha256, the config and the code
+version, so a rerun skips finished shards. `assemble` publishes the kept
 documents with one manifest (`in = out + rejected + removed`, removals by filter, rule and
 source, languages), one rejects file and the removals side table
 (`removals/part-NNNNN.parquet`, one per input shard: id, source, filter, rule, value,
@@ -31,6 +33,7 @@ from corpusforge.pipeline.documents import ShardWriter, iter_shard_batches, shar
 from corpusforge.pipeline.filter.config import FilterConfig
 from corpusforge.pipeline.filter.engine import Decision, DocumentFilter
 from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun, read_manifest
+from corpusforge.pipeline.stage import JobSteps, StageJob, Units, unit_names, unit_sizes
 from corpusforge.pipeline.stage_io import (
     CachedUnit,
     DocumentInputs,
@@ -200,7 +203,18 @@ def assemble(
         out = staged.path
         (out / REMOVALS_DIR).mkdir()
         run = StageRun("filter", out, config, inputs=[], hash_inputs=False)
-        run.inputs = [{"path": r["path"], "sha256": r["sha256"]} for r in results]
+        run.inputs = [
+            {
+                "path": r["path"],
+                "sha256": r["sha256"],
+                "counts": {
+                    **r["counts"],
+                    **{f"rule.{k}": v for k, v in r["removed_by_rule"].items()},
+                },
+                "cached": r.get("cached", False),
+            }
+            for r in results
+        ]
         if inputs is not None:
             inputs.record(run)
         removed_by: Counter[str] = Counter()
@@ -246,7 +260,7 @@ def assemble(
     return manifest
 
 
-def filter_documents(
+def filter_job(
     input_path: str | Path,
     out_dir: str | Path,
     config: FilterConfig | None = None,
@@ -254,13 +268,29 @@ def filter_documents(
     *,
     overwrite: bool = False,
     allow_incomplete: bool = False,
-) -> dict[str, Any]:
-    """Plain (sequential) filter stage: what the flow does, without Prefect."""
-    config = config or FilterConfig()
+) -> StageJob:
+    """The filter stage over document shards (run it with `run_local` or the Prefect driver)."""
+    return StageJob(
+        "filter",
+        _filter_steps(
+            input_path, out_dir, config or FilterConfig(), cache_root, overwrite, allow_incomplete
+        ),
+    )
+
+
+def _filter_steps(input_path, out_dir, config, cache_root, overwrite, allow_incomplete) -> JobSteps:
     check_output_directory(Path(out_dir), "filter", overwrite=overwrite)
     cache = Path(cache_root) if cache_root else default_cache_root(out_dir)
     inputs = prepare_document_inputs(input_path, cache, allow_incomplete=allow_incomplete)
-    results = [filter_shard(s, cache, config) for s in inputs.shards]
+    shards = inputs.shards
+    results = yield Units(
+        "filter",
+        filter_shard,
+        [(s, cache, config) for s in shards],
+        unit_names(shards),
+        unit_sizes(shards),
+        documents=lambda r: r["counts"].get("in", 0),
+    )
     return assemble(results, cache, out_dir, config, inputs, overwrite=overwrite)
 
 
