@@ -1,7 +1,8 @@
 """Quality and language filtering between ingest and dedup (see docs/filter.md).
 
-`DocumentFilter` applies a source's filters to one document; `filter_documents` runs the stage
-over document shards (cached per shard, published with a manifest and a removals side table).
+`DocumentFilter` applies a source's filters to one document; `filter_job` is the stage over
+document shards (cached per shard, published with a manifest and a removals side table), run
+with `corpusforge.pipeline.stage.run_local` or the Prefect driver.
 """
 
 from corpusforge.pipeline.filter.config import FILTER_ORDER, FilterConfig, LanguageConfig
@@ -13,6 +14,7 @@ from corpusforge.pipeline.filter.rules import (
     GopherRepetition,
     Removal,
 )
+from corpusforge.pipeline.filter.stage import filter_job
 
 __all__ = [
     "FILTER_ORDER",
@@ -24,5 +26,6 @@ __all__ = [
     "GopherQuality",
     "GopherRepetition",
     "LanguageConfig",
+    "filter_job",
     "Removal",
 ]
