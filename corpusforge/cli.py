@@ -26,6 +26,7 @@ from corpusforge.commands import (
     tokenize,
     train,
 )
+from corpusforge.commands import filter as filter_command  # `filter` would shadow the builtin
 from corpusforge.core.console import log_path, print_error, record_unexpected
 from corpusforge.core.errors import CorpusforgeError
 from corpusforge.core.settings import validation_message
@@ -43,6 +44,7 @@ app = typer.Typer(
 COMMAND_MODULES = (
     sample,
     ingest,
+    filter_command,
     dedup,
     pii,
     tokenize,

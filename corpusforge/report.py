@@ -42,6 +42,32 @@ def build_sections(log: AuditLog, since: str | None = None, until: str | None = 
         }
         for e in of("ingest.file")
     ]
+    filter_reasons: Counter[str] = Counter()
+    filter_lines: Counter[str] = Counter()
+    filter_sources: dict[str, Counter[str]] = defaultdict(Counter)
+    for e in of("filter.run"):
+        filter_reasons.update(
+            {k.removeprefix("rule."): v for k, v in e.counts.items() if k.startswith("rule.")}
+        )
+        filter_lines.update(
+            {k.removeprefix("lines."): v for k, v in e.counts.items() if k.startswith("lines.")}
+        )
+        for source, c in (e.details.get("by_source") or {}).items():
+            filter_sources[source].update(
+                {k: v for k, v in c.items() if k in ("in", "out", "removed", "rejected")}
+            )
+    filtered = [
+        {"filter": r.split(".", 1)[0], "rule": r.split(".", 1)[-1], "documents removed": n}
+        for r, n in sorted(filter_reasons.items(), key=lambda kv: -kv[1])
+    ]
+    filtered_lines = [
+        {"filter": r.split(".", 1)[0], "line rule": r.split(".", 1)[-1], "lines removed": n}
+        for r, n in sorted(filter_lines.items(), key=lambda kv: -kv[1])
+    ]
+    filtered_sources = [
+        {"source": s, **{k: c.get(k, 0) for k in ("in", "out", "removed", "rejected")}}
+        for s, c in sorted(filter_sources.items())
+    ]
     dedup = [
         {"run": e.object, **{k: v for k, v in e.counts.items() if not isinstance(v, dict)}}
         for e in of("dedup.run")
@@ -103,6 +129,18 @@ def build_sections(log: AuditLog, since: str | None = None, until: str | None = 
     ]
     tables: list[Table] = [
         ("Sources and licences ingested", "", sources),
+        (
+            "Documents removed by the quality and language filter, per reason",
+            "First rule that removed each document (side table: removals/ in the filter output).",
+            filtered,
+        ),
+        (
+            "Lines removed from kept documents by the filter's line rules",
+            "C4 keeps a page but drops its lines without terminal punctuation, menus, cookie "
+            "notices and the like.",
+            filtered_lines,
+        ),
+        ("Quality and language filter, per source", "", filtered_sources),
         ("Documents removed as duplicates", "", dedup),
         ("PII found and replaced, by type (counts only)", "", pii),
         ("Token shards produced", "", shards),

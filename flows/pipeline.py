@@ -1,4 +1,5 @@
-"""The end-to-end flow `corpus-to-model`: ingest → dedup → PII → tokenize → pretrain → fine-tune.
+"""The end-to-end flow `corpus-to-model`: ingest → filter → dedup → PII → tokenize → pretrain →
+fine-tune.
 
 Each stage is a small step (flows/pipeline_steps.py) that calls that stage's own `run_<stage>`
 flow, so every stage is a subflow of one parent run in the UI. A stage is skipped when its

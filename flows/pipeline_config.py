@@ -17,11 +17,12 @@ from corpusforge.core.settings import StrictModel, TaskRunnerAddress, load_yaml_
 from corpusforge.flows.pipeline_steps import STAGES, available_stages
 from corpusforge.model.config import FinetuneSection, PretrainSection
 from corpusforge.pipeline.dedup.config import DedupConfig
+from corpusforge.pipeline.filter.config import FilterConfig
 from corpusforge.pipeline.ingest.config import IngestConfig
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.tokenize.config import TokenizeConfig
 
-StageName = Literal["ingest", "dedup", "pii", "tokenize", "pretrain", "finetune"]
+StageName = Literal["ingest", "filter", "dedup", "pii", "tokenize", "pretrain", "finetune"]
 
 
 class PipelineConfig(StrictModel):
@@ -39,6 +40,10 @@ class PipelineConfig(StrictModel):
         None, description="where data-stage tasks run: local processes (default), dask://HOST:PORT"
     )
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    filter: FilterConfig = Field(
+        default_factory=FilterConfig,
+        description="language ID and quality rules between ingest and dedup (per-source policy)",
+    )
     incremental: bool = Field(
         False,
         description="process only input files not done before, as a new batch under "

@@ -20,7 +20,7 @@ from corpusforge.flows.pipeline import corpus_to_model
 from corpusforge.flows.pipeline_config import PipelineConfig
 from corpusforge.flows.pipeline_steps import available_stages
 
-DATA_STAGES = ("ingest", "dedup", "pii", "tokenize")
+DATA_STAGES = ("ingest", "filter", "dedup", "pii", "tokenize")
 TRAIN_STAGES = ("pretrain", "finetune")
 DEFAULT_CRON = "0 2 * * *"
 

@@ -26,7 +26,7 @@ from corpusforge.pipeline.pii import scrub_sft_jsonl
 if TYPE_CHECKING:
     from corpusforge.flows.pipeline_config import PipelineConfig
 
-STAGES = ("ingest", "dedup", "pii", "tokenize", "pretrain", "finetune")  # pipeline order
+STAGES = ("ingest", "filter", "dedup", "pii", "tokenize", "pretrain", "finetune")  # pipeline order
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,18 @@ class StepContext:
     def stage_dir(self, stage: str) -> Path:
         return self.root / STEPS[stage].dirname
 
+    def previous(self, stage: str) -> str:
+        """The stage whose output `stage` reads: the nearest earlier stage selected in this run
+        (so a run without `filter` feeds ingest to dedup), else the nearest available one."""
+        selected = self.config.selected_stages()
+        have = available_stages()
+        earlier = have[: have.index(stage)] if stage in have else []
+        chosen = [s for s in earlier if s in selected]
+        return chosen[-1] if chosen else previous_stage(stage)
+
     def upstream(self, stage: str) -> Path:
-        """The finished output directory `stage` reads: that of the previous available stage."""
-        prev = previous_stage(stage)
+        """The finished output directory `stage` reads: that of the previous stage."""
+        prev = self.previous(stage)
         out = self.stage_dir(prev)
         if not (out / "manifest.json").exists():
             raise ConfigError(
@@ -74,7 +83,7 @@ class Step:
 
 def _upstream_identity(stage: str) -> Callable[[StepContext], Any]:
     return lambda ctx: {
-        "from": previous_stage(stage),
+        "from": ctx.previous(stage),
         "outputs": _manifest_outputs(ctx.upstream(stage)),
     }
 
@@ -110,6 +119,22 @@ SHARED_CODE = (
     "corpusforge.pipeline.text",
     "corpusforge.flows.common",
 )
+
+# ---- filter ------------------------------------------------------------------------------------
+
+
+def _run_filter(ctx: StepContext) -> dict[str, Any]:
+    from corpusforge.flows.filter import FilterParams, run_filter  # lazy: Prefect
+
+    params = FilterParams(
+        input=str(ctx.upstream("filter")),
+        output=str(ctx.stage_dir("filter")),
+        config=ctx.config.filter,
+        task_runner=ctx.config.task_runner,
+        overwrite=True,  # the pipeline owns its stage directories (see _FINGERPRINT.json)
+    )
+    return run_filter(params)
+
 
 # ---- dedup -------------------------------------------------------------------------------------
 
@@ -237,6 +262,14 @@ STEPS: dict[str, Step] = {
         run=_run_ingest,
         input_identity=_ingest_inputs,
         code_modules=("corpusforge.pipeline.ingest", "corpusforge.flows.ingest", *SHARED_CODE),
+    ),
+    "filter": Step(
+        name="filter",
+        dirname="filtered",
+        module="corpusforge.flows.filter",
+        run=_run_filter,
+        input_identity=_upstream_identity("filter"),
+        code_modules=("corpusforge.pipeline.filter", "corpusforge.flows.filter", *SHARED_CODE),
     ),
     "dedup": Step(
         name="dedup",

@@ -232,6 +232,14 @@ def _parse_line(raw: bytes) -> tuple[str | None, dict[str, Any] | None]:
         return "'id' must be a string or a number", None
     if row["text"] is not None and not isinstance(row["text"], str):
         return "'text' must be a string", None
+    for key, value in row.items():
+        # JSON can escape a lone surrogate ("\udce9"), which is no Unicode text: Parquet (UTF-8)
+        # cannot hold it, so the line is quarantined instead of failing the whole file.
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"'{key}' holds a lone surrogate (not valid Unicode)", None
     return None, row
 
 

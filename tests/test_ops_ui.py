@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DATA_STAGES = ["ingest", "dedup", "pii", "tokenize"]
+DATA_STAGES = ["ingest", "filter", "dedup", "pii", "tokenize"]
 
 
 def _free_port() -> int:
@@ -128,7 +128,7 @@ def _run_pipeline(api: str, tmp_path: Path) -> dict[str, str]:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "4 stages ran" in done.stdout
+    assert f"{len(DATA_STAGES)} stages ran" in done.stdout
     return env
 
 
@@ -142,7 +142,8 @@ def test_artifacts_have_keys_and_task_runs_short_names(pipeline_run):
     artifacts = httpx.post(f"{api}/artifacts/filter", json={"limit": 200}, timeout=10).json()
     keys = {a["key"]: a["type"] for a in artifacts if a.get("key")}
     # every stage step's progress is a keyed artifact (the artifacts page lists keyed ones)
-    for key in ("ingest-read-progress", "dedup-signatures-progress", "pii-scrub-progress"):
+    progress = ("ingest-read", "filter-filter", "dedup-signatures", "pii-scrub")
+    for key in (f"{step}-progress" for step in progress):
         assert keys.get(key) == "progress", sorted(keys)
     link = next(a for a in artifacts if a.get("key") == "compliance-report")  # a Markdown link
     assert link["data"].startswith("[") and "file://" in link["data"] and ".html" in link["data"]

@@ -22,8 +22,8 @@ def demo(
     workspace: WorkspaceOption = None,
     seed: int = typer.Option(0, help="seed of the sample corpus and of sampling"),
 ) -> None:
-    """Sample corpus -> ingest -> dedup -> PII -> tokenize -> pretrain -> fine-tune -> generate,
-    then the model's lineage and a compliance report."""
+    """Sample corpus -> ingest -> filter -> dedup -> PII -> tokenize -> pretrain -> fine-tune ->
+    generate, then the model's lineage and a compliance report."""
     from rich.console import Console
 
     console = Console()

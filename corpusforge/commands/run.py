@@ -36,7 +36,7 @@ def run(
     ),
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Run ingest -> dedup -> PII -> tokenize -> pretrain -> fine-tune as one Prefect flow run.
+    """Run ingest -> filter -> dedup -> PII -> tokenize -> pretrain -> fine-tune as one flow run.
 
     Stages whose output already exists for the same inputs, config and code version are
     skipped; a rerun after a crash redoes only what was not finished.
