@@ -42,6 +42,8 @@ import json
 import os
 import secrets
 import shutil
+import sys
+import threading
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -150,21 +152,46 @@ def count_units(location: str | Path) -> int:
     return len(list_shards(location))
 
 
+def io_threads() -> set[threading.Thread]:
+    """fsspec's event-loop thread and its executor's threads (name resolution): idle between
+    calls, and replaced in a forked child (fsspec resets its loop after a fork)."""
+    asyn = sys.modules.get("fsspec.asyn")
+    if asyn is None or asyn.iothread[0] is None:
+        return set()
+    executor = getattr(asyn.loop[0], "_default_executor", None)
+    return {asyn.iothread[0], *getattr(executor, "_threads", ())}
+
+
 def _join(url: str, rel: str) -> str:
     return url.rstrip("/") + "/" + rel
 
 
+_FILESYSTEMS: dict[tuple[Any, ...], Any] = {}
+
+
 def _filesystem(url: str):
+    """(filesystem, path) of `url`. One client per protocol and environment in a process
+    (building an S3 client costs a credential lookup and a session); a changed AWS_* or
+    FSSPEC_* variable gets a new one."""
     import fsspec
 
     protocol = url.split("://", 1)[0]
     options: dict[str, Any] = {}
     if protocol in ("s3", "s3a"):
-        # A fresh client each run (the environment may have changed) that does not cache
-        # listings: a prefix is listed to decide what is complete, so it must be current.
+        # Listings are not cached: a prefix is listed to decide what is complete.
         options = {"skip_instance_cache": True, "use_listings_cache": False}
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("AWS_", "FSSPEC_"))))
+    key = (protocol, env)
     try:
-        return fsspec.core.url_to_fs(url, **options)
+        if "::" in url or protocol not in ("s3", "s3a", "gs", "gcs", "az", "abfs"):
+            return fsspec.core.url_to_fs(url, **options)
+        fs = _FILESYSTEMS.get(key)
+        if fs is None:
+            fs, path = fsspec.core.url_to_fs(url, **options)
+            _FILESYSTEMS.clear()
+            _FILESYSTEMS[key] = fs
+            return fs, path
+        return fs, fs._strip_protocol(url)
     except (ImportError, ValueError) as exc:
         raise InputError(f"{redact(url)}: {scrub(str(exc))}") from None
 
@@ -309,10 +336,7 @@ def fetch_documents(url: str, cache_root: Path, *, allow_incomplete: bool = Fals
             raise InputError(
                 f"{redact(url)}: expected a prefix of shards, a .parquet or a .jsonl object"
             )
-        fetcher.mirror = mirror.parent / "object"
-        fetcher.mirror.mkdir(parents=True, exist_ok=True)
-        fetcher.fetch([(mirror.name, info, None)])
-        return fetcher.mirror / mirror.name
+        return _fetch_object(url, mirror.parent / "object" / mirror.name, info)
     listing = _listing(fetcher.fs, fetcher.root, url, recursive=False)
     problem, manifest = _remote_incompleteness(fetcher, listing)
     if problem is not None and not allow_incomplete:
@@ -333,6 +357,12 @@ def fetch_documents(url: str, cache_root: Path, *, allow_incomplete: bool = Fals
     fetcher.fetch(items)
     fetcher.prune()
     return mirror
+
+
+def _fetch_object(url: str, local: Path, info: dict[str, Any]) -> Path:
+    fetcher = _Fetcher(url, local)
+    fetcher.fetch([("", info, None)])
+    return local
 
 
 def _remote_incompleteness(
@@ -374,10 +404,7 @@ def fetch_sources(url: str, cache_root: Path) -> tuple[Path, Callable[[str], str
     fetcher = _Fetcher(url, mirror)
     info = _info(fetcher.fs, fetcher.root, url)
     if info.get("type") != "directory":
-        fetcher.mirror = mirror.parent / "object"
-        fetcher.mirror.mkdir(parents=True, exist_ok=True)
-        fetcher.fetch([(mirror.name, info, None)])
-        local = fetcher.mirror / mirror.name
+        local = _fetch_object(url, mirror.parent / "object" / mirror.name, info)
         return local, lambda p: redact(url) if Path(p) == local else None
     listing = _listing(fetcher.fs, fetcher.root, url, recursive=True)
     items = [
