@@ -5,6 +5,7 @@ environment (AWS_ENDPOINT_URL, credentials, region)."""
 from __future__ import annotations
 
 import json
+import logging
 import random
 from pathlib import Path
 
@@ -34,6 +35,8 @@ SECRET = "s3-stage-secret-value-never-shown"
 def s3(moto_s3, monkeypatch):
     """The AWS environment a user sets for an S3-compatible endpoint, and a boto3 client."""
     endpoint = moto_s3(BUCKET)
+    # the in-process server's request log would go to whatever handler is current
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     for name, value in {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": KEY_ID,
@@ -114,8 +117,7 @@ def test_pipeline_in_s3_publishes_what_a_local_run_publishes(s3, tmp_path):
 
 def _docs(tmp_path: Path, n: int = 6, name: str = "docs.jsonl") -> Path:
     rows = [
-        {"id": f"d{i}", "text": " ".join(random.Random(i).choices(WORDS, k=60))}
-        for i in range(n)
+        {"id": f"d{i}", "text": " ".join(random.Random(i).choices(WORDS, k=60))} for i in range(n)
     ]
     path = tmp_path / name
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -259,3 +261,63 @@ def test_dedup_index_in_s3_round_trips_and_refuses_a_lost_update(s3, tmp_path):
         dedup_job(f"{url}/b.jsonl", f"{url}/out-b", cache_root=cache, index_dir=f"{url}/index")
     )
     assert again["counts"]["out"] == 0 and again["counts"]["rejected_in_index"] == 8
+
+
+def test_cli_stages_on_s3_audit_urls_and_never_show_credentials(
+    s3, prefect_harness, workspace, monkeypatch, tmp_path
+):
+    """`corpusforge ingest s3://... -o s3://...` and `dedup s3://... --index s3://...` through
+    the Prefect flows: audit entries name the URLs; the credentials appear in no output, audit
+    entry, manifest or error."""
+    from typer.testing import CliRunner
+
+    from corpusforge.cli import app
+    from corpusforge.core.audit import open_audit_log
+
+    monkeypatch.setenv("PREFECT_HOME", str(workspace.prefect_home))
+    runner = CliRunner()
+
+    def cli(*args):
+        result = runner.invoke(app, [*args, "--workspace", str(workspace.root)])
+        assert KEY_ID not in result.output and SECRET not in result.output
+        return result
+
+    s3.upload_file(str(_docs(tmp_path, 5)), BUCKET, "cli/in/docs.jsonl")
+    url = f"s3://{BUCKET}/cli"
+    ingest = cli("ingest", f"{url}/in", "-o", f"{url}/docs")
+    assert ingest.exit_code == 0, ingest.output
+    assert "ingested 5 documents from 1 files" in ingest.output
+    dedup = cli("dedup", f"{url}/docs", "-o", f"{url}/dedup", "--index", f"{url}/index")
+    assert dedup.exit_code == 0, dedup.output
+    assert "kept 5 of 5 documents" in dedup.output
+    assert "index.json" in _keys(s3, "cli/index")
+    missing = cli("dedup", "s3://no-such-bucket-here/docs", "-o", f"{url}/d2")
+    assert missing.exit_code != 0
+    assert "s3://no-such-bucket-here/docs: no such file or directory" in missing.output
+    assert "Traceback" not in missing.output
+
+    log = open_audit_log(workspace.audit_url)
+    events = list(log.events())
+    runs = {e.action: e for e in events if e.action in ("ingest.run", "dedup.run")}
+    assert runs["ingest.run"].object == f"url:{url}/docs"
+    assert runs["dedup.run"].object == f"url:{url}/dedup"
+    assert runs["dedup.run"].details["index"] == f"{url}/index"
+    files = [e for e in events if e.action == "ingest.file"]
+    assert files[0].details["path"] == f"{url}/in/docs.jsonl"
+    dump = json.dumps([e.body() for e in events], default=str)
+    for name in ("docs", "dedup"):
+        dump += (
+            s3.get_object(Bucket=BUCKET, Key=f"cli/{name}/manifest.json")["Body"].read().decode()
+        )
+    assert KEY_ID not in dump and SECRET not in dump and str(workspace.root / "cache") not in dump
+
+
+def test_messages_carry_no_credentials(s3):
+    from corpusforge.pipeline.remote import _errors, audit_object, redact
+
+    assert redact("s3://user:pa55word@bucket/x?X-Amz-Signature=abc") == "s3://bucket/x"
+    assert audit_object("s3://user:pa55word@bucket/x") == "url:s3://bucket/x"
+    with pytest.raises(InputError) as raised, _errors("s3://bucket/x"):
+        raise PermissionError(f"signature for {KEY_ID} with {SECRET} refused")
+    assert KEY_ID not in str(raised.value) and SECRET not in str(raised.value)
+    assert str(raised.value).startswith("s3://bucket/x: PermissionError: signature for ***")
