@@ -320,6 +320,9 @@ def _listing(fs, root: str, url: str, recursive: bool) -> dict[str, dict[str, An
     for name, info in found.items():
         rel = fs._strip_protocol(name)[len(base) + 1 :]
         if rel and info.get("type", "file") == "file":
+            if rel.startswith("/") or any(p in ("", ".", "..") for p in rel.split("/")):
+                # an object key that would leave the local copy's directory
+                raise InputError(f"{redact(url)}: object key {rel!r} is not a safe relative path")
             out[rel] = info
     return out
 
@@ -338,22 +341,23 @@ def fetch_documents(url: str, cache_root: Path, *, allow_incomplete: bool = Fals
             )
         return _fetch_object(url, mirror.parent / "object" / mirror.name, info)
     listing = _listing(fetcher.fs, fetcher.root, url, recursive=False)
-    problem, manifest = _remote_incompleteness(fetcher, listing)
+    problem, manifest, raw = _remote_incompleteness(fetcher, listing)
     if problem is not None and not allow_incomplete:
         raise InputError(
             f"{redact(url)}: {problem}; not a complete stage output (rerun the stage that writes "
             "it, or pass --allow-incomplete to read it anyway)"
         )
     items: list[tuple[str, dict[str, Any], str | None]] = []
-    if MANIFEST_NAME in listing:
-        items.append((MANIFEST_NAME, listing[MANIFEST_NAME], None))
+    mirror.mkdir(parents=True, exist_ok=True)
+    if raw is not None:  # the bytes that were checked, not a second read that may differ
+        (mirror / MANIFEST_NAME).write_bytes(raw)
+        fetcher.kept.add(MANIFEST_NAME)
     if problem is None and manifest is not None:
         for out in manifest.get("outputs", []):
             items.append((out["path"], listing[out["path"]], out.get("sha256")))
     else:
         shards = sorted(r for r in listing if r.endswith((".parquet", ".jsonl")))
         items += [(rel, listing[rel], None) for rel in shards]
-    mirror.mkdir(parents=True, exist_ok=True)
     fetcher.fetch(items)
     fetcher.prune()
     return mirror
@@ -367,10 +371,11 @@ def _fetch_object(url: str, local: Path, info: dict[str, Any]) -> Path:
 
 def _remote_incompleteness(
     fetcher: _Fetcher, listing: dict[str, dict[str, Any]]
-) -> tuple[str | None, dict[str, Any] | None]:
-    """The local completeness rule (stage_io) on a prefix, before anything large is fetched."""
+) -> tuple[str | None, dict[str, Any] | None, bytes | None]:
+    """The local completeness rule (stage_io) on a prefix, before anything large is fetched:
+    (problem or None, the manifest, its bytes)."""
     if MANIFEST_NAME not in listing:
-        return "no manifest.json", None
+        return "no manifest.json", None, None
     with _errors(fetcher.url):
         raw = fetcher.fs.cat_file(fetcher.rpath(MANIFEST_NAME))
     try:
@@ -379,13 +384,13 @@ def _remote_incompleteness(
             raise ValueError
         check_manifest_paths(fetcher.mirror, manifest, _join(redact(fetcher.url), MANIFEST_NAME))
     except ValueError:
-        return "unreadable manifest", None
+        return "unreadable manifest", None, raw
     except IntegrityError as exc:
-        return str(exc), None
+        return str(exc), None, raw
     listed = {o["path"] for o in manifest.get("outputs", []) if isinstance(o, dict)}
     for rel in sorted(listed):
         if rel not in listing:
-            return f"{rel} is listed in the manifest but missing", manifest
+            return f"{rel} is listed in the manifest but missing", manifest, raw
     unlisted = sorted(
         rel
         for rel in listing
@@ -393,8 +398,8 @@ def _remote_incompleteness(
         if rel not in listed
     )
     if unlisted:
-        return f"{unlisted[0]} is not listed in the manifest", manifest
-    return None, manifest
+        return f"{unlisted[0]} is not listed in the manifest", manifest, raw
+    return None, manifest, raw
 
 
 def fetch_sources(url: str, cache_root: Path) -> tuple[Path, Callable[[str], str | None]]:
@@ -680,7 +685,7 @@ def document_stage(
     local_in: str | Path = input_path
     if is_remote(input_path):
         local_in = fetch_documents(str(input_path), cache, allow_incomplete=allow_incomplete)
-        labels[str(local_in)] = redact(str(input_path))
+        labels[str(local_in)] = redact(str(input_path)).rstrip("/")
     local_index, state = index_dir, None
     if remote_index:
         local_index, state = fetch_index(str(index_dir), cache)
