@@ -1,9 +1,11 @@
 """What object storage costs the data stages: ingest -> dedup -> PII (fast) -> tokenize on the
 sample corpus with every input and output in S3 (moto's S3 server in a separate process on
 localhost, so latency is the HTTP round trips, not a network) against the same run on local
-paths, with fresh caches. Prints seconds per stage and the S3/local ratio.
+paths, with fresh caches. The first round warms the process (imports, compiled kernels, the
+PII scrubber) and is not reported; later rounds alternate local and S3 and print seconds per
+stage and the S3/local ratio.
 
-    .venv/bin/python benchmarks/stages_s3.py [--scale 1] [--workers 2]
+    .venv/bin/python benchmarks/stages_s3.py [--scale 1] [--workers 2] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     import boto3
 
@@ -89,21 +92,23 @@ def main() -> None:
             if f.is_file():
                 client.upload_file(str(f), "bench", f"sample/{f.relative_to(sample).as_posix()}")
         parts = ["web", "books", "wiki"]
-        local = run(
-            str(root / "local"), [str(sample / p) for p in parts], root / "c1", args.workers
-        )
-        remote = run(
-            "s3://bench/run", [f"s3://bench/sample/{p}" for p in parts], root / "c2", args.workers
-        )
+        rounds = []
+        for r in range(args.rounds + 1):
+            local_inputs = [str(sample / p) for p in parts]
+            remote_inputs = [f"s3://bench/sample/{p}" for p in parts]
+            local = run(str(root / f"local{r}"), local_inputs, root / f"l{r}", args.workers)
+            remote = run(f"s3://bench/run{r}", remote_inputs, root / f"s{r}", args.workers)
+            rounds.append((local, remote))
     finally:
         server.terminate()
     print(f"sample scale {args.scale}, {args.workers} workers, fresh caches")
-    print(f"{'stage':<10}{'local s':>10}{'s3 s':>10}{'s3/local':>10}")
-    for stage in local:
-        print(
-            f"{stage:<10}{local[stage]:>10.2f}{remote[stage]:>10.2f}"
-            f"{remote[stage] / local[stage]:>10.2f}"
-        )
+    for r, (local, remote) in enumerate(rounds[1:], 1):
+        print(f"round {r}\n{'stage':<10}{'local s':>10}{'s3 s':>10}{'s3/local':>10}")
+        for stage in local:
+            print(
+                f"{stage:<10}{local[stage]:>10.2f}{remote[stage]:>10.2f}"
+                f"{remote[stage] / local[stage]:>10.2f}"
+            )
 
 
 if __name__ == "__main__":
