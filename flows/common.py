@@ -9,9 +9,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from prefect.artifacts import (
+    create_link_artifact,
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
@@ -108,6 +110,17 @@ def artifact_key(name: str) -> str:
 def publish_table(key: str, rows: Sequence[Mapping[str, Any]], description: str) -> None:
     create_table_artifact(
         key=artifact_key(key), table=[dict(r) for r in rows], description=description
+    )
+
+
+def publish_link(key: str, path: Path, description: str) -> None:
+    """A link artifact to a file the run wrote (the compliance report), so the UI's artifacts
+    page leads to it."""
+    create_link_artifact(
+        key=artifact_key(key),
+        link=path.resolve().as_uri(),
+        link_text=path.name,
+        description=description,
     )
 
 
