@@ -4,16 +4,16 @@ entries (removed ids in chunks) and artifacts."""
 
 from __future__ import annotations
 
+import hashlib
 import os
-from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.core.hashing import sha256_file
 from corpusforge.core.settings import StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     audit,
@@ -27,9 +27,12 @@ from corpusforge.flows.common import (
 from corpusforge.flows.stage_driver import run_stage_job
 from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.dedup.stage import CLUSTERS_NAME, dedup_job
-from corpusforge.pipeline.documents import list_shards
-from corpusforge.pipeline.stage_io import (
-    check_output_directory,
+from corpusforge.pipeline.remote import (
+    audit_object,
+    check_output,
+    count_units,
+    describe,
+    read_output_bytes,
 )
 
 _AUDIT_IDS_PER_ENTRY = 500
@@ -61,20 +64,21 @@ def dedup_flow(params: DedupParams) -> dict[str, Any]:
         allow_incomplete=params.allow_incomplete,
     )
     manifest = run_stage_job(job)
-    _record(manifest, Path(params.output), params)
+    _record(manifest, params.output, params)
     return manifest
 
 
 def run_dedup(params: DedupParams) -> dict[str, Any]:
     """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
-    check_output_directory(Path(params.output), "dedup", overwrite=params.overwrite)
-    shards = list_shards(params.input)
-    runner = task_runner_for(params.task_runner, workers=min(len(shards), os.cpu_count() or 1))
+    check_output(params.output, "dedup", overwrite=params.overwrite)
+    shards = count_units(params.input)
+    runner = task_runner_for(params.task_runner, workers=min(shards, os.cpu_count() or 1))
     return dedup_flow.with_options(task_runner=runner)(params)
 
 
-def _record(manifest: dict[str, Any], out: Path, params: DedupParams) -> None:
-    clusters = pq.read_table(out / CLUSTERS_NAME)
+def _record(manifest: dict[str, Any], out: str, params: DedupParams) -> None:
+    clusters_bytes = read_output_bytes(out, CLUSTERS_NAME)
+    clusters = pq.read_table(pa.BufferReader(clusters_bytes))
     removed = clusters.filter(pc.invert(clusters["kept"]))
     ids = removed["id"].to_pylist()
     targets = removed["similar_to"].to_pylist()
@@ -84,7 +88,7 @@ def _record(manifest: dict[str, Any], out: Path, params: DedupParams) -> None:
         "dedup.remove",
         [
             {
-                "object": f"dir:{out.resolve()}",
+                "object": audit_object(out),
                 "counts": {"removed": len(ids[lo : lo + step])},
                 "details": {
                     "ids": ids[lo : lo + step],
@@ -98,14 +102,14 @@ def _record(manifest: dict[str, Any], out: Path, params: DedupParams) -> None:
     counts = manifest["counts"]
     audit(
         "dedup.run",
-        f"dir:{out.resolve()}",
+        audit_object(out),
         counts=counts,
         details={
-            "clusters_sha256": sha256_file(out / CLUSTERS_NAME),
+            "clusters_sha256": hashlib.sha256(clusters_bytes).hexdigest(),
             "shards": [o["sha256"] for o in manifest["outputs"]],
             "threshold": params.config.threshold,
             "banding": manifest["banding"],
-            "index": str(Path(params.index).resolve()) if params.index else None,
+            "index": describe(params.index),
             "input_incomplete": manifest.get("input_incomplete", False),
         },
     )

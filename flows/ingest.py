@@ -27,7 +27,7 @@ from corpusforge.flows.common import (
 from corpusforge.flows.stage_driver import run_stage_job
 from corpusforge.pipeline.ingest.config import IngestConfig
 from corpusforge.pipeline.ingest.stage import expand_inputs, ingest_job
-from corpusforge.pipeline.stage_io import check_output_directory
+from corpusforge.pipeline.remote import audit_object, check_output, is_remote
 
 
 class IngestParams(StrictModel):
@@ -57,8 +57,9 @@ def ingest_flow(params: IngestParams) -> dict[str, Any]:
 def run_ingest(params: IngestParams) -> dict[str, Any]:
     """Run the flow on the local worker processes (one per file, up to the cores), on
     threads, or on Dask."""
-    check_output_directory(Path(params.output), "ingest", overwrite=params.overwrite)
-    files = expand_inputs(params.inputs)
+    check_output(params.output, "ingest", overwrite=params.overwrite)
+    local = [i for i in params.inputs if not is_remote(i)]
+    files = expand_inputs(local) + [i for i in params.inputs if is_remote(i)]
     runner = task_runner_for(params.task_runner, workers=min(len(files), os.cpu_count() or 1))
     return ingest_flow.with_options(task_runner=runner)(params)
 
@@ -88,7 +89,7 @@ def _record(manifest: dict[str, Any], output: str) -> None:
     counts = manifest["counts"]
     audit(
         "ingest.run",
-        f"dir:{Path(output).resolve()}",
+        audit_object(output),
         counts=counts,
         details={"shards": [o["sha256"] for o in manifest["outputs"]]},
     )

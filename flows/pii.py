@@ -4,7 +4,6 @@ artifacts. A rerun reuses every shard whose result is cached (same shard, config
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from prefect import flow
@@ -21,10 +20,9 @@ from corpusforge.flows.common import (
     task_runner_for,
 )
 from corpusforge.flows.stage_driver import run_stage_job
-from corpusforge.pipeline.documents import list_shards
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.stage import pii_job
-from corpusforge.pipeline.stage_io import check_output_directory
+from corpusforge.pipeline.remote import audit_object, check_output, count_units
 
 
 class PiiParams(StrictModel):
@@ -58,8 +56,8 @@ def pii_flow(params: PiiParams) -> dict[str, Any]:
 
 def run_pii(params: PiiParams) -> dict[str, Any]:
     """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
-    check_output_directory(Path(params.output), "pii", overwrite=params.overwrite)
-    workers = params.workers or min(len(list_shards(params.input)), os.cpu_count() or 1)
+    check_output(params.output, "pii", overwrite=params.overwrite)
+    workers = params.workers or min(count_units(params.input), os.cpu_count() or 1)
     runner = task_runner_for(params.task_runner, workers=workers)
     return pii_flow.with_options(task_runner=runner)(params)
 
@@ -81,7 +79,7 @@ def _record(manifest: dict[str, Any], output: str) -> None:
     by_type = manifest.get("entities_by_type", {})
     audit(
         "pii.run",
-        f"dir:{Path(output).resolve()}",
+        audit_object(output),
         counts={**counts, **{f"type.{k}": v for k, v in by_type.items()}},
         details={
             "shards": [o["sha256"] for o in manifest["outputs"]],

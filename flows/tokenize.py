@@ -8,7 +8,6 @@ keyed by input sha256, tokenizer hash, settings and code version; a rerun reuses
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from prefect import flow
@@ -24,11 +23,9 @@ from corpusforge.flows.common import (
     task_runner_for,
 )
 from corpusforge.flows.stage_driver import run_stage_job
-from corpusforge.pipeline.stage_io import (
-    check_output_directory,
-)
+from corpusforge.pipeline.remote import audit_object, check_output, count_units
 from corpusforge.pipeline.tokenize.config import TokenizeConfig
-from corpusforge.pipeline.tokenize.stage import plan_inputs, tokenize_job
+from corpusforge.pipeline.tokenize.stage import tokenize_job
 
 
 class TokenizeParams(StrictModel):
@@ -61,8 +58,8 @@ def tokenize_flow(params: TokenizeParams) -> dict[str, Any]:
 
 def run_tokenize(params: TokenizeParams) -> dict[str, Any]:
     """Run the flow on local worker processes (up to the cores) or on Dask."""
-    check_output_directory(Path(params.output), "tokenize", overwrite=params.overwrite)
-    n = len(plan_inputs(params.input))
+    check_output(params.output, "tokenize", overwrite=params.overwrite)
+    n = count_units(params.input)
     workers = min(n, params.config.workers or os.cpu_count() or 1)
     return tokenize_flow.with_options(task_runner=task_runner_for(params.task_runner, workers))(
         params
@@ -87,7 +84,6 @@ def lineage_summary(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _record(manifest: dict[str, Any], output: str) -> None:
     tok = manifest["tokenizer"]
-    out = Path(output).resolve()
     audit(
         "tokenize.tokenizer",
         f"sha256:{tok['sha256']}",
@@ -102,7 +98,7 @@ def _record(manifest: dict[str, Any], output: str) -> None:
     )
     audit(
         "tokenize.run",
-        f"dir:{out}",
+        audit_object(output),
         counts={
             **manifest["counts"],
             **{f"{k}_tokens": v["tokens"] for k, v in manifest["splits"].items()},

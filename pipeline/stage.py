@@ -38,6 +38,7 @@ from typing import Any
 
 from corpusforge.core.processes import exit_with_parent
 from corpusforge.core.progress import StepProgress
+from corpusforge.pipeline.remote import io_threads
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,10 @@ def _collect(pool: ProcessPoolExecutor, request: Units, progress: StepProgress) 
 
 def _start_method() -> multiprocessing.context.BaseContext:
     """Fork while no other Python thread runs (a fork could copy a lock one holds); the fork
-    server otherwise."""
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+    server otherwise. fsspec's I/O threads (left by fetching or publishing a URL) do not
+    count: they idle between calls and fsspec resets its loop in a forked child."""
+    others = set(threading.enumerate()) - {threading.current_thread()} - io_threads()
+    if not others and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("forkserver")
 

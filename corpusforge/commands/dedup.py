@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from corpusforge.commands._common import (
@@ -19,8 +17,12 @@ from corpusforge.core.settings import validation_message
 
 
 def dedup(
-    input_path: Path = typer.Argument(..., help="directory of shards, .parquet or .jsonl file"),
-    output: Path = typer.Option(..., "-o", "--output", help="output directory for kept shards"),
+    input_path: str = typer.Argument(
+        ..., help="directory of shards, .parquet or .jsonl file, or an s3:// (fsspec) URL"
+    ),
+    output: str = typer.Option(
+        ..., "-o", "--output", help="output directory (or URL) for kept shards"
+    ),
     threshold: float = typer.Option(0.8, help="Jaccard similarity at which a document is removed"),
     ngram: int = typer.Option(5, help="words per shingle"),
     num_perm: int = typer.Option(64, help="MinHash permutations"),
@@ -30,8 +32,10 @@ def dedup(
     prefer_source: list[str] = typer.Option(
         [], "--prefer-source", help="keep documents of this source first (repeatable, in order)"
     ),
-    index: Path | None = typer.Option(
-        None, "--index", help="persistent index: dedup against earlier batches and extend it"
+    index: str | None = typer.Option(
+        None,
+        "--index",
+        help="persistent index (directory or URL): dedup against earlier batches and extend it",
     ),
     task_runner: str | None = typer.Option(
         None, help="where tasks run: local processes (default), 'threads', or dask://HOST:PORT"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from corpusforge.commands._common import (
@@ -21,9 +19,12 @@ def ingest(
     inputs: list[str] = typer.Argument(
         ...,
         help="WARC(.gz), Gutenberg .txt/.txt.gz/.zip, MediaWiki .xml/.bz2, .jsonl/.parquet "
-        "files, directories of them, or hf://owner/name hub datasets",
+        "files, directories of them, s3:// (any fsspec) objects or prefixes of them, or "
+        "hf://owner/name hub datasets",
     ),
-    output: Path = typer.Option(..., "-o", "--output", help="output directory for shards"),
+    output: str = typer.Option(
+        ..., "-o", "--output", help="output directory (or s3:// fsspec URL) for shards"
+    ),
     min_chars: int = typer.Option(100, help="drop documents shorter than this (counted)"),
     max_doc_chars: int = typer.Option(16_000_000, help="quarantine documents longer than this"),
     extractor: str = typer.Option("resiliparse", help="HTML extractor: resiliparse|trafilatura"),
@@ -74,8 +75,8 @@ def ingest(
         fail(f"{counts['rejected']} inputs rejected (--strict); see {output}/rejects.jsonl", 1)
 
 
-def _rejects(output: Path) -> list[dict]:
-    from corpusforge.pipeline.manifest import read_rejects  # lazy: pydantic
+def _rejects(output: str) -> list[dict]:
+    from corpusforge.pipeline.remote import read_rejects  # lazy: pydantic, fsspec
 
     return read_rejects(output)
 

@@ -37,8 +37,10 @@ pii_app = typer.Typer(
 
 @pii_app.command("run")
 def run(
-    input: Annotated[Path, typer.Argument(help="document shards (dir, .parquet or .jsonl)")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="output directory")],
+    input: Annotated[
+        str, typer.Argument(help="document shards (dir, .parquet, .jsonl or s3:// fsspec URL)")
+    ],
+    output: Annotated[str, typer.Option("-o", "--output", help="output directory or URL")],
     mode: Annotated[str, typer.Option(help="fast (patterns) or full (patterns + NER)")] = "full",
     spacy_model: Annotated[str | None, typer.Option(help="spaCy model for NER")] = None,
     workers: Annotated[int | None, typer.Option(help="worker processes")] = None,

@@ -34,8 +34,10 @@ def _parse_mixture(values: list[str]) -> dict[str, float] | None:
 
 
 def tokenize(
-    input: Path = typer.Argument(..., help="document shards: directory, .parquet or .jsonl"),
-    output: Path = typer.Option(..., "-o", "--output", help="output directory"),
+    input: str = typer.Argument(
+        ..., help="document shards: directory, .parquet or .jsonl, or an s3:// (fsspec) URL"
+    ),
+    output: str = typer.Option(..., "-o", "--output", help="output directory or URL"),
     vocab_size: int = typer.Option(32_768, help="BPE vocabulary size (multiple of 64)"),
     tokenizer: Path | None = typer.Option(
         None, "--tokenizer", help="use this local Hugging Face tokenizer directory (no training)"

@@ -30,6 +30,7 @@ from corpusforge.pipeline.dedup.parts import Part, SignatureStore
 from corpusforge.pipeline.dedup.signatures import NO_SIGNATURE, compute_shard, warm_up
 from corpusforge.pipeline.documents import ShardWriter, iter_shard_batches, shard_name
 from corpusforge.pipeline.manifest import Reject, StageRun, write_json_atomic
+from corpusforge.pipeline.remote import document_stage
 from corpusforge.pipeline.stage import JobSteps, Single, StageJob, Units, unit_names, unit_sizes
 from corpusforge.pipeline.stage_io import (
     StagedOutput,
@@ -449,14 +450,16 @@ def dedup_job(
 ) -> StageJob:
     """The dedup stage (run it with `run_local` or the Prefect driver). `index_dir` names a
     persistent index: documents kept by earlier runs count as seen."""
-    steps = _dedup_steps(
+    config = config or DedupConfig()
+    steps = document_stage(
+        "dedup",
+        lambda i, o, c, x: _dedup_steps(i, o, config, c, x, overwrite, allow_incomplete),
         input_path,
         out_dir,
-        config or DedupConfig(),
         cache_root,
-        index_dir,
-        overwrite,
-        allow_incomplete,
+        overwrite=overwrite,
+        allow_incomplete=allow_incomplete,
+        index_dir=index_dir,
     )
     return StageJob("dedup", steps)
 

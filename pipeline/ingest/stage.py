@@ -14,6 +14,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from corpusforge.pipeline.ingest.readers import open_reader
 from corpusforge.pipeline.ingest.records import RawDocument, RecordError
 from corpusforge.pipeline.ingest.writer import BackgroundShardWriter
 from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun
+from corpusforge.pipeline.remote import source_stage
 from corpusforge.pipeline.stage import JobSteps, StageJob, Units, unit_names, unit_sizes
 from corpusforge.pipeline.stage_io import (
     CachedUnit,
@@ -129,29 +131,42 @@ def _read_records(path: str, config: IngestConfig) -> Iterator[RawDocument | Rec
     yield from open_reader(Path(path), config)
 
 
-def ingest_file(path: str, cache_root: str | Path, config: IngestConfig) -> dict[str, Any]:
+def ingest_file(
+    path: str, cache_root: str | Path, config: IngestConfig, uri: str | None = None
+) -> dict[str, Any]:
     """Ingest one source file into its cache directory; return its result record.
 
+    `uri` is where the file came from when `path` is a local copy of it (an object fetched
+    from a URL): documents, rejects and the result name it instead of `path`.
     Bad records are quarantined (rejects.jsonl) and counted; a file that cannot be read at all
     becomes one reject. Nothing here raises for bad input.
     """
     t0 = time.perf_counter()
-    return _read_file(path, cache_root, config, *_file_key(path, config), t0)()
+    return _read_file(path, cache_root, config, *_file_key(path, config, uri), t0, uri)()
 
 
-def _file_key(path: str, config: IngestConfig) -> tuple[str, str]:
-    """The file's sha256 (of the spec for a hub dataset) and its cache key."""
+def _file_key(path: str, config: IngestConfig, uri: str | None = None) -> tuple[str, str]:
+    """The file's sha256 (of the spec for a hub dataset) and its cache key (which covers
+    `uri` when given: the cached documents carry it)."""
     is_hub = path.startswith(HUB_PREFIX)
     file_sha = hashlib.sha256(path.encode()).hexdigest() if is_hub else sha256_file(path)
-    return file_sha, file_cache_key(file_sha, config)
+    key = file_cache_key(file_sha, config)
+    return file_sha, key if uri is None else sha256_json({"key": key, "uri": uri})[:32]
 
 
 def _read_file(
-    path: str, cache_root: str | Path, config: IngestConfig, file_sha: str, key: str, t0: float
+    path: str,
+    cache_root: str | Path,
+    config: IngestConfig,
+    file_sha: str,
+    key: str,
+    t0: float,
+    uri: str | None = None,
 ) -> Callable[[], dict[str, Any]]:
     """`ingest_file` up to the end of reading; returns the call that finishes the file: waits
     for the shard writer's last batches and records the result."""
     is_hub = path.startswith(HUB_PREFIX)
+    local, path = path, uri or path  # read `local`; name `path` (the URL when fetched)
     unit = CachedUnit(cache_root, key)
     if (cached := unit.load()) is not None:
         cached["path"] = path
@@ -201,8 +216,8 @@ def _read_file(
         position: Any = 0
         try:
             if not is_hub:
-                fmt = detect_format(Path(path))
-            for item in _read_records(path, config):
+                fmt = detect_format(Path(local))
+            for item in _read_records(local, config):
                 if isinstance(item, RecordError):
                     reject(item.position, item.reason)
                     continue
@@ -240,7 +255,7 @@ def _read_file(
             "path": path,
             "sha256": file_sha,
             "format": fmt or "unknown",
-            "bytes": 0 if is_hub else Path(path).stat().st_size,
+            "bytes": 0 if is_hub else Path(local).stat().st_size,
             "cache_key": key,
             "documents": sum(o["rows"] for o in outputs),
             "by_source": dict(by_source),
@@ -328,19 +343,21 @@ def ingest_job(
 ) -> StageJob:
     """The ingest stage over files, directories and hub datasets (run it with `run_local` or
     the Prefect driver)."""
+    config = config or IngestConfig()
+    steps = partial(_ingest_steps, config=config, overwrite=overwrite)
     return StageJob(
-        "ingest", _ingest_steps(inputs, out_dir, config or IngestConfig(), cache_root, overwrite)
+        "ingest", source_stage("ingest", steps, inputs, out_dir, cache_root, overwrite=overwrite)
     )
 
 
-def _ingest_steps(inputs, out_dir, config, cache_root, overwrite) -> JobSteps:
+def _ingest_steps(inputs, out_dir, cache_root, uri_of, *, config, overwrite) -> JobSteps:
     check_output_directory(Path(out_dir), "ingest", overwrite=overwrite)
     files = expand_inputs(inputs)
     cache = Path(cache_root) if cache_root else default_cache_root(out_dir)
     results = yield Units(
         "read",
         ingest_file,
-        [(f, cache, config) for f in files],
+        [(f, cache, config, uri_of(f) if uri_of else None) for f in files],
         unit_names(files),
         unit_sizes(files),
         documents=lambda r: r["documents"],

@@ -28,6 +28,7 @@ from corpusforge.pipeline.documents import ShardWriter, iter_shard_batches, shar
 from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.scrub import Scrubbed, Scrubber, freeze_heap, language_of
+from corpusforge.pipeline.remote import document_stage
 from corpusforge.pipeline.stage import JobSteps, StageJob, Units, unit_names, unit_sizes
 from corpusforge.pipeline.stage_io import (
     CachedUnit,
@@ -246,12 +247,17 @@ def pii_job(
     allow_incomplete: bool = False,
 ) -> StageJob:
     """The PII stage over document shards (run it with `run_local` or the Prefect driver)."""
-    return StageJob(
+    config = config or PiiConfig()
+    steps = document_stage(
         "pii",
-        _pii_steps(
-            input_path, out_dir, config or PiiConfig(), cache_root, overwrite, allow_incomplete
-        ),
+        lambda i, o, c, _: _pii_steps(i, o, config, c, overwrite, allow_incomplete),
+        input_path,
+        out_dir,
+        cache_root,
+        overwrite=overwrite,
+        allow_incomplete=allow_incomplete,
     )
+    return StageJob("pii", steps)
 
 
 def _pii_steps(input_path, out_dir, config, cache_root, overwrite, allow_incomplete) -> JobSteps:

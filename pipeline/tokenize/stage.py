@@ -24,6 +24,7 @@ from corpusforge.core.hashing import sha256_file, sha256_json
 from corpusforge.core.version import code_version
 from corpusforge.pipeline.documents import iter_shard_batches, list_shards
 from corpusforge.pipeline.manifest import Reject, StageRun
+from corpusforge.pipeline.remote import document_stage
 from corpusforge.pipeline.stage import JobSteps, Single, StageJob, Units, unit_names, unit_sizes
 from corpusforge.pipeline.stage_io import (
     CachedUnit,
@@ -277,7 +278,15 @@ def tokenize_job(
     """The tokenize stage (run it with `run_local` or the Prefect driver); encoding runs on
     `config.workers` processes unless the driver is told otherwise."""
     config = config or TokenizeConfig()
-    steps = _tokenize_steps(input_path, out_dir, config, cache_root, overwrite, allow_incomplete)
+    steps = document_stage(
+        "tokenize",
+        lambda i, o, c, _: _tokenize_steps(i, o, config, c, overwrite, allow_incomplete),
+        input_path,
+        out_dir,
+        cache_root,
+        overwrite=overwrite,
+        allow_incomplete=allow_incomplete,
+    )
     return StageJob("tokenize", steps, workers=config.workers)
 
 
