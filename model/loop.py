@@ -158,7 +158,7 @@ def train(job: Job, on_step: StepHook | None = None) -> dict[str, Any]:
             flush=True,
         )
     last: dict[str, Any] = {}
-    if step == 0 and cfg.max_steps > 0:
+    if step == 0 and cfg.max_steps > 0 and job.val_data:
         val = evaluate(model, job)
         last = {"kind": "val", "step": 0, "val_loss": val, "val_ppl": math.exp(min(val, 50))}
         metrics.log(last)
@@ -216,7 +216,7 @@ def train(job: Job, on_step: StepHook | None = None) -> dict[str, Any]:
                 window_time, window_tokens = 0.0, 0
         else:
             window_time += time.perf_counter() - t0
-        if step % cfg.eval_every == 0 or step == cfg.max_steps:
+        if job.val_data and (step % cfg.eval_every == 0 or step == cfg.max_steps):
             val = evaluate(model, job)
             last = {"kind": "val", "step": step, "val_loss": val, "val_ppl": math.exp(min(val, 50))}
             metrics.log(last)

@@ -63,7 +63,10 @@ def prepare_pretrain(
             check_preset(path, resume_from, config.preset)
             model = load_model(path)
     if sources is None:
-        sources = open_tokens(config.data, "train"), open_tokens(config.data, "val")
+        sources = (
+            open_tokens(config.data, "train"),
+            open_tokens(config.data, "val", allow_empty=True),
+        )
     train_src, val_src = sources
     if val_src.vocab_size != train_src.vocab_size:
         raise ConfigError("train and val shards were encoded with different vocabularies")
@@ -87,6 +90,13 @@ def prepare_pretrain(
         rank=runtime.rank,
         world_size=runtime.world_size,
     )
+    if not val_data and runtime.is_main:
+        print(
+            f"no validation: the val split of {config.data} holds {val_src.num_tokens} tokens, "
+            f"fewer than one batch of {config.micro_batch_size * runtime.world_size} windows of "
+            f"{config.block_size + 1}; training runs without val loss",
+            flush=True,
+        )
     if model is not None:
         check_vocab(tokenizer, train_src, model.config.vocab_size)
     else:
