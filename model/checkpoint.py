@@ -25,7 +25,7 @@ import torch.distributed as dist
 
 from corpusforge.core.errors import ConfigError, InputError, IntegrityError
 from corpusforge.model.config import PRESETS
-from corpusforge.model.optim import load_optimizer_state
+from corpusforge.model.optim import load_optimizer_state, optimizer_state
 from corpusforge.model.runtime import Runtime
 from corpusforge.model.storage import CheckpointStorage
 
@@ -191,14 +191,16 @@ class LocalCheckpoint:
 
 def full_state_dicts(
     model: torch.nn.Module, optimizer: torch.optim.Optimizer, runtime: Runtime
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Unsharded model and optimizer state (gathered to CPU under DDP/FSDP)."""
+) -> tuple[dict[str, torch.Tensor] | None, dict[str, Any]]:
+    """Unsharded model state (None in one process: the raw model is exported as it is) and the
+    optimizer state keyed by parameter name, gathered to CPU under DDP/FSDP."""
+    optim_sd = optimizer_state(model, optimizer)
     if not runtime.distributed:
-        return None, optimizer.state_dict()  # type: ignore[return-value]
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+        return None, optim_sd
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
     opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    return get_state_dict(model, optimizer, options=opts)
+    return get_model_state_dict(model, options=opts), optim_sd
 
 
 def save_training_checkpoint(
@@ -266,7 +268,7 @@ def resume_training(
     with LocalCheckpoint(job.storage, resume_from) as path:
         check_preset(path, resume_from, cfg.preset)
         state = load_training_state(path)
-    load_optimizer_state(model, optimizer, state["optimizer"], rt)
+    load_optimizer_state(model, optimizer, state["optimizer"], job.raw_model)
     scheduler.load_state_dict(state["scheduler"])
     job.load_data_state(state["data"])
     job.load_extra_state(state.get("extra", {}))

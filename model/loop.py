@@ -123,6 +123,11 @@ def evaluate(model: torch.nn.Module, job: Job) -> float:
         total += torch.stack([loss.double(), (targets != -100).sum().double()])
     if job.runtime.distributed:
         dist.all_reduce(total)
+    if hasattr(model, "reshard"):
+        # FSDP2 keeps the root's parameters unsharded after a forward (backward would need
+        # them); without a backward they stay so, and the optimizer's sharded parameters would
+        # no longer be the module's (a checkpoint after an evaluation fails).
+        model.reshard()
     model.train()
     return (total[0] / total[1].clamp(min=1)).item()
 
