@@ -16,6 +16,7 @@ import json
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,12 +111,15 @@ def save_checkpoint(
     training_state: dict[str, Any],
     metadata: dict[str, Any],
     state_dict: dict[str, torch.Tensor] | None = None,
+    write_extra: Callable[[Path], None] | None = None,
 ) -> str:
     """Assemble the checkpoint in a private temp dir and store it as one atomic put."""
     with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
         out = Path(tmp) / "checkpoint"
         out.mkdir()
         export_hf(model, tokenizer, out, state_dict=state_dict)
+        if write_extra is not None:
+            write_extra(out)
         torch.save(training_state, out / STATE_FILE)
         (out / CONFIG_FILE).write_text(config.model_dump_json(indent=2))
         return storage.put_checkpoint(name, out, metadata)
@@ -211,8 +215,11 @@ def save_training_checkpoint(
     step: int,
     tokens_seen: int,
     last: dict[str, Any],
+    data_state: dict[str, Any] | None = None,
 ) -> str:
-    """Store step `step` of `job` (rank 0 writes, every rank contributes its RNG state)."""
+    """Store step `step` of `job` (rank 0 writes, every rank contributes its RNG state).
+
+    `data_state` is the data cursor after the last batch trained on (default: the job's)."""
     rt, cfg = job.runtime, job.config
     model_sd, optim_sd = full_state_dicts(model, optimizer, rt)
     rng = [capture_rng()]
@@ -230,12 +237,13 @@ def save_training_checkpoint(
             tokenizer=job.tokenizer,
             config=cfg,
             state_dict=export_sd,
+            write_extra=job.write_extra,
             training_state={
                 "step": step,
                 "tokens_seen": tokens_seen,
                 "optimizer": optim_sd,
                 "scheduler": scheduler.state_dict(),
-                "data": job.data_state(),
+                "data": data_state if data_state is not None else job.data_state(),
                 "rng": rng,
                 "extra": job.extra_state(),
             },

@@ -89,7 +89,9 @@ def _keyed_by_name(
     for saved, group in zip(state["param_groups"], optimizer.param_groups, strict=True):
         if len(saved["params"]) != len(group["params"]):
             raise ConfigError("the checkpoint's optimizer state does not fit this model")
-        rename.update({i: names[id(p)] for i, p in zip(saved["params"], group["params"])})
+        rename.update(
+            {i: names[id(p)] for i, p in zip(saved["params"], group["params"], strict=True)}
+        )
     return {
         "state": {rename[i]: v for i, v in state["state"].items()},
         "param_groups": [

@@ -33,6 +33,7 @@ from corpusforge.model.runtime import Runtime, seed_rank
 from corpusforge.model.storage import CheckpointStorage
 
 IGNORE = -100
+ADAPTER_DIR = "adapter"  # LoRA runs: the adapter beside the merged export
 ROLES = ("system", "user", "assistant")
 
 
@@ -191,6 +192,16 @@ def merged_copy(peft_model: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(peft_model).merge_and_unload()
 
 
+def write_adapter(peft_model: Any, out: Path, base: str) -> None:
+    """The LoRA adapter as peft saves it (adapter_config.json + adapter_model.safetensors), for
+    `PeftModel.from_pretrained(<base checkpoint's model>, out)`; `base` names that checkpoint."""
+    peft_model.save_pretrained(out, safe_serialization=True, save_embedding_layers=False)
+    path = out / "adapter_config.json"
+    adapter_config = json.loads(path.read_text())
+    adapter_config["base_model_name_or_path"] = base  # not the temp dir it was loaded from
+    path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True))
+
+
 def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime) -> Job:
     """Check and load the base checkpoint and the SFT rows, build the job. No training yet."""
     from transformers import AutoTokenizer
@@ -263,6 +274,7 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
             "adapter": get_peft_model_state_dict(peft_model, save_embedding_layers=False)
         }
         job.load_extra_state = lambda s: set_peft_model_state_dict(peft_model, s["adapter"])
+        job.write_extra = lambda out: write_adapter(peft_model, out / ADAPTER_DIR, config.init_from)
     return job
 
 
