@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 
 from corpusforge.core.errors import ConfigError, InputError, IntegrityError
+from corpusforge.model.blocks import CausalLM
 from corpusforge.model.config import PRESETS
 from corpusforge.model.optim import load_optimizer_state, optimizer_state
 from corpusforge.model.runtime import Runtime
@@ -88,7 +89,10 @@ def export_hf(
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a progress bar per checkpoint only clutters job logs
-    model.save_pretrained(out_dir, state_dict=state_dict, safe_serialization=True)
+    if isinstance(model, CausalLM):
+        model.save_pretrained(out_dir, state_dict=state_dict)  # HF names and layout
+    else:
+        model.save_pretrained(out_dir, state_dict=state_dict, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
     GenerationConfig(
         eos_token_id=model.config.eos_token_id,
@@ -161,7 +165,13 @@ def load_training_state(path: Path) -> dict[str, Any]:
     return torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
 
 
+def load_training_model(path: Path) -> CausalLM:
+    """The checkpoint's weights in the training blocks (`blocks.CausalLM`), fp32."""
+    return CausalLM.from_pretrained(path)
+
+
 def load_model(path: Path, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """The checkpoint as transformers' model (generation, LoRA through peft)."""
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(

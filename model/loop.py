@@ -35,8 +35,18 @@ from corpusforge.model.runtime import (
 )
 from corpusforge.model.storage import CheckpointStorage
 
-# bf16 dense peak per GPU (no sparsity), for MFU.
-PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "GH200": 989e12, "A100": 312e12}
+# bf16 dense peak per card (no sparsity), for MFU, matched against the CUDA device name in
+# this order (the more specific names first). `peak_flops` in the config overrides it.
+PEAK_BF16_FLOPS: tuple[tuple[str, float], ...] = (
+    ("H100 PCIe", 756e12),
+    ("H100 NVL", 835e12),
+    ("GH200", 989e12),
+    ("H200", 989e12),
+    ("H100", 989e12),  # SXM (the name says "HBM3")
+    ("H800", 989e12),
+    ("A100", 312e12),
+    ("A800", 312e12),
+)
 
 StepHook = Callable[[dict[str, Any]], None]
 
@@ -70,8 +80,12 @@ def peak_flops(config: TrainConfig, runtime: Runtime) -> float | None:
         return config.peak_flops
     if runtime.device.type != "cuda":
         return None  # MFU is a GPU figure; CPUs have no comparable bf16 dense peak
-    name = torch.cuda.get_device_name(runtime.device)
-    return next((v for k, v in PEAK_BF16_FLOPS.items() if k in name), None)
+    return peak_flops_for(torch.cuda.get_device_name(runtime.device))
+
+
+def peak_flops_for(device_name: str) -> float | None:
+    """The bf16 dense peak of a card by its CUDA name; None for a card not in the table."""
+    return next((v for k, v in PEAK_BF16_FLOPS if k in device_name), None)
 
 
 def flops_per_token(model: torch.nn.Module, seq_len: int) -> float:

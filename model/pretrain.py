@@ -16,11 +16,12 @@ from typing import Any
 import torch
 
 from corpusforge.core.errors import ConfigError
+from corpusforge.model.blocks import CausalLM
 from corpusforge.model.checkpoint import (
     LocalCheckpoint,
     check_preset,
     latest_checkpoint,
-    load_model,
+    load_training_model,
 )
 from corpusforge.model.config import TrainConfig, build_llama_config, padded_vocab_size
 from corpusforge.model.data import TokenSource, WindowSampler, open_tokens, validation_batches
@@ -54,14 +55,14 @@ def prepare_pretrain(
 
     `sources` (train, val) replaces reading `config.data` with the reader of
     `corpusforge.pipeline.tokenize`."""
-    from transformers import AutoTokenizer, LlamaForCausalLM
+    from transformers import AutoTokenizer
 
     model = None
     resume_from = latest_checkpoint(storage, config.run_name) if config.resume else None
     if resume_from:  # first: a checkpoint of another preset fails before any data is read
         with LocalCheckpoint(storage, resume_from) as path:
             check_preset(path, resume_from, config.preset)
-            model = load_model(path)
+            model = load_training_model(path)
     if sources is None:
         sources = (
             open_tokens(config.data, "train"),
@@ -104,7 +105,7 @@ def prepare_pretrain(
         llama = build_llama_config(
             config.preset, train_src.vocab_size, eot_id=train_src.eot_id, pad_id=train_src.pad_id
         )
-        model = LlamaForCausalLM(llama)
+        model = CausalLM(llama)
     seed_rank(config.seed, runtime)
     return Job(
         config=config,

@@ -25,6 +25,7 @@ from corpusforge.model.checkpoint import (
     check_preset,
     latest_checkpoint,
     load_model,
+    load_training_model,
 )
 from corpusforge.model.config import SFTConfig
 from corpusforge.model.entry import cli
@@ -210,18 +211,21 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
     if config.lora and config.fsdp:
         raise ConfigError("LoRA fine-tuning runs with DDP; set fsdp=false")
     resume_from = latest_checkpoint(storage, config.run_name) if config.resume else None
-    # LoRA resumes from the base weights plus the adapters kept in the training state.
+    # LoRA resumes from the base weights plus the adapters kept in the training state. LoRA
+    # runs on transformers' model, whose module names (q_proj, ...) peft targets and its
+    # adapters are saved under; full fine-tuning on the fused training blocks.
+    load = load_model if config.lora else load_training_model
     weights_from = config.init_from if (config.lora or not resume_from) else resume_from
     with LocalCheckpoint(storage, config.init_from) as path:
         check_preset(path, config.init_from, config.preset)
         tokenizer = AutoTokenizer.from_pretrained(
             path, local_files_only=True, trust_remote_code=False
         )
-        model = load_model(path) if weights_from == config.init_from else None
+        model = load(path) if weights_from == config.init_from else None
     if model is None:
         with LocalCheckpoint(storage, weights_from) as path:
             check_preset(path, weights_from, config.preset)
-            model = load_model(path)
+            model = load(path)
     if not tokenizer.chat_template:
         raise ConfigError(f"tokenizer of {config.init_from} has no chat template")
     if len(tokenizer) > model.config.vocab_size:
