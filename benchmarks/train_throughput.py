@@ -105,16 +105,16 @@ def main() -> None:
     parser.add_argument("--compare-hf", action="store_true", help="also run LlamaForCausalLM")
     parser.add_argument("--micro-batch", type=int, default=None)
     parser.add_argument("--seq-len", type=int, default=None)
-    parser.add_argument("--warmup", type=int, default=None, help="default: 1 CPU, 10 GPU")
-    parser.add_argument("--steps", type=int, default=None, help="default: 5 CPU, 30 GPU")
+    parser.add_argument("--warmup", type=int, default=None, help="default: 2 CPU, 10 GPU")
+    parser.add_argument("--steps", type=int, default=None, help="default: 8 CPU, 30 GPU")
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="override the card's")
     args = parser.parse_args()
 
     gpu = torch.cuda.is_available()
-    warmup = args.warmup if args.warmup is not None else (10 if gpu else 1)
-    steps = args.steps if args.steps is not None else (30 if gpu else 5)
+    warmup = args.warmup if args.warmup is not None else (10 if gpu else 2)
+    steps = args.steps if args.steps is not None else (30 if gpu else 8)
     vocab = VOCAB.get(args.preset, 50257)
     config = TrainConfig(
         preset=args.preset,

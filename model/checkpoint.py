@@ -280,12 +280,16 @@ def resume_training(
     """Restore the run's latest checkpoint, if it has one and `resume` is on: optimizer,
     schedule, data cursor, extra state and this rank's RNG. Returns (name, step, tokens seen)."""
     cfg, rt = job.config, job.runtime
-    resume_from = latest_checkpoint(job.storage, cfg.run_name) if cfg.resume else None
-    if not resume_from:
-        return None, 0, 0
-    with LocalCheckpoint(job.storage, resume_from) as path:
-        check_preset(path, resume_from, cfg.preset)
-        state = load_training_state(path)
+    if job.resume is not None:  # read when the job was prepared: one fetch per rank
+        resume_from, state = job.resume
+        job.resume = None
+    else:
+        resume_from = latest_checkpoint(job.storage, cfg.run_name) if cfg.resume else None
+        if not resume_from:
+            return None, 0, 0
+        with LocalCheckpoint(job.storage, resume_from) as path:
+            check_preset(path, resume_from, cfg.preset)
+            state = load_training_state(path)
     load_optimizer_state(model, optimizer, state["optimizer"], job.raw_model)
     scheduler.load_state_dict(state["scheduler"])
     job.load_data_state(state["data"])

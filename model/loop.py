@@ -70,6 +70,9 @@ class Job:
     extra_state: Callable[[], dict[str, Any]] = field(default=lambda: {})
     load_extra_state: Callable[[dict[str, Any]], None] = field(default=lambda s: None)
     write_extra: Callable[[Path], None] | None = None  # more files for a checkpoint directory
+    # (checkpoint name, training state) when preparing the job already fetched the checkpoint
+    # it resumes from, so `resume_training` does not fetch and decrypt it a second time
+    resume: tuple[str, dict[str, Any]] | None = None
 
 
 # --- metrics -------------------------------------------------------------------------------------

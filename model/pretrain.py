@@ -22,6 +22,7 @@ from corpusforge.model.checkpoint import (
     check_preset,
     latest_checkpoint,
     load_training_model,
+    load_training_state,
 )
 from corpusforge.model.config import TrainConfig, build_llama_config, padded_vocab_size
 from corpusforge.model.data import TokenSource, WindowSampler, open_tokens, validation_batches
@@ -57,12 +58,13 @@ def prepare_pretrain(
     `corpusforge.pipeline.tokenize`."""
     from transformers import AutoTokenizer
 
-    model = None
+    model, resume = None, None
     resume_from = latest_checkpoint(storage, config.run_name) if config.resume else None
     if resume_from:  # first: a checkpoint of another preset fails before any data is read
         with LocalCheckpoint(storage, resume_from) as path:
             check_preset(path, resume_from, config.preset)
             model = load_training_model(path)
+            resume = resume_from, load_training_state(path)
     if sources is None:
         sources = (
             open_tokens(config.data, "train"),
@@ -118,6 +120,7 @@ def prepare_pretrain(
         data_state=sampler.state_dict,
         load_data_state=sampler.load_state_dict,
         metadata={"token_manifest_sha256": train_src.manifest_sha256},
+        resume=resume,
     )
 
 

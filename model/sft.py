@@ -26,6 +26,7 @@ from corpusforge.model.checkpoint import (
     latest_checkpoint,
     load_model,
     load_training_model,
+    load_training_state,
 )
 from corpusforge.model.config import SFTConfig
 from corpusforge.model.entry import cli
@@ -222,10 +223,12 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
             path, local_files_only=True, trust_remote_code=False
         )
         model = load(path) if weights_from == config.init_from else None
-    if model is None:
+    resume = None
+    if model is None:  # a full fine-tune resuming: weights and state from one fetch
         with LocalCheckpoint(storage, weights_from) as path:
             check_preset(path, weights_from, config.preset)
             model = load(path)
+            resume = weights_from, load_training_state(path)
     if not tokenizer.chat_template:
         raise ConfigError(f"tokenizer of {config.init_from} has no chat template")
     if len(tokenizer) > model.config.vocab_size:
@@ -267,6 +270,7 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
         load_data_state=batches.load_state_dict,
         kind="sft",
         metadata={"parent_checkpoint": config.init_from},
+        resume=resume,
     )
     if config.lora:
         from peft import get_peft_model_state_dict, set_peft_model_state_dict
