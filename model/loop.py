@@ -23,7 +23,11 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from corpusforge.core.errors import IntegrityError
-from corpusforge.model.checkpoint import resume_training, save_training_checkpoint
+from corpusforge.model.checkpoint import (
+    ResumePoint,
+    resume_training,
+    save_training_checkpoint,
+)
 from corpusforge.model.config import TrainConfig
 from corpusforge.model.optim import build_optimizer, build_scheduler
 from corpusforge.model.runtime import (
@@ -70,9 +74,9 @@ class Job:
     extra_state: Callable[[], dict[str, Any]] = field(default=lambda: {})
     load_extra_state: Callable[[dict[str, Any]], None] = field(default=lambda s: None)
     write_extra: Callable[[Path], None] | None = None  # more files for a checkpoint directory
-    # (checkpoint name, training state) when preparing the job already fetched the checkpoint
-    # it resumes from, so `resume_training` does not fetch and decrypt it a second time
-    resume: tuple[str, dict[str, Any]] | None = None
+    # the checkpoint to resume from when preparing the job already fetched it (for the
+    # weights), so `resume_training` does not fetch and decrypt it a second time
+    resume: ResumePoint | None = None
 
 
 # --- metrics -------------------------------------------------------------------------------------

@@ -50,18 +50,6 @@ def build_scheduler(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
 
 
-def optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """The full (unsharded) optimizer state on CPU, keyed by parameter name.
-
-    Names (not positions) make the state independent of how the model is wrapped: one process,
-    DDP (`module.` prefix) or FSDP2 (sharded DTensors), compiled or not, all give the same keys,
-    so a checkpoint written by N processes resumes under M."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
-
-    opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    return get_optimizer_state_dict(model, optimizer, options=opts)
-
-
 def load_optimizer_state(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,

@@ -17,13 +17,7 @@ import torch
 
 from corpusforge.core.errors import ConfigError
 from corpusforge.model.blocks import CausalLM
-from corpusforge.model.checkpoint import (
-    LocalCheckpoint,
-    check_preset,
-    latest_checkpoint,
-    load_training_model,
-    load_training_state,
-)
+from corpusforge.model.checkpoint import ResumePoint, latest_checkpoint, load_training_model
 from corpusforge.model.config import TrainConfig, build_llama_config, padded_vocab_size
 from corpusforge.model.data import TokenSource, WindowSampler, open_tokens, validation_batches
 from corpusforge.model.entry import cli
@@ -61,10 +55,12 @@ def prepare_pretrain(
     model, resume = None, None
     resume_from = latest_checkpoint(storage, config.run_name) if config.resume else None
     if resume_from:  # first: a checkpoint of another preset fails before any data is read
-        with LocalCheckpoint(storage, resume_from) as path:
-            check_preset(path, resume_from, config.preset)
-            model = load_training_model(path)
-            resume = resume_from, load_training_state(path)
+        resume = ResumePoint(storage, resume_from, config.preset)  # closed by resume_training
+        try:
+            model = load_training_model(resume.path)
+        except BaseException:
+            resume.close()
+            raise
     if sources is None:
         sources = (
             open_tokens(config.data, "train"),

@@ -22,11 +22,11 @@ import torch
 from corpusforge.core.errors import ConfigError, InputError
 from corpusforge.model.checkpoint import (
     LocalCheckpoint,
+    ResumePoint,
     check_preset,
     latest_checkpoint,
     load_model,
     load_training_model,
-    load_training_state,
 )
 from corpusforge.model.config import SFTConfig
 from corpusforge.model.entry import cli
@@ -225,10 +225,12 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
         model = load(path) if weights_from == config.init_from else None
     resume = None
     if model is None:  # a full fine-tune resuming: weights and state from one fetch
-        with LocalCheckpoint(storage, weights_from) as path:
-            check_preset(path, weights_from, config.preset)
-            model = load(path)
-            resume = weights_from, load_training_state(path)
+        resume = ResumePoint(storage, weights_from, config.preset)  # closed by resume_training
+        try:
+            model = load(resume.path)
+        except BaseException:
+            resume.close()
+            raise
     if not tokenizer.chat_template:
         raise ConfigError(f"tokenizer of {config.init_from} has no chat template")
     if len(tokenizer) > model.config.vocab_size:

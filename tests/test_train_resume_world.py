@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from corpusforge.model.checkpoint import LocalCheckpoint
 from corpusforge.model.pretrain import pretrain
 from corpusforge.pipeline.tokenize import TokenDataset
 from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
@@ -70,6 +72,13 @@ def test_resume_across_world_sizes_ddp_and_fsdp(fixtures_dir, tmp_path):
     chain: dict[int, float] = {}
     for end, world, fsdp in [(2, 1, False), (4, 2, True), (6, 1, False), (8, 2, False)]:
         chain |= leg("chain", end, world, fsdp)
+        if end == 4:  # FSDP2: each rank wrote its own optimizer shard, one object each
+            with LocalCheckpoint(store, "runs/chain/step-0000004") as path:
+                shards = {p.name for p in (path / "optimizer").iterdir()}
+                state = torch.load(path / "training_state.pt", weights_only=True)
+            assert {".metadata", "__0_0.distcp", "__1_0.distcp"} <= shards
+            assert "optimizer" not in state and state["world_size"] == 2
+            assert store.info("runs/chain/step-0000004")["files"] >= len(shards) + 3
     chain |= leg("chain", 10, 1)
     assert sorted(chain) == list(range(1, 11))
     assert chain[1] == straight[1] and chain[2] == straight[2]  # the first leg: same process
