@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from corpusforge.core.errors import IntegrityError
 from corpusforge.model.data import open_tokens
 from corpusforge.model.pretrain import pretrain
-from corpusforge.pipeline.tokenize import TokenDataset, TokenizeConfig, tokenize_corpus
+from corpusforge.pipeline.stage import run_local
+from corpusforge.pipeline.tokenize import TokenDataset, TokenizeConfig, tokenize_job
 from corpusforge.pipeline.tokenize.shard_format import HEADER_SIZE
 from tests._tokenize_helpers import write_corpus
 from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
@@ -28,7 +29,7 @@ def shards(tmp_path_factory):
     root = tmp_path_factory.mktemp("open")
     corpus = write_corpus(root / "in", docs=120, rows_per_shard=60)
     config = TokenizeConfig(vocab_size=512, val_fraction=0.0, shard_tokens=3_000, workers=1)
-    tokenize_corpus(corpus, root / "tok", config)
+    run_local(tokenize_job(corpus, root / "tok", config))
     return root / "tok"
 
 
