@@ -1,27 +1,35 @@
-"""Training throughput: tokens/s and MFU of the pretraining loop after warm-up.
+"""Training throughput: tokens/s and MFU of the training loop, our blocks vs Hugging Face Llama.
 
-    python benchmarks/train_throughput.py --preset tiny          # CPU (default)
-    python benchmarks/train_throughput.py --preset 124m          # GPU: bf16 + torch.compile
+    python benchmarks/train_throughput.py --preset tiny --compare-hf    # CPU, seconds
+    python benchmarks/train_throughput.py --preset 124m --compare-hf    # one GPU, bf16 + compile
+    python benchmarks/train_throughput.py --preset 1b --compare-hf
 
-Measures `corpusforge.model.loop.train` (the real loop: autocast, compile, fused AdamW,
-clipping, schedule) on random tokens, and, in the same run, a bare peer loop (the same transformers
-model, `model(input_ids, labels=...)`, AdamW, same precision and compile settings): the ratio shows
-what the loop costs over the model itself. Sequence length: the preset's (1024; 2048 for 1b).
+Both runs go through `corpusforge.model.loop.train` (the real loop: prefetched batches, autocast,
+`torch.compile`, fused AdamW, clipping, schedule) on random tokens, one after the other in one
+process: first the training blocks (`corpusforge.model.blocks.CausalLM`, fused Q/K/V and gate/up,
+SDPA is_causal, the chunked loss inside the compiled region), then, with `--compare-hf`,
+transformers' `LlamaForCausalLM` (SDPA) on the same weights and batches, compiled the same way,
+with the loss as `cross_entropy(logits.float())`. Rates are medians of per-step rates after the
+warm-up (compilation happens there). MFU = FLOPs/token (6N + 12·L·d·T, PaLM) × tokens/s over the
+card's bf16 dense peak (`--peak-tflops` overrides the table in `loop.py`). Sequence length: the
+preset's (1024; 2048 for 1b). On one H100 the whole command stays within about 5 minutes
+(two compilations plus 2 × (10 + 30) steps).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import statistics
 import time
 
 import torch
 
+from corpusforge.model.blocks import CausalLM, to_hf_state_dict
 from corpusforge.model.config import PRESETS, TrainConfig, build_llama_config
 from corpusforge.model.loop import Job, flops_per_token, peak_flops, train
-from corpusforge.model.optim import build_optimizer
-from corpusforge.model.runtime import setup_runtime, wrap_model
+from corpusforge.model.runtime import setup_runtime
 
 DEFAULT_BATCH = {"tiny": 8, "124m": 32, "350m": 16, "1b": 8}
 VOCAB = {"tiny": 8192}  # a GPT-2-sized vocabulary (50257) elsewhere
@@ -36,7 +44,7 @@ class _NoStore:  # the benchmark stops before any checkpoint; nothing is ever st
         return []
 
 
-def _random_batches(batch: int, seq: int, vocab: int, device: torch.device):
+def _random_batches(batch: int, seq: int, vocab: int):
     gen = torch.Generator().manual_seed(0)
 
     def next_batch():
@@ -46,14 +54,11 @@ def _random_batches(batch: int, seq: int, vocab: int, device: torch.device):
     return next_batch
 
 
-def measure_loop(config: TrainConfig, warmup: int, steps: int) -> list[float]:
-    from transformers import LlamaForCausalLM
-
-    vocab = VOCAB.get(config.preset, 50257)
+def measure(config: TrainConfig, model: torch.nn.Module, warmup: int, steps: int) -> list[float]:
+    """Per-step tokens/s of the real loop on `model`, after `warmup` steps."""
+    vocab = model.config.vocab_size
     runtime = setup_runtime(config)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(build_llama_config(config.preset, vocab))
-    batches = _random_batches(config.micro_batch_size, config.block_size, vocab, runtime.device)
+    batches = _random_batches(config.micro_batch_size, config.block_size, vocab)
     job = Job(
         config=config,
         runtime=runtime,
@@ -61,7 +66,7 @@ def measure_loop(config: TrainConfig, warmup: int, steps: int) -> list[float]:
         raw_model=model,
         tokenizer=None,
         next_batch=batches,
-        val_data=[batches()],
+        val_data=[],
         data_state=dict,
         load_data_state=lambda s: None,
     )
@@ -81,42 +86,30 @@ def measure_loop(config: TrainConfig, warmup: int, steps: int) -> list[float]:
     return rates
 
 
-def measure_peer(config: TrainConfig, warmup: int, steps: int) -> list[float]:
-    """The bare loop: model, loss from `labels=`, backward, AdamW step."""
-    from transformers import LlamaForCausalLM
+def _free() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
 
-    vocab = VOCAB.get(config.preset, 50257)
-    runtime = setup_runtime(config)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(build_llama_config(config.preset, vocab))
-    model = wrap_model(model, config, runtime)
-    optimizer = build_optimizer(model, config, runtime)
-    batches = _random_batches(config.micro_batch_size, config.block_size, vocab, runtime.device)
-    rates = []
-    for step in range(warmup + steps):
-        inputs, _ = batches()
-        inputs = inputs.to(runtime.device)
-        t0 = time.perf_counter()
-        with runtime.autocast():
-            loss = model(input_ids=inputs, labels=inputs).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        loss.item()
-        if step >= warmup:
-            rates.append(inputs.numel() / (time.perf_counter() - t0))
-    return rates
+
+def _peak_memory() -> str:
+    if not torch.cuda.is_available():
+        return ""
+    return f"   peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
+    parser.add_argument("--compare-hf", action="store_true", help="also run LlamaForCausalLM")
     parser.add_argument("--micro-batch", type=int, default=None)
     parser.add_argument("--seq-len", type=int, default=None)
-    parser.add_argument("--warmup", type=int, default=None, help="default: 3 CPU, 10 GPU")
-    parser.add_argument("--steps", type=int, default=None, help="default: 10 CPU, 30 GPU")
+    parser.add_argument("--warmup", type=int, default=None, help="default: 2 CPU, 10 GPU")
+    parser.add_argument("--steps", type=int, default=None, help="default: 8 CPU, 30 GPU")
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    parser.add_argument("--peak-tflops", type=float, default=None, help="override the card's")
     args = parser.parse_args()
 
     gpu = torch.cuda.is_available()
@@ -137,6 +130,7 @@ def main() -> None:
         resume=False,
         cpu_threads=args.threads,
         compile=False if args.no_compile else None,
+        peak_flops=args.peak_tflops * 1e12 if args.peak_tflops else None,
     )
     runtime = setup_runtime(config)
     device = torch.cuda.get_device_name() if gpu else f"CPU ({torch.get_num_threads()} threads)"
@@ -146,25 +140,33 @@ def main() -> None:
         f"{device}, torch {torch.__version__}",
         flush=True,
     )
-    ours = statistics.median(measure_loop(config, warmup, steps))
-    peer = statistics.median(measure_peer(config, warmup, steps))
-    from transformers import LlamaForCausalLM
-
-    with torch.device("meta"):
-        n_params = sum(
-            p.numel() for p in LlamaForCausalLM(build_llama_config(args.preset, vocab)).parameters()
-        )
-        fpt = flops_per_token(
-            LlamaForCausalLM(build_llama_config(args.preset, vocab)), config.block_size
-        )
+    llama = build_llama_config(args.preset, vocab)
+    torch.manual_seed(0)
+    ours_model = CausalLM(llama)
+    fpt = flops_per_token(ours_model, config.block_size)
+    n_params = sum(p.numel() for p in ours_model.parameters())
+    hf_state = to_hf_state_dict(ours_model.state_dict(), llama) if args.compare_hf else None
     peak = peak_flops(config, runtime)
-    for name, rate in (("corpusforge loop", ours), ("bare HF loop (peer)", peer)):
+
+    def report(name: str, rate: float) -> None:
         mfu = f"{100 * fpt * rate / peak:.1f}%" if peak else "n/a (no GPU peak)"
-        print(f"{name:>22}: {rate:>12,.0f} tokens/s   MFU {mfu}")
-    print(
-        f"params {n_params / 1e6:.1f}M, {fpt / 1e9:.3f} GFLOP/token; "
-        f"ratio ours/peer {ours / peer:.2f}"
-    )
+        print(f"{name:>28}: {rate:>12,.0f} tokens/s   MFU {mfu}{_peak_memory()}", flush=True)
+
+    ours = statistics.median(measure(config, ours_model, warmup, steps))
+    report("corpusforge blocks", ours)
+    del ours_model
+    _free()
+    if args.compare_hf:
+        from transformers import LlamaForCausalLM
+
+        hf_model = LlamaForCausalLM(llama)
+        tied = hf_state["model.embed_tokens.weight"]
+        hf_model.load_state_dict({**hf_state, "lm_head.weight": tied})
+        del hf_state
+        hf = statistics.median(measure(config, hf_model, warmup, steps))
+        report("HF LlamaForCausalLM", hf)
+        print(f"ratio ours/HF {ours / hf:.2f}")
+    print(f"params {n_params / 1e6:.1f}M, {fpt / 1e9:.3f} GFLOP/token")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,28 @@
 """Resumable checkpoints in Hugging Face layout, written and read only through the store.
 
 A checkpoint directory holds what `from_pretrained` needs (config.json, model.safetensors,
-generation_config.json, tokenizer files) plus the training state in the spirit of torchtitan's
-checkpointer: optimizer, scheduler, step, tokens seen, data cursor and every rank's RNG states
-(training_state.pt), and the run's config (train_config.json). The directory is assembled locally
-and handed to the `CheckpointStorage` as a whole, which stores it atomically.
+generation_config.json, tokenizer files: the consolidated export), the optimizer state as
+`torch.distributed.checkpoint` shards that every rank writes itself (optimizer/), the small
+training state in the spirit of torchtitan's checkpointer: scheduler, step, tokens seen, data
+cursor and every rank's RNG states (training_state.pt), and the run's config
+(train_config.json). The directory is assembled in a staging dir and handed to the
+`CheckpointStorage` as a whole, which stores every file as an encrypted object under one sealed
+manifest, atomically.
 
 `save_training_checkpoint` and `resume_training` are the training loop's two ends of it: one
-gathers every rank's state into a checkpoint, the other puts a checkpoint's state back.
+writes every rank's state into a checkpoint, the other puts a checkpoint's state back, on any
+number of processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import shutil
 import tempfile
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +31,7 @@ import torch
 import torch.distributed as dist
 
 from corpusforge.core.errors import ConfigError, InputError, IntegrityError
+from corpusforge.model.blocks import CausalLM
 from corpusforge.model.config import PRESETS
 from corpusforge.model.optim import load_optimizer_state
 from corpusforge.model.runtime import Runtime
@@ -33,6 +41,7 @@ if TYPE_CHECKING:
     from corpusforge.model.loop import Job
 
 STATE_FILE = "training_state.pt"
+SHARDS_DIR = "optimizer"  # torch.distributed.checkpoint files of the optimizer state
 CONFIG_FILE = "train_config.json"
 HF_FILES = ("config.json", "model.safetensors")
 
@@ -87,7 +96,10 @@ def export_hf(
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a progress bar per checkpoint only clutters job logs
-    model.save_pretrained(out_dir, state_dict=state_dict, safe_serialization=True)
+    if isinstance(model, CausalLM):
+        model.save_pretrained(out_dir, state_dict=state_dict)  # HF names and layout
+    else:
+        model.save_pretrained(out_dir, state_dict=state_dict, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
     GenerationConfig(
         eos_token_id=model.config.eos_token_id,
@@ -98,27 +110,6 @@ def export_hf(
         top_p=0.95,
         max_new_tokens=128,
     ).save_pretrained(out_dir)
-
-
-def save_checkpoint(
-    storage: CheckpointStorage,
-    name: str,
-    *,
-    model: torch.nn.Module,
-    tokenizer: Any,
-    config: Any,
-    training_state: dict[str, Any],
-    metadata: dict[str, Any],
-    state_dict: dict[str, torch.Tensor] | None = None,
-) -> str:
-    """Assemble the checkpoint in a private temp dir and store it as one atomic put."""
-    with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
-        out = Path(tmp) / "checkpoint"
-        out.mkdir()
-        export_hf(model, tokenizer, out, state_dict=state_dict)
-        torch.save(training_state, out / STATE_FILE)
-        (out / CONFIG_FILE).write_text(config.model_dump_json(indent=2))
-        return storage.put_checkpoint(name, out, metadata)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -157,7 +148,13 @@ def load_training_state(path: Path) -> dict[str, Any]:
     return torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
 
 
+def load_training_model(path: Path) -> CausalLM:
+    """The checkpoint's weights in the training blocks (`blocks.CausalLM`), fp32."""
+    return CausalLM.from_pretrained(path)
+
+
 def load_model(path: Path, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """The checkpoint as transformers' model (generation, LoRA through peft)."""
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(
@@ -189,16 +186,63 @@ class LocalCheckpoint:
 # --- the training loop's checkpoints -----------------------------------------------------------
 
 
-def full_state_dicts(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer, runtime: Runtime
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Unsharded model and optimizer state (gathered to CPU under DDP/FSDP)."""
+def full_model_state(model: torch.nn.Module, runtime: Runtime) -> dict[str, torch.Tensor] | None:
+    """The consolidated weights for the HF export, gathered to CPU under DDP/FSDP (None in one
+    process: the raw model is exported as it is)."""
     if not runtime.distributed:
-        return None, optimizer.state_dict()  # type: ignore[return-value]
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+        return None
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
     opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    return get_state_dict(model, optimizer, options=opts)
+    return get_model_state_dict(model, options=opts)
+
+
+def _staging_dir(runtime: Runtime) -> Path:
+    """A temp dir made by rank 0 and named to every rank: the ranks write their shards into
+    it. (One node, or a temp dir on a filesystem every node sees: TMPDIR.)"""
+    made = [tempfile.mkdtemp(prefix="ckpt-") if runtime.is_main else None]
+    if runtime.distributed:
+        dist.broadcast_object_list(made, src=0)
+    return Path(made[0])
+
+
+@contextlib.contextmanager
+def _single_process_quiet(runtime: Runtime) -> Iterator[None]:
+    """dcp warns on every call that it runs in one process, which is what no_dist asks."""
+    with warnings.catch_warnings():
+        if not runtime.distributed:
+            warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        yield
+
+
+def save_optimizer_shards(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, out: Path, runtime: Runtime
+) -> None:
+    """Every rank writes its own shards of the optimizer state (torch.distributed.checkpoint):
+    FSDP2 ranks their slices, DDP's replicated tensors once. Keys are parameter names, so the
+    shards load back on any number of processes."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+    state = {"optimizer": get_optimizer_state_dict(model, optimizer)}
+    with _single_process_quiet(runtime):
+        dcp.save(state, checkpoint_id=str(out), no_dist=not runtime.distributed)
+
+
+def load_optimizer_shards(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, shards: Path, runtime: Runtime
+) -> None:
+    """Read the optimizer state from `save_optimizer_shards`' files, resharded for this run."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import (
+        get_optimizer_state_dict,
+        set_optimizer_state_dict,
+    )
+
+    state = {"optimizer": get_optimizer_state_dict(model, optimizer)}  # this run's layout
+    with _single_process_quiet(runtime):
+        dcp.load(state, checkpoint_id=str(shards), no_dist=not runtime.distributed)
+    set_optimizer_state_dict(model, optimizer, state["optimizer"])
 
 
 def save_training_checkpoint(
@@ -209,49 +253,85 @@ def save_training_checkpoint(
     step: int,
     tokens_seen: int,
     last: dict[str, Any],
+    data_state: dict[str, Any] | None = None,
 ) -> str:
-    """Store step `step` of `job` (rank 0 writes, every rank contributes its RNG state)."""
+    """Store step `step` of `job`.
+
+    Every rank writes its shards of the optimizer state into a shared staging dir; the weights
+    are consolidated for the HF export (a separate step: gathered to rank 0 under DDP/FSDP);
+    rank 0 adds the small training state (every rank's RNG, cursor, schedule) and puts the
+    directory, every shard file an encrypted object under the checkpoint's sealed manifest.
+    `data_state` is the data cursor after the last batch trained on (default: the job's)."""
     rt, cfg = job.runtime, job.config
-    model_sd, optim_sd = full_state_dicts(model, optimizer, rt)
-    rng = [capture_rng()]
-    if rt.distributed:
-        gathered: list[Any] = [None] * rt.world_size
-        dist.all_gather_object(gathered, rng[0])
-        rng = gathered
     name = checkpoint_name(cfg.run_name, step)
-    if rt.is_main:
-        export, export_sd = job.export_model() if job.export_model else (job.raw_model, model_sd)
-        save_checkpoint(
-            job.storage,
-            name,
-            model=export,
-            tokenizer=job.tokenizer,
-            config=cfg,
-            state_dict=export_sd,
-            training_state={
+    staging = _staging_dir(rt)
+    out = staging / "checkpoint"
+    try:
+        save_optimizer_shards(model, optimizer, out / SHARDS_DIR, rt)
+        model_sd = full_model_state(model, rt)
+        rng = [capture_rng()]
+        if rt.distributed:
+            gathered: list[Any] = [None] * rt.world_size
+            dist.all_gather_object(gathered, rng[0])
+            rng = gathered
+        if rt.is_main:
+            export, export_sd = (
+                job.export_model() if job.export_model else (job.raw_model, model_sd)
+            )
+            export_hf(export, job.tokenizer, out, state_dict=export_sd)
+            if job.write_extra is not None:
+                job.write_extra(out)
+            training_state = {
                 "step": step,
                 "tokens_seen": tokens_seen,
-                "optimizer": optim_sd,
                 "scheduler": scheduler.state_dict(),
-                "data": job.data_state(),
+                "data": data_state if data_state is not None else job.data_state(),
                 "rng": rng,
                 "extra": job.extra_state(),
-            },
-            metadata={
-                **cfg.checkpoint_metadata,
-                **job.metadata,
-                "kind": job.kind,
-                "run": cfg.run_name,
-                "preset": cfg.preset,
-                "step": step,
-                "tokens_seen": tokens_seen,
-                "val_loss": last.get("val_loss"),
-            },
-        )
-        print(f"checkpoint {name}", flush=True)
-    if rt.distributed:
-        dist.barrier()
+                "world_size": rt.world_size,
+            }
+            torch.save(training_state, out / STATE_FILE)
+            (out / CONFIG_FILE).write_text(cfg.model_dump_json(indent=2))
+            job.storage.put_checkpoint(
+                name,
+                out,
+                {
+                    **cfg.checkpoint_metadata,
+                    **job.metadata,
+                    "kind": job.kind,
+                    "run": cfg.run_name,
+                    "preset": cfg.preset,
+                    "step": step,
+                    "tokens_seen": tokens_seen,
+                    "val_loss": last.get("val_loss"),
+                },
+            )
+            print(f"checkpoint {name}", flush=True)
+        if rt.distributed:
+            dist.barrier()
+    finally:
+        if rt.is_main:
+            shutil.rmtree(staging, ignore_errors=True)
     return name
+
+
+class ResumePoint:
+    """A fetched checkpoint to resume from: its small training state, and its directory (kept
+    until the optimizer shards are read) removed by `close`."""
+
+    def __init__(self, storage: CheckpointStorage, name: str, preset: str):
+        self.name = name
+        self._local = LocalCheckpoint(storage, name)
+        self.path = self._local.__enter__()
+        try:
+            check_preset(self.path, name, preset)
+            self.state = load_training_state(self.path)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self._local.__exit__(None, None, None)
 
 
 def resume_training(
@@ -260,15 +340,23 @@ def resume_training(
     """Restore the run's latest checkpoint, if it has one and `resume` is on: optimizer,
     schedule, data cursor, extra state and this rank's RNG. Returns (name, step, tokens seen)."""
     cfg, rt = job.config, job.runtime
-    resume_from = latest_checkpoint(job.storage, cfg.run_name) if cfg.resume else None
-    if not resume_from:
-        return None, 0, 0
-    with LocalCheckpoint(job.storage, resume_from) as path:
-        check_preset(path, resume_from, cfg.preset)
-        state = load_training_state(path)
-    load_optimizer_state(model, optimizer, state["optimizer"], rt)
+    point = job.resume  # fetched when the job was prepared: one fetch per rank
+    job.resume = None
+    if point is None:
+        resume_from = latest_checkpoint(job.storage, cfg.run_name) if cfg.resume else None
+        if not resume_from:
+            return None, 0, 0
+        point = ResumePoint(job.storage, resume_from, cfg.preset)
+    try:
+        state = point.state
+        if (point.path / SHARDS_DIR).is_dir():
+            load_optimizer_shards(model, optimizer, point.path / SHARDS_DIR, rt)
+        else:  # checkpoints before sharding: the full state inside training_state.pt
+            load_optimizer_state(model, optimizer, state["optimizer"], job.raw_model)
+    finally:
+        point.close()
     scheduler.load_state_dict(state["scheduler"])
     job.load_data_state(state["data"])
     job.load_extra_state(state.get("extra", {}))
     restore_rng(state["rng"][rt.rank] if rt.rank < len(state["rng"]) else state["rng"][0])
-    return resume_from, state["step"], state["tokens_seen"]
+    return point.name, state["step"], state["tokens_seen"]

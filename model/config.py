@@ -162,6 +162,12 @@ class TrainConfig(StrictModel):
     compile: bool | None = Field(None, description="torch.compile; default on GPU only")
     cpu_threads: int | None = Field(None, ge=1, description="torch threads on CPU (default: all)")
     fsdp: bool = Field(False, description="FSDP2 sharding instead of DDP for multi-GPU runs")
+    dist_timeout_s: int = Field(
+        1800,
+        ge=10,
+        description="process-group timeout: a collective (a checkpoint's gather, the barrier "
+        "after it) that waits longer on a dead or stuck rank fails instead of hanging",
+    )
     resume: bool = Field(True, description="continue from the run's latest checkpoint")
     metrics_path: str | None = Field(None, description="JSONL metrics file (default: none)")
     peak_flops: float | None = Field(None, description="accelerator peak for MFU; auto if None")

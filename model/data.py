@@ -33,19 +33,25 @@ class TokenSource(Protocol):
     def get_window(self, start: int, length: int) -> np.ndarray: ...
 
 
-def open_tokens(path: str | Path, split: str) -> TokenSource:
-    """Open one split of the token shards; missing or corrupt shards fail here, before compute."""
+def open_tokens(path: str | Path, split: str, *, allow_empty: bool = False) -> TokenSource:
+    """Open one split of the token shards.
+
+    Missing, truncated or swapped shards and broken headers or document indexes fail here,
+    before compute (a few bytes read per shard). Each shard's content checksum is checked the
+    first time the shard is read (`TokenDataset` verifies on first use), so start-up does not
+    read the whole corpus on every rank; `corpusforge verify-tokens` checks everything at once.
+    """
     root = Path(path)
     if not root.exists():
         raise InputError(f"token shards not found: {root}")
     try:
         ds = TokenDataset(str(root), split=split)
-        ds.verify()  # every shard's size, header and checksum, before any compute is spent
+        ds.check_index()
     except CorpusforgeError:
         raise
     except (OSError, ValueError, KeyError) as exc:
         raise IntegrityError(f"token shards at {root} ({split}) unreadable: {exc}") from exc
-    if ds.num_tokens <= 0:
+    if ds.num_tokens <= 0 and not allow_empty:
         raise InputError(f"token shards at {root} ({split}) hold no tokens")
     return ds
 
@@ -115,15 +121,13 @@ def validation_batches(
     rank: int = 0,
     world_size: int = 1,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The same fixed, sequential validation windows at every evaluation (comparable losses)."""
+    """The same fixed, sequential validation windows at every evaluation (comparable losses);
+    empty when the split holds less than one batch (`max_batches` 0 or a tiny val split)."""
     n_windows = (source.num_tokens - 1) // seq_len
     per_batch = micro_batch * world_size
     n_batches = min(max_batches, n_windows // per_batch)
     if n_batches == 0:
-        raise InputError(
-            f"validation split has {source.num_tokens} tokens: fewer than one batch of "
-            f"{per_batch} windows of {seq_len + 1}"
-        )
+        return []  # too small to validate on: the loop trains without validation and says so
     batches = []
     for b in range(n_batches):
         first = b * per_batch + rank * micro_batch

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
+from corpusforge.core.errors import ConfigError
 from corpusforge.model.config import TrainConfig
 from corpusforge.model.runtime import Runtime
 
@@ -49,13 +51,38 @@ def build_scheduler(
 
 
 def load_optimizer_state(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict, runtime: Runtime
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+    named: torch.nn.Module,
 ) -> None:
-    """Restore a checkpoint's full (unsharded) optimizer state, re-sharded under FSDP."""
-    if not runtime.distributed:
-        optimizer.load_state_dict(state)
-        return
+    """Restore a full optimizer state keyed by parameter name (re-sharded under FSDP2).
+
+    `named` is the unwrapped model, whose parameter names the state uses. A state keyed by
+    position (what single-process checkpoints held before) is renamed first."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
+    if any(isinstance(k, int) for k in state["state"]):
+        state = _keyed_by_name(state, optimizer, named)
     opts = StateDictOptions(full_state_dict=True, broadcast_from_rank0=False)
     set_optimizer_state_dict(model, optimizer, state, options=opts)
+
+
+def _keyed_by_name(
+    state: dict[str, Any], optimizer: torch.optim.Optimizer, named: torch.nn.Module
+) -> dict[str, Any]:
+    """Positions -> names: `build_optimizer` orders parameters the same way in every run."""
+    names = {id(p): n for n, p in named.named_parameters()}
+    rename: dict[int, str] = {}
+    for saved, group in zip(state["param_groups"], optimizer.param_groups, strict=True):
+        if len(saved["params"]) != len(group["params"]):
+            raise ConfigError("the checkpoint's optimizer state does not fit this model")
+        rename.update(
+            {i: names[id(p)] for i, p in zip(saved["params"], group["params"], strict=True)}
+        )
+    return {
+        "state": {rename[i]: v for i, v in state["state"].items()},
+        "param_groups": [
+            {**g, "params": [rename[i] for i in g["params"]]} for g in state["param_groups"]
+        ],
+    }

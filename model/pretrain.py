@@ -16,12 +16,8 @@ from typing import Any
 import torch
 
 from corpusforge.core.errors import ConfigError
-from corpusforge.model.checkpoint import (
-    LocalCheckpoint,
-    check_preset,
-    latest_checkpoint,
-    load_model,
-)
+from corpusforge.model.blocks import CausalLM
+from corpusforge.model.checkpoint import ResumePoint, latest_checkpoint, load_training_model
 from corpusforge.model.config import TrainConfig, build_llama_config, padded_vocab_size
 from corpusforge.model.data import TokenSource, WindowSampler, open_tokens, validation_batches
 from corpusforge.model.entry import cli
@@ -54,16 +50,22 @@ def prepare_pretrain(
 
     `sources` (train, val) replaces reading `config.data` with the reader of
     `corpusforge.pipeline.tokenize`."""
-    from transformers import AutoTokenizer, LlamaForCausalLM
+    from transformers import AutoTokenizer
 
-    model = None
+    model, resume = None, None
     resume_from = latest_checkpoint(storage, config.run_name) if config.resume else None
     if resume_from:  # first: a checkpoint of another preset fails before any data is read
-        with LocalCheckpoint(storage, resume_from) as path:
-            check_preset(path, resume_from, config.preset)
-            model = load_model(path)
+        resume = ResumePoint(storage, resume_from, config.preset)  # closed by resume_training
+        try:
+            model = load_training_model(resume.path)
+        except BaseException:
+            resume.close()
+            raise
     if sources is None:
-        sources = open_tokens(config.data, "train"), open_tokens(config.data, "val")
+        sources = (
+            open_tokens(config.data, "train"),
+            open_tokens(config.data, "val", allow_empty=True),
+        )
     train_src, val_src = sources
     if val_src.vocab_size != train_src.vocab_size:
         raise ConfigError("train and val shards were encoded with different vocabularies")
@@ -87,6 +89,13 @@ def prepare_pretrain(
         rank=runtime.rank,
         world_size=runtime.world_size,
     )
+    if not val_data and runtime.is_main:
+        print(
+            f"no validation: the val split of {config.data} holds {val_src.num_tokens} tokens, "
+            f"fewer than one batch of {config.micro_batch_size * runtime.world_size} windows of "
+            f"{config.block_size + 1}; training runs without val loss",
+            flush=True,
+        )
     if model is not None:
         check_vocab(tokenizer, train_src, model.config.vocab_size)
     else:
@@ -94,7 +103,7 @@ def prepare_pretrain(
         llama = build_llama_config(
             config.preset, train_src.vocab_size, eot_id=train_src.eot_id, pad_id=train_src.pad_id
         )
-        model = LlamaForCausalLM(llama)
+        model = CausalLM(llama)
     seed_rank(config.seed, runtime)
     return Job(
         config=config,
@@ -107,6 +116,7 @@ def prepare_pretrain(
         data_state=sampler.state_dict,
         load_data_state=sampler.load_state_dict,
         metadata={"token_manifest_sha256": train_src.manifest_sha256},
+        resume=resume,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -59,10 +60,11 @@ def setup_runtime(config: TrainConfig) -> Runtime:
         if config.cpu_threads:
             torch.set_num_threads(config.cpu_threads)
     if world > 1 and not dist.is_initialized():
+        timeout = timedelta(seconds=config.dist_timeout_s)
         if use_cuda:  # device_id binds NCCL to this rank's GPU (eager init)
-            dist.init_process_group(backend="nccl", device_id=device)
+            dist.init_process_group(backend="nccl", device_id=device, timeout=timeout)
         else:
-            dist.init_process_group(backend="gloo")
+            dist.init_process_group(backend="gloo", timeout=timeout)
     bf16 = config.precision == "bf16" or (config.precision == "auto" and use_cuda)
     compile_ = config.compile if config.compile is not None else use_cuda
     return Runtime(device, rank, local_rank, world, bf16, compile_)

@@ -22,9 +22,11 @@ import torch
 from corpusforge.core.errors import ConfigError, InputError
 from corpusforge.model.checkpoint import (
     LocalCheckpoint,
+    ResumePoint,
     check_preset,
     latest_checkpoint,
     load_model,
+    load_training_model,
 )
 from corpusforge.model.config import SFTConfig
 from corpusforge.model.entry import cli
@@ -33,6 +35,7 @@ from corpusforge.model.runtime import Runtime, seed_rank
 from corpusforge.model.storage import CheckpointStorage
 
 IGNORE = -100
+ADAPTER_DIR = "adapter"  # LoRA runs: the adapter beside the merged export
 ROLES = ("system", "user", "assistant")
 
 
@@ -191,6 +194,16 @@ def merged_copy(peft_model: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(peft_model).merge_and_unload()
 
 
+def write_adapter(peft_model: Any, out: Path, base: str) -> None:
+    """The LoRA adapter as peft saves it (adapter_config.json + adapter_model.safetensors), for
+    `PeftModel.from_pretrained(<base checkpoint's model>, out)`; `base` names that checkpoint."""
+    peft_model.save_pretrained(out, safe_serialization=True, save_embedding_layers=False)
+    path = out / "adapter_config.json"
+    adapter_config = json.loads(path.read_text())
+    adapter_config["base_model_name_or_path"] = base  # not the temp dir it was loaded from
+    path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True))
+
+
 def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime) -> Job:
     """Check and load the base checkpoint and the SFT rows, build the job. No training yet."""
     from transformers import AutoTokenizer
@@ -199,18 +212,25 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
     if config.lora and config.fsdp:
         raise ConfigError("LoRA fine-tuning runs with DDP; set fsdp=false")
     resume_from = latest_checkpoint(storage, config.run_name) if config.resume else None
-    # LoRA resumes from the base weights plus the adapters kept in the training state.
+    # LoRA resumes from the base weights plus the adapters kept in the training state. LoRA
+    # runs on transformers' model, whose module names (q_proj, ...) peft targets and its
+    # adapters are saved under; full fine-tuning on the fused training blocks.
+    load = load_model if config.lora else load_training_model
     weights_from = config.init_from if (config.lora or not resume_from) else resume_from
     with LocalCheckpoint(storage, config.init_from) as path:
         check_preset(path, config.init_from, config.preset)
         tokenizer = AutoTokenizer.from_pretrained(
             path, local_files_only=True, trust_remote_code=False
         )
-        model = load_model(path) if weights_from == config.init_from else None
-    if model is None:
-        with LocalCheckpoint(storage, weights_from) as path:
-            check_preset(path, weights_from, config.preset)
-            model = load_model(path)
+        model = load(path) if weights_from == config.init_from else None
+    resume = None
+    if model is None:  # a full fine-tune resuming: weights and state from one fetch
+        resume = ResumePoint(storage, weights_from, config.preset)  # closed by resume_training
+        try:
+            model = load(resume.path)
+        except BaseException:
+            resume.close()
+            raise
     if not tokenizer.chat_template:
         raise ConfigError(f"tokenizer of {config.init_from} has no chat template")
     if len(tokenizer) > model.config.vocab_size:
@@ -252,6 +272,7 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
         load_data_state=batches.load_state_dict,
         kind="sft",
         metadata={"parent_checkpoint": config.init_from},
+        resume=resume,
     )
     if config.lora:
         from peft import get_peft_model_state_dict, set_peft_model_state_dict
@@ -263,6 +284,7 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
             "adapter": get_peft_model_state_dict(peft_model, save_embedding_layers=False)
         }
         job.load_extra_state = lambda s: set_peft_model_state_dict(peft_model, s["adapter"])
+        job.write_extra = lambda out: write_adapter(peft_model, out / ADAPTER_DIR, config.init_from)
     return job
 
 

@@ -97,9 +97,9 @@ def test_hf_export_loads_and_reproduces_trainer_logits(corpus, tmp_path):
     ids = torch.tensor([tokenizer.encode("The old house stood at the end of the lane.")])
     job.raw_model.eval()
     with torch.no_grad():
-        expected = job.raw_model(input_ids=ids).logits
+        expected = job.raw_model(ids)  # the training blocks (fused Q/K/V, gate/up)
         got = loaded(input_ids=ids).logits
-    assert torch.equal(got, expected)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
 
 
 def test_sampler_is_seeded_rank_sliced_and_resumable(corpus):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -9,7 +10,7 @@ import torch
 
 from corpusforge.model.checkpoint import LocalCheckpoint
 from corpusforge.model.generate import filter_logits, generate
-from corpusforge.model.loop import train
+from corpusforge.model.loop import flops_per_token, train
 from corpusforge.model.pretrain import pretrain
 from corpusforge.model.runtime import setup_runtime
 from corpusforge.model.sft import encode_conversation, finetune, prepare_sft, read_sft_rows
@@ -99,22 +100,52 @@ def test_lora_merge_and_export_reproduces_adapter_logits(base, tmp_path):
         lr=1e-2,
         lora={"rank": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj", "down_proj"]},
     )
+    config = config.model_copy(update={"metrics_path": str(tmp_path / "lora.jsonl")})
     job = prepare_sft(config, store, setup_runtime(config))
     trainable = sum(p.numel() for p in job.raw_model.parameters() if p.requires_grad)
-    assert 0 < trainable < 0.2 * sum(p.numel() for p in job.raw_model.parameters())
+    total = sum(p.numel() for p in job.raw_model.parameters())
+    assert 0 < trainable < 0.2 * total
+    # frozen weights: forward + activation gradient (4 FLOPs), adapters: 6
+    cfg = job.raw_model.config
+    assert flops_per_token(job.raw_model, 16) == 6 * trainable + 4 * (total - trainable) + (
+        12 * cfg.num_hidden_layers * cfg.hidden_size * 16
+    )
+    replay = copy.deepcopy(job.next_batch.__self__)  # the same batches, to count their widths
+    widths = [replay.next_batch()[0].shape for _ in range(config.max_steps)]
     train(job)
-    with LocalCheckpoint(store, "runs/sft-lora/step-0000006") as path:
+    rows = [json.loads(line) for line in (tmp_path / "lora.jsonl").read_text().splitlines()]
+    # throughput counts the padded batches' real widths, not micro_batch x block_size
+    seen = sum(b * w for b, w in widths)
+    assert [r["tokens_seen"] for r in rows if r["kind"] == "train"][-1] == seen
+    assert seen < config.max_steps * config.micro_batch_size * config.block_size
+
+    from peft import PeftModel
+
+    with (
+        LocalCheckpoint(store, "runs/sft-lora/step-0000006") as path,
+        LocalCheckpoint(store, name) as base_path,
+    ):
         merged = AutoModelForCausalLM.from_pretrained(path)
-    with LocalCheckpoint(store, name) as path:
-        original = AutoModelForCausalLM.from_pretrained(path)
+        original = AutoModelForCausalLM.from_pretrained(base_path)
+        adapter_config = json.loads((path / "adapter" / "adapter_config.json").read_text())
+        assert (path / "adapter" / "adapter_model.safetensors").is_file()
+        assert adapter_config["base_model_name_or_path"] == name
+        assert adapter_config["r"] == 4
+        # the adapter on top of the base checkpoint's export, loaded by peft itself
+        with_adapter = PeftModel.from_pretrained(
+            AutoModelForCausalLM.from_pretrained(base_path), path / "adapter"
+        )
     ids = torch.tensor([[5, 17, 42, 99, 300, 7, 8]])
     job.raw_model.eval()
+    with_adapter.eval()
     with torch.no_grad():
         adapted = job.raw_model(input_ids=ids).logits
         exported = merged(input_ids=ids).logits
         before = original(input_ids=ids).logits
+        peft_loaded = with_adapter(input_ids=ids).logits
     assert not torch.allclose(adapted, before, atol=1e-4)  # the adapters learned something
     assert torch.allclose(exported, adapted, atol=1e-5)
+    assert torch.allclose(peft_loaded, exported, atol=1e-5)
     assert not any("lora" in k for k in merged.state_dict())
 
 

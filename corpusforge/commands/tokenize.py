@@ -100,5 +100,25 @@ def tokenize(
     )
 
 
+def verify_tokens(
+    directory: Path = typer.Argument(..., help="tokenize output directory (manifest.json)"),
+) -> None:
+    """Read every token shard in full and check its checksum, header and document index.
+
+    Training checks headers and indexes when it opens the shards and each shard's checksum the
+    first time it reads it; this checks everything up front (e.g. after copying a corpus)."""
+    from corpusforge.pipeline.tokenize import TokenDataset  # lazy: numpy, xxhash
+
+    total_shards = total_tokens = 0
+    for split in ("train", "val"):
+        ds = TokenDataset(directory, split)  # CorpusforgeError -> one line via the CLI
+        ds.check_index()
+        ds.verify()
+        total_shards += len(ds.shards)
+        total_tokens += ds.num_tokens
+    typer.echo(f"verified {total_shards} shards, {total_tokens:,} tokens in {directory}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("tokenize")(tokenize)
+    app.command("verify-tokens")(verify_tokens)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpusforge.core.errors import InputError
@@ -190,6 +191,51 @@ def encode_or_reject(shard: str, cache_root: str, plan: EncodePlan) -> dict[str,
         return {"path": shard, "rejected": str(exc)}
 
 
+def _document_for_val(chunks: list[dict[str, Any]], config: TokenizeConfig) -> str | None:
+    """The train document that goes to val when the hash split left val empty, else None.
+
+    Per-document hashing routes ~val_fraction of the documents to val, which on a small corpus
+    can be none at all; training would then have nothing to validate on. The document moved is
+    the one whose split hash is lowest (the most val-like), so the choice is deterministic and
+    independent of input order; a one-document corpus stays all train."""
+    if config.val_fraction <= 0 or any(c["splits"]["val"]["documents"] for c in chunks):
+        return None
+    ids = {
+        i
+        for c in chunks
+        for i in pq.read_table(Path(c["chunk_dir"]) / "train.docs.parquet", columns=["id"])[
+            "id"
+        ].to_pylist()
+    }
+    if len(ids) < 2:
+        return None
+    return min(ids, key=lambda i: unit_hash(config.seed, "split", i))
+
+
+def _split_pieces(
+    chunk: dict[str, Any], split: str, dtype: np.dtype, moved: str | None
+) -> Iterator[tuple[np.ndarray, Any]]:
+    """(tokens, document table) of `split` in one chunk, with the moved document's copies taken
+    out of train and appended to val."""
+    chunk_dir = Path(chunk["chunk_dir"])
+    own = pq.read_table(chunk_dir / f"{split}.docs.parquet")
+    if len(own):
+        tokens = np.fromfile(chunk_dir / f"{split}.tokens", dtype=dtype)
+        if moved is not None and split == "train":
+            mask = np.asarray(own["id"].to_pylist(), dtype=object) == moved
+            if mask.any():
+                spans = np.repeat(~mask, own["tokens"].to_numpy())
+                tokens, own = tokens[spans], own.filter(pa.array(~mask))
+        if len(own):
+            yield tokens, own
+    if moved is not None and split == "val":
+        train = pq.read_table(chunk_dir / "train.docs.parquet")
+        mask = np.asarray(train["id"].to_pylist(), dtype=object) == moved
+        if mask.any():
+            tokens = np.fromfile(chunk_dir / "train.tokens", dtype=dtype)
+            yield tokens[np.repeat(mask, train["tokens"].to_numpy())], train.filter(pa.array(mask))
+
+
 def assemble(
     chunks: list[dict[str, Any]],
     out_dir: str | Path,
@@ -212,16 +258,13 @@ def assemble(
     for c in chunks:
         if "rejected" in c:
             run.reject(Reject(file=c["path"], reason=c["rejected"]))
+    moved = _document_for_val(good, config)
     for split in SPLITS:
         writer = SplitShardWriter(out, split, dtype, config.shard_tokens)
         try:
             for c in good:
-                chunk_dir = Path(c["chunk_dir"])
-                docs = pq.read_table(chunk_dir / f"{split}.docs.parquet")
-                if not len(docs):
-                    continue
-                tokens = np.fromfile(chunk_dir / f"{split}.tokens", dtype=dtype)
-                writer.add(tokens, docs)
+                for tokens, docs in _split_pieces(c, split, dtype, moved):
+                    writer.add(tokens, docs)
         except BaseException:
             writer.abort()
             raise
