@@ -3,8 +3,10 @@
 - `nightly-prepare`: on a cron schedule, the data stages over a drop folder. Ingest caches each
   source file by content hash, so files already done are not processed again, and an unchanged
   folder skips every stage by fingerprint.
-- `retrain`: pretrain + fine-tune on the prepared tokens; concurrency limit one (a second
-  trigger waits in the queue instead of fighting for the GPUs).
+- `retrain`: pretrain + fine-tune on everything the nightly batches prepared so far
+  (`<output>/corpus/`: the union of the finished batches, tokenized once with the mixture
+  weights); concurrency limit one (a second trigger waits in the queue instead of fighting for
+  the GPUs).
 - `full-pipeline`: every stage, ad hoc (`prefect deployment run corpus-to-model/full-pipeline`).
 """
 
@@ -59,8 +61,13 @@ def build_deployments(
         deployments.append(
             corpus_to_model.to_deployment(
                 name="retrain",
-                description="Pretrain and fine-tune on the prepared token shards (one at a time).",
-                parameters=_params(config, stages=train),
+                description="Pretrain and fine-tune on every nightly batch so far (one at a time).",
+                parameters=_params(
+                    config,
+                    inputs=[drop_folder] if drop_folder else config.inputs,
+                    stages=train,
+                    incremental=True,
+                ),
                 concurrency_limit=ConcurrencyLimitConfig(
                     limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
                 ),
