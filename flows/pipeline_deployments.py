@@ -83,3 +83,30 @@ def build_deployments(
         )
     )
     return deployments
+
+
+def build_training_deployments(image: str | None = None) -> list[RunnerDeployment]:
+    """`pretrain/gpu` and `finetune/gpu`: the training flows, for a Kubernetes work pool whose
+    job template (infra/k8s/train-job-template.json) runs them in the CUDA image. Parameters
+    (`params`: PretrainParams / FinetuneParams) are given per run; with `params.pytorchjob`
+    the flow launches a multi-node PyTorchJob instead of training in its own pod."""
+    from corpusforge.flows.train import finetune_flow, pretrain_flow
+
+    common: dict[str, Any] = {
+        "entrypoint_type": EntrypointType.MODULE_PATH,
+        "tags": ["corpusforge", "gpu"],
+        "job_variables": {"image": image} if image else {},
+    }
+    return [
+        pretrain_flow.to_deployment(
+            name="gpu",
+            description="Pretraining on the GPU pool: torchrun over the pod's GPUs, or a "
+            "multi-node PyTorchJob (params.pytorchjob).",
+            **common,
+        ),
+        finetune_flow.to_deployment(
+            name="gpu",
+            description="Fine-tuning on the GPU pool (same launchers as pretrain/gpu).",
+            **common,
+        ),
+    ]

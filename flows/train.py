@@ -25,19 +25,28 @@ from corpusforge.core.errors import CorpusforgeError
 from corpusforge.core.settings import StrictModel
 from corpusforge.core.workspace import Workspace
 from corpusforge.flows.common import audit, markdown_table, publish_markdown, publish_table
+from corpusforge.flows.k8s_training import PyTorchJobSettings
 from corpusforge.model.config import SFTConfig, TrainConfig
+
+_PYTORCHJOB = Field(
+    None,
+    description="run the job on several Kubernetes nodes as a Kubeflow PyTorchJob "
+    "(flows/k8s_training.py) instead of on this machine",
+)
 
 
 class PretrainParams(StrictModel):
     config: TrainConfig
     gpus: int | None = Field(None, ge=0, description="processes to start; default: visible GPUs")
     job_dir: str | None = Field(None, description="config + metrics; default workspace runs/")
+    pytorchjob: PyTorchJobSettings | None = _PYTORCHJOB
 
 
 class FinetuneParams(StrictModel):
     config: SFTConfig
     gpus: int | None = Field(None, ge=0)
     job_dir: str | None = None
+    pytorchjob: PyTorchJobSettings | None = _PYTORCHJOB
 
 
 class TrainingJobFailed(CorpusforgeError):
@@ -95,6 +104,38 @@ def run_job(module: str, config_json: str, job_dir: str, gpus: int) -> None:
         raise TrainingJobFailed(
             f"{module} exited with code {rc}: {failure_cause(tail)} (full output: {log_path})"
         )
+
+
+@task(task_run_name="pytorchjob-{name}")
+def run_multinode(
+    name: str, module: str, config_json: str, job_dir: str, settings: PyTorchJobSettings
+) -> None:
+    """The job as a Kubeflow PyTorchJob; its Master's output goes to the run log."""
+    from corpusforge.flows.k8s_training import (  # lazy: the kubernetes client
+        PyTorchJobFailed,
+        pytorchjob_manifest,
+        run_pytorchjob,
+    )
+
+    logger = get_run_logger()
+    directory = Path(job_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path = directory / "config.json"
+    config_path.write_text(config_json)
+    manifest = pytorchjob_manifest(name, module, str(config_path), settings)
+    (directory / "pytorchjob.json").write_text(json.dumps(manifest, indent=2))
+    logger.info(
+        "PyTorchJob %s/%s: %d nodes x %d GPUs, image %s",
+        settings.namespace, name, settings.nodes, settings.gpus_per_node, settings.image,
+    )  # fmt: skip
+    try:
+        run_pytorchjob(manifest, directory / "job.log", logger.info, settings.poll_seconds)
+    except PyTorchJobFailed as exc:
+        tail = (directory / "job.log").read_text().splitlines()[-_TAIL_LINES:]
+        raise TrainingJobFailed(
+            f"PyTorchJob {name} failed: {failure_cause(tail) if tail else exc} "
+            f"(full output: {directory / 'job.log'})"
+        ) from exc
 
 
 _TAIL_LINES = 400
@@ -179,7 +220,14 @@ def publish_metrics(kind: str, run_name: str, job_dir: Path) -> dict[str, Any]:
     return summary
 
 
-def _run(kind: str, module: str, config: TrainConfig, gpus: int | None, job_dir: str | None):
+def _run(
+    kind: str,
+    module: str,
+    config: TrainConfig,
+    gpus: int | None,
+    job_dir: str | None,
+    pytorchjob: PyTorchJobSettings | None = None,
+):
     directory = Path(job_dir) if job_dir else Workspace.resolve().run_dir(kind, config.run_name)
     directory.mkdir(parents=True, exist_ok=True)
     if config.metrics_path is None:
@@ -187,8 +235,15 @@ def _run(kind: str, module: str, config: TrainConfig, gpus: int | None, job_dir:
     if config.storage_args.workspace is None:  # the job opens the store of this workspace
         args = config.storage_args.model_copy(update={"workspace": str(Workspace.resolve().root)})
         config = config.model_copy(update={"storage_args": args})
-    n = visible_gpus() if gpus is None else gpus
-    run_job(module, config.model_dump_json(indent=2), str(directory), n)
+    if pytorchjob is not None:
+        from corpusforge.flows.k8s_training import job_name
+
+        n = pytorchjob.nodes * pytorchjob.gpus_per_node
+        name = job_name(config.run_name, kind)
+        run_multinode(name, module, config.model_dump_json(indent=2), str(directory), pytorchjob)
+    else:
+        n = visible_gpus() if gpus is None else gpus
+        run_job(module, config.model_dump_json(indent=2), str(directory), n)
     summary = publish_metrics(kind, config.run_name, directory)
     audit(
         f"{kind}.run",
@@ -206,13 +261,25 @@ def _run(kind: str, module: str, config: TrainConfig, gpus: int | None, job_dir:
 @flow(name="pretrain", log_prints=True)
 def pretrain_flow(params: PretrainParams) -> dict[str, Any]:
     return _run(
-        "pretrain", "corpusforge.model.pretrain", params.config, params.gpus, params.job_dir
+        "pretrain",
+        "corpusforge.model.pretrain",
+        params.config,
+        params.gpus,
+        params.job_dir,
+        params.pytorchjob,
     )
 
 
 @flow(name="finetune", log_prints=True)
 def finetune_flow(params: FinetuneParams) -> dict[str, Any]:
-    return _run("finetune", "corpusforge.model.sft", params.config, params.gpus, params.job_dir)
+    return _run(
+        "finetune",
+        "corpusforge.model.sft",
+        params.config,
+        params.gpus,
+        params.job_dir,
+        params.pytorchjob,
+    )
 
 
 def run_pretrain(params: PretrainParams) -> dict[str, Any]:
