@@ -26,6 +26,7 @@ from corpusforge.core.settings import StrictModel
 from corpusforge.core.workspace import Workspace
 from corpusforge.flows.common import audit, markdown_table, publish_markdown, publish_table
 from corpusforge.flows.k8s_training import PyTorchJobSettings
+from corpusforge.flows.slurm_training import SlurmSettings, srun_command
 from corpusforge.model.config import SFTConfig, TrainConfig
 
 _PYTORCHJOB = Field(
@@ -34,12 +35,19 @@ _PYTORCHJOB = Field(
     "(flows/k8s_training.py) instead of on this machine",
 )
 
+_SLURM = Field(
+    None,
+    description="the Slurm allocation this flow run trains on through srun "
+    "(set by infra/slurm/train.sbatch via corpusforge.flows.slurm_training)",
+)
+
 
 class PretrainParams(StrictModel):
     config: TrainConfig
     gpus: int | None = Field(None, ge=0, description="processes to start; default: visible GPUs")
     job_dir: str | None = Field(None, description="config + metrics; default workspace runs/")
     pytorchjob: PyTorchJobSettings | None = _PYTORCHJOB
+    slurm: SlurmSettings | None = _SLURM
 
 
 class FinetuneParams(StrictModel):
@@ -47,6 +55,7 @@ class FinetuneParams(StrictModel):
     gpus: int | None = Field(None, ge=0)
     job_dir: str | None = None
     pytorchjob: PyTorchJobSettings | None = _PYTORCHJOB
+    slurm: SlurmSettings | None = _SLURM
 
 
 class TrainingJobFailed(CorpusforgeError):
@@ -75,14 +84,20 @@ def job_command(module: str, config_path: Path, gpus: int) -> list[str]:
 
 
 @task(task_run_name="{module}")
-def run_job(module: str, config_json: str, job_dir: str, gpus: int) -> None:
+def run_job(
+    module: str, config_json: str, job_dir: str, gpus: int, slurm: SlurmSettings | None = None
+) -> None:
     """Start the job, forward each output line to the run log, raise if it fails."""
     logger = get_run_logger()
     directory = Path(job_dir)
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "config.json"
     config_path.write_text(config_json)
-    cmd = job_command(module, config_path, gpus)
+    cmd = (
+        srun_command(module, str(config_path), slurm)
+        if slurm
+        else job_command(module, config_path, gpus)
+    )
     logger.info("starting: %s", " ".join(cmd))
     log_path = directory / "job.log"
     tail: list[str] = []
@@ -227,6 +242,7 @@ def _run(
     gpus: int | None,
     job_dir: str | None,
     pytorchjob: PyTorchJobSettings | None = None,
+    slurm: SlurmSettings | None = None,
 ):
     directory = Path(job_dir) if job_dir else Workspace.resolve().run_dir(kind, config.run_name)
     directory.mkdir(parents=True, exist_ok=True)
@@ -241,6 +257,9 @@ def _run(
         n = pytorchjob.nodes * pytorchjob.gpus_per_node
         name = job_name(config.run_name, kind)
         run_multinode(name, module, config.model_dump_json(indent=2), str(directory), pytorchjob)
+    elif slurm is not None:
+        n = slurm.nodes * slurm.gpus_per_node
+        run_job(module, config.model_dump_json(indent=2), str(directory), n, slurm)
     else:
         n = visible_gpus() if gpus is None else gpus
         run_job(module, config.model_dump_json(indent=2), str(directory), n)
@@ -253,6 +272,9 @@ def _run(
             "preset": config.preset,
             "first_val_loss": summary["first_val_loss"],
             "last_val_loss": summary["last_val_loss"],
+            "launcher": "pytorchjob" if pytorchjob else "slurm" if slurm else "local",
+            **({"slurm_job": slurm.job_id, "nodes": slurm.nodes} if slurm else {}),
+            **({"nodes": pytorchjob.nodes} if pytorchjob else {}),
         },
     )
     return summary
@@ -267,6 +289,7 @@ def pretrain_flow(params: PretrainParams) -> dict[str, Any]:
         params.gpus,
         params.job_dir,
         params.pytorchjob,
+        params.slurm,
     )
 
 
@@ -279,6 +302,7 @@ def finetune_flow(params: FinetuneParams) -> dict[str, Any]:
         params.gpus,
         params.job_dir,
         params.pytorchjob,
+        params.slurm,
     )
 
 
