@@ -20,7 +20,7 @@ from pydantic import Field
 
 from corpusforge.core.errors import InputError
 from corpusforge.core.hashing import sha256_file
-from corpusforge.core.settings import StrictModel, TaskRunnerAddress
+from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     Progress,
     audit,
@@ -33,6 +33,7 @@ from corpusforge.flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
+from corpusforge.flows.dask_paths import check_worker_paths
 from corpusforge.flows.workers import compute_each
 from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.dedup.index import DedupIndex
@@ -61,10 +62,12 @@ _AUDIT_IDS_PER_ENTRY = 500
 
 
 class DedupParams(StrictModel):
-    input: str = Field(..., description="directory of shards, .parquet or .jsonl file")
-    output: str = Field(..., description="output directory for the kept documents")
+    input: LocalPathOrUrl = Field(..., description="directory of shards, .parquet or .jsonl file")
+    output: LocalPathOrUrl = Field(..., description="output directory for the kept documents")
     config: DedupConfig = Field(default_factory=DedupConfig)
-    index: str | None = Field(None, description="persistent index directory (incremental dedup)")
+    index: LocalPathOrUrl | None = Field(
+        None, description="persistent index directory (incremental dedup)"
+    )
     overwrite: bool = Field(False, description="replace an earlier dedup output in `output`")
     allow_incomplete: bool = Field(
         False, description="read an input directory without a complete manifest (recorded)"
@@ -158,6 +161,7 @@ def run_dedup(params: DedupParams) -> dict[str, Any]:
     """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
     check_output_directory(Path(params.output), "dedup", overwrite=params.overwrite)
     shards = list_shards(params.input)
+    check_worker_paths(params.task_runner, [str(s) for s in shards])
     runner = task_runner_for(params.task_runner, workers=min(len(shards), os.cpu_count() or 1))
     return dedup_flow.with_options(task_runner=runner)(params)
 

@@ -14,7 +14,7 @@ from typing import Any
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.core.settings import StrictModel, TaskRunnerAddress
+from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     Progress,
     audit,
@@ -28,6 +28,7 @@ from corpusforge.flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
+from corpusforge.flows.dask_paths import check_worker_paths
 from corpusforge.flows.workers import compute_each
 from corpusforge.pipeline.ingest.config import IngestConfig
 from corpusforge.pipeline.ingest.stage import assemble, expand_inputs, ingest_file
@@ -35,8 +36,10 @@ from corpusforge.pipeline.stage_io import check_output_directory
 
 
 class IngestParams(StrictModel):
-    inputs: list[str] = Field(..., min_length=1, description="files, directories or hf://ids")
-    output: str = Field(..., description="output directory for document shards")
+    inputs: list[LocalPathOrUrl] = Field(
+        ..., min_length=1, description="files, directories or hf://ids"
+    )
+    output: LocalPathOrUrl = Field(..., description="output directory for document shards")
     config: IngestConfig = Field(default_factory=IngestConfig)
     task_runner: TaskRunnerAddress | None = Field(
         None, description="dask://HOST:PORT, threads, or processes"
@@ -55,6 +58,7 @@ def ingest_files_task(
 @flow(name="ingest", log_prints=True)
 def ingest_flow(params: IngestParams) -> dict[str, Any]:
     files = expand_inputs(params.inputs)
+    check_worker_paths(params.task_runner, files)
     cache_root = stage_cache_dir("ingest")
     progress = Progress(len(files), f"ingest: {len(files)} files")
     groups = batches(files, os.cpu_count() or 1)
@@ -73,6 +77,7 @@ def run_ingest(params: IngestParams) -> dict[str, Any]:
     threads, or on Dask."""
     check_output_directory(Path(params.output), "ingest", overwrite=params.overwrite)
     files = expand_inputs(params.inputs)
+    check_worker_paths(params.task_runner, files)
     runner = task_runner_for(params.task_runner, workers=min(len(files), os.cpu_count() or 1))
     return ingest_flow.with_options(task_runner=runner)(params)
 

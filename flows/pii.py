@@ -10,7 +10,7 @@ from typing import Any
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.core.settings import StrictModel, TaskRunnerAddress
+from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     Progress,
     audit,
@@ -24,6 +24,7 @@ from corpusforge.flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
+from corpusforge.flows.dask_paths import check_worker_paths
 from corpusforge.flows.workers import compute_each
 from corpusforge.pipeline.documents import list_shards
 from corpusforge.pipeline.pii.config import PiiConfig
@@ -32,8 +33,8 @@ from corpusforge.pipeline.stage_io import check_output_directory, prepare_docume
 
 
 class PiiParams(StrictModel):
-    input: str = Field(..., description="document shards: directory, .parquet or .jsonl")
-    output: str = Field(..., description="output directory for scrubbed shards")
+    input: LocalPathOrUrl = Field(..., description="document shards: directory, .parquet or .jsonl")
+    output: LocalPathOrUrl = Field(..., description="output directory for scrubbed shards")
     config: PiiConfig = Field(default_factory=PiiConfig)
     task_runner: TaskRunnerAddress | None = Field(
         None, description="dask://HOST:PORT, threads, or processes"
@@ -76,6 +77,7 @@ def pii_flow(params: PiiParams) -> dict[str, Any]:
 def run_pii(params: PiiParams) -> dict[str, Any]:
     """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
     shards = list_shards(params.input)
+    check_worker_paths(params.task_runner, [str(s) for s in shards])
     workers = params.workers or min(len(shards), os.cpu_count() or 1)
     runner = task_runner_for(params.task_runner, workers=workers)
     return pii_flow.with_options(task_runner=runner)(params)

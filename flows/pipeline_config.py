@@ -13,7 +13,13 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from corpusforge.core.errors import ConfigError
-from corpusforge.core.settings import StrictModel, TaskRunnerAddress, load_yaml_file, validate
+from corpusforge.core.settings import (
+    LocalPathOrUrl,
+    StrictModel,
+    TaskRunnerAddress,
+    load_yaml_file,
+    validate,
+)
 from corpusforge.flows.pipeline_steps import STAGES, available_stages
 from corpusforge.model.config import FinetuneSection, PretrainSection
 from corpusforge.pipeline.dedup.config import DedupConfig
@@ -28,10 +34,10 @@ class PipelineConfig(StrictModel):
     """Everything one pipeline run needs; stored (as JSON) in every stage fingerprint."""
 
     name: str = Field("corpus-to-model", min_length=1, description="label in the UI and audit")
-    inputs: list[str] = Field(
+    inputs: list[LocalPathOrUrl] = Field(
         ..., min_length=1, description="source files or directories (a drop folder) for ingest"
     )
-    output: str = Field(..., description="root directory of the stage outputs")
+    output: LocalPathOrUrl = Field(..., description="root directory of the stage outputs")
     stages: list[StageName] | None = Field(
         None, description="stages to run, in pipeline order (default: every stage available)"
     )
@@ -44,7 +50,7 @@ class PipelineConfig(StrictModel):
         description="process only input files not done before, as a new batch under "
         "output/batches/, deduplicated against all earlier batches (persistent dedup index)",
     )
-    dedup_index: str | None = Field(
+    dedup_index: LocalPathOrUrl | None = Field(
         None,
         description="persistent dedup index directory (default with incremental: "
         "output/dedup-index); documents are also deduplicated against it",
