@@ -96,6 +96,23 @@ class PipelineConfig(StrictModel):
         return str(self.output_root() / "dedup-index") if self.incremental else None
 
 
+def check_inputs(config: PipelineConfig, where: str = "config") -> None:
+    """Raise ConfigError naming the first input of `config` that does not exist (local paths;
+    URLs are read through their own clients): the sources when ingest runs, the instruction
+    file when fine-tuning runs, a given tokenizer directory when tokenize runs."""
+    stages = config.selected_stages()
+    named: list[tuple[str, str | None]] = []
+    if "ingest" in stages:
+        named += [(f"inputs[{i}]", p) for i, p in enumerate(config.inputs)]
+    if "tokenize" in stages:
+        named.append(("tokenize.tokenizer_dir", config.tokenize.tokenizer_dir))
+    if "finetune" in stages:
+        named.append(("finetune.data", config.finetune.data))
+    for field, value in named:
+        if value and "://" not in value and not Path(value).expanduser().exists():
+            raise ConfigError(f"{where}: {field}: {value} does not exist")
+
+
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     def resolve(p: str) -> str:
         if "://" in p:

@@ -20,7 +20,6 @@ from prefect.schedules import Cron
 
 from corpusforge.flows.pipeline import corpus_to_model
 from corpusforge.flows.pipeline_config import PipelineConfig
-from corpusforge.flows.pipeline_steps import available_stages
 
 DATA_STAGES = ("ingest", "dedup", "pii", "tokenize")
 TRAIN_STAGES = ("pretrain", "finetune")
@@ -39,24 +38,28 @@ def build_deployments(
     cron: str = DEFAULT_CRON,
     timezone: str = "UTC",
 ) -> list[RunnerDeployment]:
-    """The three deployments for `config` (the drop folder replaces its inputs when given)."""
-    have = available_stages()
+    """The deployments for `config` (the drop folder replaces its inputs when given); its
+    `stages`, when given, limit which stages they run."""
+    have = config.selected_stages()  # the config's `stages`, else every available stage
     data = [s for s in DATA_STAGES if s in have]
     train = [s for s in TRAIN_STAGES if s in have]
     common = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": ["corpusforge"]}
-    nightly = corpus_to_model.to_deployment(
-        name="nightly-prepare",
-        description="Ingest new files of the drop folder, then dedup, PII and tokenize.",
-        schedule=Cron(cron, timezone=timezone),
-        parameters=_params(
-            config,
-            inputs=[drop_folder] if drop_folder else config.inputs,
-            stages=data,
-            incremental=True,
-        ),
-        **common,
-    )
-    deployments = [nightly]
+    deployments = []
+    if data:
+        deployments.append(
+            corpus_to_model.to_deployment(
+                name="nightly-prepare",
+                description="Ingest new files of the drop folder, then dedup, PII and tokenize.",
+                schedule=Cron(cron, timezone=timezone),
+                parameters=_params(
+                    config,
+                    inputs=[drop_folder] if drop_folder else config.inputs,
+                    stages=data,
+                    incremental=True,
+                ),
+                **common,
+            )
+        )
     if train:
         deployments.append(
             corpus_to_model.to_deployment(
@@ -78,7 +81,7 @@ def build_deployments(
         corpus_to_model.to_deployment(
             name="full-pipeline",
             description="Every stage, corpus to model, on demand.",
-            parameters=_params(config, stages=None),
+            parameters=_params(config, stages=config.stages),
             **common,
         )
     )

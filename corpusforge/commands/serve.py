@@ -67,6 +67,10 @@ def serve(
         cron=cron,
         timezone=timezone,
     )
+    from corpusforge.flows.pipeline_config import PipelineConfig, check_inputs
+
+    for d in deployments:  # every input of every deployment, before anything is registered
+        check_inputs(PipelineConfig.model_validate(d.parameters["config"]), f"{config} ({d.name})")
     for d in deployments:
         stages = d.parameters["config"]["stages"] or "all"
         sched = f"cron '{cron}' {timezone}" if d.schedules else "on demand"
