@@ -122,17 +122,19 @@ def corpus_to_model(config: PipelineConfig, force: bool = False) -> dict[str, An
     Incremental: the data stages run on a batch of the new input files, and the training
     stages on the corpus of every finished batch (`<output>/corpus/`, flows/pipeline_batches.py).
     """
-    start_workers(config)  # a no-op if run_pipeline started them; else in the background
-    if not config.incremental:
-        results = {name: _run_stage(name, config, force) for name in config.selected_stages()}
-        return _finish(config, config, results)
     selected = config.selected_stages()
     train = [s for s in selected if s in TRAIN_STAGES]
+    if not config.incremental:
+        if len(train) < len(selected):  # a no-op if run_pipeline started them
+            start_workers(config)
+        results = {name: _run_stage(name, config, force) for name in selected}
+        return _finish(config, config, results)
     results: dict[str, Any] = {}
     run_config = config
     if len(train) < len(selected):
         new_files, batch = plan_batch(config)
         if batch is not None:
+            start_workers(config)
             for name in batch.selected_stages():
                 results[name] = _run_stage(name, batch, force)
             record_batch(config, new_files, batch)
