@@ -173,17 +173,20 @@ def score(removed: set[str], ids: list[str], sims: dict, required: set[str], t: 
 
 # ---------------------------------------------------------------- tools (each in a subprocess)
 def tool_corpusforge(corpus: Path, work: Path, threshold: float, workers: int) -> set[str]:
-    from corpusforge.pipeline.dedup import DedupConfig, run_dedup_local
+    from corpusforge.pipeline.dedup import DedupConfig, dedup_job
+    from corpusforge.pipeline.stage import run_local
 
     out = work / "corpusforge"
-    run_dedup_local(
-        corpus,
-        out,
-        DedupConfig(threshold=threshold),
-        work_root=work / "cf-work",
+    run_local(
+        dedup_job(
+            corpus,
+            out,
+            DedupConfig(threshold=threshold),
+            work / "cf-work",
+            overwrite=True,
+            allow_incomplete=True,
+        ),
         workers=workers,
-        overwrite=True,
-        allow_incomplete=True,  # a generated corpus directory, not a stage output
     )
     clusters = pq.read_table(out / "clusters.parquet", columns=["id", "kept"]).to_pylist()
     return {r["id"] for r in clusters if not r["kept"]}

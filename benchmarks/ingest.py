@@ -40,6 +40,7 @@ from pathlib import Path
 from _warcgen import write_warc  # beside this script
 
 from corpusforge.core.workspace import configure_offline_environment
+from corpusforge.pipeline.stage import run_local
 
 
 def baseline(files: list[Path]) -> int:
@@ -74,10 +75,10 @@ def detect_all(files: list[Path]) -> int:
 
 
 def ours_single(files: list[Path], work: Path) -> int:
-    from corpusforge.pipeline.ingest.stage import ingest
+    from corpusforge.pipeline.ingest.stage import ingest_job
 
     shutil.rmtree(work, ignore_errors=True)
-    m = ingest(files, work / "out", cache_root=work / "cache")
+    m = run_local(ingest_job(files, work / "out", cache_root=work / "cache"), workers=1)
     return m["counts"]["out"]
 
 

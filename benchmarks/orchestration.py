@@ -23,17 +23,18 @@ STAGES = ["ingest", "dedup", "pii", "tokenize"]
 
 def plain(sample: Path, out: Path, pii_cfg, tok_cfg) -> dict[str, float]:
     """Seconds per stage (and "total") of the plain script: the same per-file and per-shard
-    `pipeline/` functions the flow's tasks call (dedup: `run_dedup_local`), on one pool of
+    `pipeline/` functions the flow's tasks call (dedup: `dedup_job` on `run_local`), on one pool of
     forked worker processes as many as the flow uses (forked workers start with everything
     imported)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from corpusforge.pipeline.dedup.stage import run_dedup_local
+    from corpusforge.pipeline.dedup.stage import dedup_job
     from corpusforge.pipeline.documents import list_shards
     from corpusforge.pipeline.ingest import stage as ingest_stage
     from corpusforge.pipeline.ingest.config import IngestConfig
     from corpusforge.pipeline.pii import stage as pii_stage
+    from corpusforge.pipeline.stage import run_local
     from corpusforge.pipeline.tokenize import stage as tok_stage
 
     workers = os.cpu_count() or 1
@@ -53,7 +54,7 @@ def plain(sample: Path, out: Path, pii_cfg, tok_cfg) -> dict[str, float]:
         pii_stage.assemble(results, cache / "p", out / "pii", pii_cfg, overwrite=True)
 
     def tokenize(pool):
-        # tokenize_corpus's own steps, with encoding on the same forked pool (its own spawned
+        # tokenize_job's own steps, with encoding on the same forked pool (its own spawned
         # processes would import the tokenizers first: a weaker baseline)
         shards = tok_stage.plan_inputs(out / "pii")
         tokens, cached = out / "tokens", cache / "t"
@@ -68,8 +69,8 @@ def plain(sample: Path, out: Path, pii_cfg, tok_cfg) -> dict[str, float]:
 
     steps = {
         "ingest": ingest,
-        "dedup": lambda pool: run_dedup_local(
-            out / "documents", out / "dedup", workers=workers, overwrite=True
+        "dedup": lambda pool: run_local(
+            dedup_job(out / "documents", out / "dedup", overwrite=True), workers=workers
         ),
         "pii": pii,
         "tokenize": tokenize,

@@ -69,15 +69,16 @@ def raw_encode(tokenizer_json: Path, corpus: Path) -> dict[str, float]:
 
 
 def demo_bytes_per_token(work: Path) -> str:
-    from corpusforge.pipeline.ingest.stage import ingest
-    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
+    from corpusforge.pipeline.ingest.stage import ingest_job
+    from corpusforge.pipeline.stage import run_local
+    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_job
 
     fixtures = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
     if not fixtures.is_dir():
         return "fixtures not found"
     docs = work / "fixture-docs"
-    ingest([fixtures], docs, cache_root=work / "ingest-cache")
-    m = tokenize_corpus(docs, work / "fixture-tokens", TokenizeConfig(val_fraction=0.0))
+    run_local(ingest_job([fixtures], docs, cache_root=work / "ingest-cache"), workers=1)
+    m = run_local(tokenize_job(docs, work / "fixture-tokens", TokenizeConfig(val_fraction=0.0)))
     return (
         f"{m['bytes_per_token']} bytes/token (vocab {m['tokenizer']['vocab_size']}, "
         f"{m['counts']['in']} documents, {sum(s['text_bytes'] for s in m['by_source'].values()):,}"
@@ -93,7 +94,8 @@ def main() -> None:
     ap.add_argument("--shards", type=int, default=8)
     args = ap.parse_args()
     size = 20 if args.quick else args.size_mb
-    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
+    from corpusforge.pipeline.stage import run_local
+    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_job
 
     work = Path(tempfile.mkdtemp(prefix="tokenize-bench-"))
     try:
@@ -102,13 +104,19 @@ def main() -> None:
         print(f"corpus: {nbytes / 1e6:.0f} MB in {args.shards} Parquet shards; {cores} cores")
         t0 = time.perf_counter()
         cfg = TokenizeConfig(vocab_size=args.vocab_size, train_sample_bytes=20_000_000)
-        m = tokenize_corpus(work / "docs", work / "trained", cfg, allow_incomplete=True)
+        m = run_local(tokenize_job(work / "docs", work / "trained", cfg, allow_incomplete=True))
         print(f"tokenizer training (20 MB sample) + encode: {time.perf_counter() - t0:.1f} s")
         tok_dir = work / "trained" / "tokenizer"
         cfg = TokenizeConfig(tokenizer_dir=str(tok_dir))
         t0 = time.perf_counter()
-        m = tokenize_corpus(
-            work / "docs", work / "e2e", cfg, cache_root=work / "e2e-cache", allow_incomplete=True
+        m = run_local(
+            tokenize_job(
+                work / "docs",
+                work / "e2e",
+                cfg,
+                cache_root=work / "e2e-cache",
+                allow_incomplete=True,
+            )
         )
         e2e_s = time.perf_counter() - t0
         tokens = m["splits"]["train"]["tokens"] + m["splits"]["val"]["tokens"]

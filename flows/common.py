@@ -9,9 +9,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from prefect.artifacts import (
+    create_link_artifact,
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
@@ -95,64 +97,9 @@ def retry_on_io_error(task, task_run, state) -> bool:
     return False
 
 
-def io_retrying_task(run_name: str):
-    """The task decorator for per-file/per-shard work: two retries, on I/O errors only."""
-    from prefect import task
-
-    return task(
-        retries=2,
-        retry_delay_seconds=2,
-        retry_condition_fn=retry_on_io_error,
-        task_run_name=run_name,
-    )
-
-
 def stage_cache_dir(stage: str) -> str:
     """Where a stage keeps its finished per-file/per-shard results (reused on reruns)."""
     return str(Workspace.resolve().root / "cache" / stage)
-
-
-# A task's share of a stage: about this much input, and TASKS_PER_WORKER tasks per worker when
-# there are enough shards. That is as many tasks as the runner has threads, so all of them are
-# in flight at once and the worker pool balances the load shard by shard (a task submits each
-# of its shards); more tasks would only add Prefect's per-task cost (states and events the API
-# server stores). Task counts grow with the data in large steps, not with the shard count.
-BATCH_BYTES = 256 << 20
-TASKS_PER_WORKER = 2
-
-
-def batches(items: Sequence[str], workers: int) -> list[list[str]]:
-    """Contiguous batches of `items` (files or shards), balanced by size in bytes."""
-    items = list(items)
-    if not items:
-        return []
-    sizes = [os.path.getsize(p) if os.path.isfile(p) else 1 for p in items]
-    total = sum(sizes)
-    n = min(len(items), max(TASKS_PER_WORKER * max(workers, 1), -(-total // BATCH_BYTES)))
-    out: list[list[str]] = []
-    done = 0
-    for item, size in zip(items, sizes, strict=True):
-        # start a new batch when this item's midpoint passes the next equal share of the bytes
-        if not out or (len(out) < n and (done + size / 2) * n >= len(out) * total):
-            out.append([])
-        out[-1].append(item)
-        done += size
-    return out
-
-
-def map_batches(task, groups: Sequence[list[str]], progress: Progress, **fixed: Any) -> list[Any]:
-    """Map `task` over batches (it returns one result per item, in order), advance `progress`
-    per item as batches finish, and return all results in input order."""
-    from prefect import unmapped
-    from prefect.futures import as_completed
-
-    futures = task.map([list(g) for g in groups], **{k: unmapped(v) for k, v in fixed.items()})
-    position = {id(f): i for i, f in enumerate(futures)}
-    results: list[list[Any] | None] = [None] * len(futures)
-    for fut in as_completed(futures):
-        results[position[id(fut)]] = fut.result()
-        progress.advance(len(groups[position[id(fut)]]))
-    return [r for batch in results for r in batch or []]
 
 
 def artifact_key(name: str) -> str:
@@ -166,6 +113,17 @@ def publish_table(key: str, rows: Sequence[Mapping[str, Any]], description: str)
     )
 
 
+def publish_link(key: str, path: Path, description: str) -> None:
+    """A link artifact to a file the run wrote (the compliance report), so the UI's artifacts
+    page leads to it."""
+    create_link_artifact(
+        key=artifact_key(key),
+        link=path.resolve().as_uri(),
+        link_text=path.name,
+        description=description,
+    )
+
+
 def publish_markdown(key: str, markdown: str, description: str) -> None:
     create_markdown_artifact(key=artifact_key(key), markdown=markdown, description=description)
 
@@ -176,10 +134,14 @@ class Progress:
 
     MIN_INTERVAL_S = 1.0
 
-    def __init__(self, total: int, description: str):
+    def __init__(self, total: int, description: str, key: str | None = None):
         self.total = max(total, 1)
         self.done = 0
-        self.id = create_progress_artifact(progress=0.0, description=description)
+        self.id = create_progress_artifact(
+            progress=0.0,
+            key=artifact_key(f"{key}-progress") if key else None,
+            description=description,
+        )
         self._shown_at = time.monotonic()
 
     def advance(self, n: int = 1) -> None:

@@ -16,12 +16,8 @@ from pydantic import Field
 
 from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
-    Progress,
     audit,
     audit_each,
-    batches,
-    io_retrying_task,
-    map_batches,
     markdown_table,
     publish_markdown,
     publish_table,
@@ -29,9 +25,9 @@ from corpusforge.flows.common import (
     task_runner_for,
 )
 from corpusforge.flows.dask_paths import check_worker_paths
-from corpusforge.flows.workers import compute_each
+from corpusforge.flows.stage_driver import run_stage_job
 from corpusforge.pipeline.ingest.config import IngestConfig
-from corpusforge.pipeline.ingest.stage import assemble, expand_inputs, ingest_file
+from corpusforge.pipeline.ingest.stage import expand_inputs, ingest_job
 from corpusforge.pipeline.stage_io import check_output_directory
 
 
@@ -47,28 +43,17 @@ class IngestParams(StrictModel):
     overwrite: bool = Field(False, description="replace an earlier ingest output in `output`")
 
 
-@io_retrying_task("ingest-from-{paths[0]}")
-def ingest_files_task(
-    paths: list[str], cache_root: str, config: IngestConfig
-) -> list[dict[str, Any]]:
-    """A batch of input files (each cached on its own, by content hash)."""
-    return compute_each(ingest_file, [(p, cache_root, config) for p in paths])
-
-
 @flow(name="ingest", log_prints=True)
 def ingest_flow(params: IngestParams) -> dict[str, Any]:
-    files = expand_inputs(params.inputs)
-    check_worker_paths(params.task_runner, files)
-    cache_root = stage_cache_dir("ingest")
-    progress = Progress(len(files), f"ingest: {len(files)} files")
-    groups = batches(files, os.cpu_count() or 1)
-    ordered = map_batches(
-        ingest_files_task, groups, progress, cache_root=cache_root, config=params.config
+    job = ingest_job(
+        params.inputs,
+        params.output,
+        params.config,
+        stage_cache_dir("ingest"),
+        overwrite=params.overwrite,
     )
-    manifest = assemble(
-        ordered, cache_root, params.output, params.config, files, overwrite=params.overwrite
-    )
-    _record(ordered, manifest, params.output)
+    manifest = run_stage_job(job)
+    _record(manifest, params.output)
     return manifest
 
 
@@ -82,7 +67,8 @@ def run_ingest(params: IngestParams) -> dict[str, Any]:
     return ingest_flow.with_options(task_runner=runner)(params)
 
 
-def _record(results: list[dict[str, Any]], manifest: dict[str, Any], output: str) -> None:
+def _record(manifest: dict[str, Any], output: str) -> None:
+    results = manifest["inputs"]
     audit_each(
         "ingest.file",
         [

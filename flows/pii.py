@@ -12,12 +12,8 @@ from pydantic import Field
 
 from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
-    Progress,
     audit,
     audit_each,
-    batches,
-    io_retrying_task,
-    map_batches,
     markdown_table,
     publish_markdown,
     publish_table,
@@ -25,11 +21,11 @@ from corpusforge.flows.common import (
     task_runner_for,
 )
 from corpusforge.flows.dask_paths import check_worker_paths
-from corpusforge.flows.workers import compute_each
+from corpusforge.flows.stage_driver import run_stage_job
 from corpusforge.pipeline.documents import list_shards
 from corpusforge.pipeline.pii.config import PiiConfig
-from corpusforge.pipeline.pii.stage import assemble, scrub_shard
-from corpusforge.pipeline.stage_io import check_output_directory, prepare_document_inputs
+from corpusforge.pipeline.pii.stage import pii_job
+from corpusforge.pipeline.stage_io import check_output_directory
 
 
 class PiiParams(StrictModel):
@@ -46,36 +42,24 @@ class PiiParams(StrictModel):
     )
 
 
-@io_retrying_task("pii-from-{shards[0]}")
-def scrub_shards_task(
-    shards: list[str], cache_root: str, config: PiiConfig
-) -> list[dict[str, Any]]:
-    """A batch of shards (each cached on its own, so a rerun redoes only unfinished ones)."""
-    return compute_each(scrub_shard, [(s, cache_root, config) for s in shards])
-
-
 @flow(name="pii", log_prints=True)
 def pii_flow(params: PiiParams) -> dict[str, Any]:
-    check_output_directory(Path(params.output), "pii", overwrite=params.overwrite)
-    cache_root = stage_cache_dir("pii")
-    inputs = prepare_document_inputs(
-        params.input, cache_root, allow_incomplete=params.allow_incomplete
+    job = pii_job(
+        params.input,
+        params.output,
+        params.config,
+        stage_cache_dir("pii"),
+        overwrite=params.overwrite,
+        allow_incomplete=params.allow_incomplete,
     )
-    shards = inputs.shards
-    progress = Progress(len(shards), f"pii: {len(shards)} shards")
-    groups = batches(shards, params.workers or os.cpu_count() or 1)
-    ordered = map_batches(
-        scrub_shards_task, groups, progress, cache_root=cache_root, config=params.config
-    )
-    manifest = assemble(
-        ordered, cache_root, params.output, params.config, inputs, overwrite=params.overwrite
-    )
-    _record(ordered, manifest, params.output)
+    manifest = run_stage_job(job, params.workers)
+    _record(manifest, params.output)
     return manifest
 
 
 def run_pii(params: PiiParams) -> dict[str, Any]:
     """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
+    check_output_directory(Path(params.output), "pii", overwrite=params.overwrite)
     shards = list_shards(params.input)
     check_worker_paths(params.task_runner, [str(s) for s in shards])
     workers = params.workers or min(len(shards), os.cpu_count() or 1)
@@ -83,17 +67,17 @@ def run_pii(params: PiiParams) -> dict[str, Any]:
     return pii_flow.with_options(task_runner=runner)(params)
 
 
-def _record(results: list[dict[str, Any]], manifest: dict[str, Any], output: str) -> None:
+def _record(manifest: dict[str, Any], output: str) -> None:
     """Audit entries and artifacts: ids, hashes and counts only."""
     audit_each(
         "pii.shard",
         [
             {
-                "object": f"sha256:{r['sha256']}",
-                "counts": {**r["counts"], **{f"type.{k}": v for k, v in r["by_type"].items()}},
-                "details": {"path": r["path"], "cached": r.get("cached", False)},
+                "object": f"sha256:{i['sha256']}",
+                "counts": i["counts"],
+                "details": {"path": i["path"], "cached": i["cached"]},
             }
-            for r in results
+            for i in manifest["inputs"]
         ],
     )
     counts = manifest["counts"]

@@ -252,7 +252,13 @@ STEPS: dict[str, Step] = {
         module="corpusforge.flows.pii",
         run=_run_pii,
         input_identity=_upstream_identity("pii"),
-        code_modules=("corpusforge.pipeline.pii", "corpusforge.flows.pii", *SHARED_CODE),
+        code_modules=(
+            "corpusforge.pipeline.pii",
+            "corpusforge.pipeline.pii_entities",  # the entity registry: types and placeholders
+            "corpusforge.pipeline.special_tokens",
+            "corpusforge.flows.pii",
+            *SHARED_CODE,
+        ),
     ),
     "tokenize": Step(
         name="tokenize",
@@ -264,6 +270,7 @@ STEPS: dict[str, Step] = {
             "corpusforge.pipeline.tokenize",
             "corpusforge.flows.tokenize",
             "corpusforge.pipeline.special_tokens",
+            "corpusforge.pipeline.pii_entities",  # the placeholders among the special tokens
             *SHARED_CODE,
         ),
     ),

@@ -1,4 +1,5 @@
-"""Tokenize flow: train the tokenizer (one task), encode input shards (mapped, cached), assemble.
+"""Tokenize flow: the tokenize stage job (train the tokenizer, encode input shards, cut token
+shards; see corpusforge.pipeline.tokenize.stage) on the Prefect driver, then audit and artifacts.
 
 Resumable: the trained tokenizer and every encoded input shard live in the workspace cache,
 keyed by input sha256, tokenizer hash, settings and code version; a rerun reuses them.
@@ -10,16 +11,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow
 from pydantic import Field
 
 from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
-    Progress,
     audit,
-    batches,
-    io_retrying_task,
-    map_batches,
     markdown_table,
     publish_markdown,
     publish_table,
@@ -27,21 +24,12 @@ from corpusforge.flows.common import (
     task_runner_for,
 )
 from corpusforge.flows.dask_paths import check_worker_paths
-from corpusforge.flows.workers import compute_each
+from corpusforge.flows.stage_driver import run_stage_job
 from corpusforge.pipeline.stage_io import (
-    StagedOutput,
     check_output_directory,
-    prepare_document_inputs,
 )
 from corpusforge.pipeline.tokenize.config import TokenizeConfig
-from corpusforge.pipeline.tokenize.encode import EncodePlan
-from corpusforge.pipeline.tokenize.stage import (
-    assemble,
-    encode_or_reject,
-    make_plan,
-    plan_inputs,
-    prepare_tokenizer,
-)
+from corpusforge.pipeline.tokenize.stage import plan_inputs, tokenize_job
 
 
 class TokenizeParams(StrictModel):
@@ -61,38 +49,17 @@ class TokenizeParams(StrictModel):
     )
 
 
-def _cache_root() -> Path:
-    return Path(stage_cache_dir("tokenize"))
-
-
-@task(task_run_name="train-tokenizer")
-def tokenizer_task(shards: list[str], output: str, config: TokenizeConfig) -> dict[str, Any]:
-    return prepare_tokenizer([Path(s) for s in shards], output, config, _cache_root())
-
-
-@io_retrying_task("encode-from-{shards[0]}")
-def encode_task(shards: list[str], chunk_root: str, plan: EncodePlan) -> list[dict[str, Any]]:
-    """Token chunks of a batch of shards (each cached on its own)."""
-    return compute_each(encode_or_reject, [(s, chunk_root, plan) for s in shards])
-
-
 @flow(name="tokenize", log_prints=True)
 def tokenize_flow(params: TokenizeParams) -> dict[str, Any]:
-    inputs = prepare_document_inputs(
-        params.input, _cache_root(), allow_incomplete=params.allow_incomplete
+    job = tokenize_job(
+        params.input,
+        params.output,
+        params.config,
+        stage_cache_dir("tokenize"),
+        overwrite=params.overwrite,
+        allow_incomplete=params.allow_incomplete,
     )
-    shards = inputs.shards
-    with StagedOutput(params.output, "tokenize", overwrite=params.overwrite) as staged:
-        out = str(staged.path)
-        tokenizer = tokenizer_task(shards, out, params.config)
-        plan, mixture = make_plan([Path(s) for s in shards], out, params.config, tokenizer)
-        progress = Progress(len(shards), f"tokenize: {len(shards)} input shards")
-        groups = batches(shards, params.config.workers or os.cpu_count() or 1)
-        chunks = map_batches(
-            encode_task, groups, progress, chunk_root=str(_cache_root() / "chunks"), plan=plan
-        )
-        manifest = assemble(chunks, out, params.config, tokenizer, mixture, inputs)
-        staged.publish()
+    manifest = run_stage_job(job)
     _record(manifest, params.output)
     return manifest
 

@@ -3,6 +3,8 @@
 Every string here is one token in the trained tokenizer, never split or merged.
 """
 
+from corpusforge.pipeline.pii_entities import PLACEHOLDERS
+
 EOT = "<|endoftext|>"
 PAD = "<|pad|>"
 
@@ -13,23 +15,9 @@ ASSISTANT = "<|assistant|>"
 END_OF_TURN = "<|end|>"
 CHAT_TOKENS = (SYSTEM, USER, ASSISTANT, END_OF_TURN)
 
-# PII placeholders by entity type (the PII stage's replacement for a detected value).
-PII_PLACEHOLDERS: dict[str, str] = {
-    "PERSON": "<|person|>",
-    "EMAIL_ADDRESS": "<|email|>",
-    "PHONE_NUMBER": "<|phone|>",
-    "IP_ADDRESS": "<|ip|>",
-    "CREDIT_CARD": "<|credit_card|>",
-    "US_SSN": "<|ssn|>",
-    "IBAN_CODE": "<|iban|>",
-    "STREET_ADDRESS": "<|address|>",
-    "SECRET": "<|secret|>",
-    "URL": "<|url|>",
-    "DATE_TIME": "<|date|>",
-    "ORGANIZATION": "<|org|>",
-    "LOCATION": "<|location|>",
-    "PSEUDONYM": "<|pseudonym|>",
-}
+# PII placeholders by entity type (the PII stage's replacement for a detected value), from the
+# entity registry, in its order.
+PII_PLACEHOLDERS: dict[str, str] = dict(PLACEHOLDERS)
 
 ALL_SPECIAL_TOKENS: tuple[str, ...] = (
     EOT,

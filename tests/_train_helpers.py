@@ -11,6 +11,7 @@ import torch
 from _documents_helpers import seal
 
 from corpusforge.model.config import SFTConfig, TrainConfig
+from corpusforge.pipeline.stage import run_local
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -43,7 +44,7 @@ def token_shards(texts: list[str], out_dir: Path, vocab_size: int = 512) -> Path
     """Real token shards (corpusforge.pipeline.tokenize): a BPE tokenizer trained on `texts`, with
     the project's special tokens and chat template, and about 10% of documents in `val`."""
     from corpusforge.pipeline.documents import ShardWriter
-    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
+    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_job
 
     docs = out_dir.parent / f"{out_dir.name}-docs"
     with ShardWriter(docs, rows_per_shard=10_000) as writer:
@@ -51,7 +52,7 @@ def token_shards(texts: list[str], out_dir: Path, vocab_size: int = 512) -> Path
             [{"id": f"book-{i:05d}", "text": t, "source": "books"} for i, t in enumerate(texts)]
         )
     config = TokenizeConfig(vocab_size=vocab_size, val_fraction=0.1, workers=1)
-    tokenize_corpus(seal(docs), out_dir, config)
+    run_local(tokenize_job(seal(docs), out_dir, config))
     return out_dir
 
 

@@ -18,14 +18,15 @@ import pytest
 from _documents_helpers import seal
 
 from corpusforge.core.errors import EnvironmentProblem, InputError
-from corpusforge.pipeline.dedup import DedupConfig, run_dedup_local
+from corpusforge.pipeline.dedup import DedupConfig, dedup_job
 from corpusforge.pipeline.documents import ShardWriter, read_table
 from corpusforge.pipeline.ingest.config import IngestConfig
-from corpusforge.pipeline.ingest.stage import ingest
+from corpusforge.pipeline.ingest.stage import ingest_job
 from corpusforge.pipeline.manifest import read_manifest, read_rejects
 from corpusforge.pipeline.pii.config import PiiConfig
-from corpusforge.pipeline.pii.stage import scrub_documents
-from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
+from corpusforge.pipeline.pii.stage import pii_job
+from corpusforge.pipeline.stage import run_local
+from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_job
 
 FAST = PiiConfig(mode="fast")
 WORDS = "river stone meadow lantern harbor copper violet thunder orchard silver".split()
@@ -55,7 +56,9 @@ def _adds_up(manifest: dict) -> None:
 
 def test_pii_keeps_the_ten_valid_rows_and_quarantines_the_bad_line(tmp_path):
     src = _jsonl_with_one_bad_line(tmp_path / "docs.jsonl")
-    manifest = scrub_documents(src, tmp_path / "out", FAST, cache_root=tmp_path / "cache")
+    manifest = run_local(
+        pii_job(src, tmp_path / "out", FAST, cache_root=tmp_path / "cache"), workers=1
+    )
     assert manifest["counts"]["in"] == 11 and manifest["counts"]["out"] == 10
     assert manifest["counts"]["rejected"] == 1
     [reject] = read_rejects(tmp_path / "out")
@@ -69,7 +72,7 @@ def test_pii_keeps_the_ten_valid_rows_and_quarantines_the_bad_line(tmp_path):
 
 def test_dedup_keeps_the_ten_valid_rows_and_quarantines_the_bad_line(tmp_path):
     src = _jsonl_with_one_bad_line(tmp_path / "docs.jsonl")
-    manifest = run_dedup_local(src, tmp_path / "out", DedupConfig(), workers=1)
+    manifest = run_local(dedup_job(src, tmp_path / "out", DedupConfig()), workers=1)
     assert manifest["counts"]["out"] == 10 and manifest["counts"]["rejected"] == 1
     assert read_rejects(tmp_path / "out")[0]["position"] == 6
     _adds_up(manifest)
@@ -78,7 +81,7 @@ def test_dedup_keeps_the_ten_valid_rows_and_quarantines_the_bad_line(tmp_path):
 def test_tokenize_keeps_the_ten_valid_rows_and_quarantines_the_bad_line(tmp_path):
     src = _jsonl_with_one_bad_line(tmp_path / "docs.jsonl")
     config = TokenizeConfig(vocab_size=512, val_fraction=0.0, workers=1, min_frequency=1)
-    manifest = tokenize_corpus(src, tmp_path / "out", config)
+    manifest = run_local(tokenize_job(src, tmp_path / "out", config))
     assert manifest["counts"]["documents_out"] == 10 and manifest["counts"]["rejected"] == 1
     _adds_up(manifest)
 
@@ -98,7 +101,9 @@ def test_every_kind_of_bad_line_is_quarantined_with_its_reason(tmp_path, line, r
     good = json.dumps({"id": "ok", "text": _text(1)}).encode()
     bad = line if isinstance(line, bytes) else line.encode()
     src.write_bytes(good + b"\n" + bad + b"\n" + good.replace(b'"ok"', b'"ok2"') + b"\n")
-    manifest = scrub_documents(src, tmp_path / "out", FAST, cache_root=tmp_path / "cache")
+    manifest = run_local(
+        pii_job(src, tmp_path / "out", FAST, cache_root=tmp_path / "cache"), workers=1
+    )
     [reject] = read_rejects(tmp_path / "out")
     assert reject["position"] == 2 and reason in reject["reason"]
     assert manifest["counts"]["out"] == 2
@@ -144,7 +149,10 @@ def test_disk_full_during_ingest_publishes_nothing(tmp_path, monkeypatch, fixtur
     _fill_disk_after(monkeypatch, 1)
     out = tmp_path / "docs"
     with pytest.raises((EnvironmentProblem, OSError)) as err:
-        ingest(books, out, IngestConfig(rows_per_shard=1), cache_root=tmp_path / "cache")
+        run_local(
+            ingest_job(books, out, IngestConfig(rows_per_shard=1), cache_root=tmp_path / "cache"),
+            workers=1,
+        )
     assert "No space left" in str(err.value) or "ENOSPC" in str(err.value)
     assert not out.exists()  # no half output for the next stage to read
     assert not [p for p in tmp_path.iterdir() if ".staging" in p.name]
@@ -155,9 +163,9 @@ def test_a_shard_directory_without_manifest_is_refused(tmp_path):
     with ShardWriter(crashed, rows_per_shard=5) as writer:
         writer.write_rows([{"id": f"d{i}", "text": _text(i)} for i in range(12)])
     with pytest.raises(InputError, match="no manifest.json.*--allow-incomplete"):
-        run_dedup_local(crashed, tmp_path / "out", workers=1)
+        run_local(dedup_job(crashed, tmp_path / "out"), workers=1)
     assert not (tmp_path / "out").exists()
-    manifest = run_dedup_local(crashed, tmp_path / "out", workers=1, allow_incomplete=True)
+    manifest = run_local(dedup_job(crashed, tmp_path / "out", allow_incomplete=True), workers=1)
     assert manifest["input_incomplete"] is True and manifest["counts"]["out"] == 12
 
 
@@ -170,11 +178,11 @@ def test_a_truncated_or_unlisted_shard_makes_the_directory_incomplete(tmp_path):
     data = shard.read_bytes()
     shard.write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match="part-00001.parquet is damaged"):
-        scrub_documents(docs, tmp_path / "out", FAST)
+        run_local(pii_job(docs, tmp_path / "out", FAST), workers=1)
     shard.write_bytes(data)
     (docs / "part-00009.parquet").write_bytes(data)  # planted beside the listed ones
     with pytest.raises(InputError, match="part-00009.parquet is not listed"):
-        scrub_documents(docs, tmp_path / "out", FAST)
+        run_local(pii_job(docs, tmp_path / "out", FAST), workers=1)
 
 
 # --- 20. non-empty output directories ----------------------------------------------------------
@@ -187,17 +195,17 @@ def test_foreign_files_in_the_output_directory_are_refused_and_kept(tmp_path):
     (out / "thesis.tex").write_text("mine")
     for overwrite in (False, True):
         with pytest.raises(InputError, match="not an earlier pii output"):
-            scrub_documents(src, out, FAST, overwrite=overwrite)
+            run_local(pii_job(src, out, FAST, overwrite=overwrite), workers=1)
     assert (out / "thesis.tex").read_text() == "mine"
 
 
 def test_an_earlier_output_is_replaced_only_with_overwrite(tmp_path):
     src = seal(_shards(tmp_path / "in"))
     out = tmp_path / "out"
-    first = scrub_documents(src, out, FAST)
+    first = run_local(pii_job(src, out, FAST), workers=1)
     with pytest.raises(InputError, match="--overwrite"):
-        scrub_documents(src, out, FAST)
-    again = scrub_documents(src, out, FAST, overwrite=True)
+        run_local(pii_job(src, out, FAST), workers=1)
+    again = run_local(pii_job(src, out, FAST, overwrite=True), workers=1)
     assert [o["sha256"] for o in again["outputs"]] == [o["sha256"] for o in first["outputs"]]
     assert not [p for p in tmp_path.iterdir() if ".staging" in p.name or ".replaced" in p.name]
 
@@ -215,7 +223,10 @@ def test_ingest_counts_add_up_with_bad_and_too_large_records(tmp_path, fixtures_
     malformed = sorted((fixtures_dir / "web" / "malformed").iterdir())
     books = sorted((fixtures_dir / "books").glob("*.txt"))
     config = IngestConfig(max_doc_chars=200_000)  # the long book is rejected as too large
-    manifest = ingest([*malformed, *books], tmp_path / "docs", config, cache_root=tmp_path / "c")
+    manifest = run_local(
+        ingest_job([*malformed, *books], tmp_path / "docs", config, cache_root=tmp_path / "c"),
+        workers=1,
+    )
     c = manifest["counts"]
     assert c["rejected"] >= 2  # damaged WARC records and the too-large book
     assert any("too large" in r["reason"] for r in read_rejects(tmp_path / "docs"))
@@ -230,7 +241,9 @@ def test_ingest_counts_add_up_with_bad_and_too_large_records(tmp_path, fixtures_
 def test_trafilatura_extractor_works_on_a_real_crawl(tmp_path, fixtures_dir):
     warc = fixtures_dir / "web" / "resiliparse-cc-main-2020-34-warcfile.warc.gz"
     config = IngestConfig(web_extractor="trafilatura", min_chars=50)
-    manifest = ingest([warc], tmp_path / "docs", config, cache_root=tmp_path / "c")
+    manifest = run_local(
+        ingest_job([warc], tmp_path / "docs", config, cache_root=tmp_path / "c"), workers=1
+    )
     assert manifest["counts"]["out"] >= 5
     assert not any("ImportError" in r["reason"] for r in read_rejects(tmp_path / "docs"))
 
@@ -240,7 +253,9 @@ def test_a_missing_module_stops_the_stage_with_one_line(tmp_path, fixtures_dir, 
     monkeypatch.setitem(sys.modules, "trafilatura", None)  # `import trafilatura` now fails
     config = IngestConfig(web_extractor="trafilatura")
     with pytest.raises(EnvironmentProblem, match="missing Python module 'trafilatura'") as err:
-        ingest([warc], tmp_path / "docs", config, cache_root=tmp_path / "c")
+        run_local(
+            ingest_job([warc], tmp_path / "docs", config, cache_root=tmp_path / "c"), workers=1
+        )
     assert "\n" not in str(err.value)
     assert not (tmp_path / "docs").exists()
 
@@ -255,7 +270,7 @@ def test_a_full_disk_while_scrubbing_is_not_blamed_on_the_rows(tmp_path, monkeyp
 
     monkeypatch.setattr(stage.Scrubber, "scrub", full_disk)
     with pytest.raises(EnvironmentProblem, match="ENOSPC"):
-        scrub_documents(src, tmp_path / "out", FAST, cache_root=tmp_path / "cache")
+        run_local(pii_job(src, tmp_path / "out", FAST, cache_root=tmp_path / "cache"), workers=1)
     assert not (tmp_path / "out").exists()
 
 
@@ -266,7 +281,7 @@ def test_raw_text_written_into_a_cached_unit_is_never_published(tmp_path):
     src = seal(_shards(tmp_path / "in"))
     cache = tmp_path / "cache"
     first_out = tmp_path / "first"
-    first = scrub_documents(src, first_out, FAST, cache_root=cache)
+    first = run_local(pii_job(src, first_out, FAST, cache_root=cache), workers=1)
     published = {p.name: _sha(p) for p in first_out.rglob("*.parquet")}
     assert "@example.org" not in "".join(read_table(first_out)["text"].to_pylist())
     # the attack: replace a cached scrubbed shard with its raw input
@@ -275,7 +290,7 @@ def test_raw_text_written_into_a_cached_unit_is_never_published(tmp_path):
     raw = next(iter(sorted(src.glob("part-*.parquet"))))
     (unit / "part-00000.parquet").write_bytes(raw.read_bytes())
 
-    again = scrub_documents(src, tmp_path / "second", FAST, cache_root=cache)
+    again = run_local(pii_job(src, tmp_path / "second", FAST, cache_root=cache), workers=1)
     texts = "".join(read_table(tmp_path / "second")["text"].to_pylist())
     assert "@example.org" not in texts
     assert again["counts"]["cache_recomputed"] == 1
@@ -293,13 +308,14 @@ def _sha(path: Path) -> str:
 
 def test_counts_add_up_for_every_stage_on_clean_input(tmp_path, fixtures_dir):
     docs = tmp_path / "docs"
-    ingested = ingest(
-        sorted((fixtures_dir / "books").glob("*.txt")), docs, cache_root=tmp_path / "c"
+    ingested = run_local(
+        ingest_job(sorted((fixtures_dir / "books").glob("*.txt")), docs, cache_root=tmp_path / "c"),
+        workers=1,
     )
-    deduped = run_dedup_local(docs, tmp_path / "dedup", workers=1)
-    scrubbed = scrub_documents(tmp_path / "dedup", tmp_path / "pii", FAST)
-    tokens = tokenize_corpus(
-        tmp_path / "pii", tmp_path / "tok", TokenizeConfig(vocab_size=512, workers=1)
+    deduped = run_local(dedup_job(docs, tmp_path / "dedup"), workers=1)
+    scrubbed = run_local(pii_job(tmp_path / "dedup", tmp_path / "pii", FAST), workers=1)
+    tokens = run_local(
+        tokenize_job(tmp_path / "pii", tmp_path / "tok", TokenizeConfig(vocab_size=512, workers=1))
     )
     for manifest in (ingested, deduped, scrubbed, tokens):
         _adds_up(manifest)
@@ -405,16 +421,20 @@ def test_every_stage_recomputes_a_tampered_cache_unit(tmp_path, fixtures_dir):
     changed is recomputed, and the published output is what a clean run publishes."""
     books = sorted((fixtures_dir / "books").glob("*.txt"))
     runs = {
-        "ingest": lambda out, c: ingest(books, out, cache_root=c, overwrite=True),
-        "dedup": lambda out, c: run_dedup_local(
-            tmp_path / "ingest-out", out, work_root=c, workers=1, overwrite=True
+        "ingest": lambda out, c: run_local(
+            ingest_job(books, out, cache_root=c, overwrite=True), workers=1
         ),
-        "tokenize": lambda out, c: tokenize_corpus(
-            tmp_path / "ingest-out",
-            out,
-            TokenizeConfig(vocab_size=512, workers=1),
-            cache_root=c,
-            overwrite=True,
+        "dedup": lambda out, c: run_local(
+            dedup_job(tmp_path / "ingest-out", out, None, c, overwrite=True), workers=1
+        ),
+        "tokenize": lambda out, c: run_local(
+            tokenize_job(
+                tmp_path / "ingest-out",
+                out,
+                TokenizeConfig(vocab_size=512, workers=1),
+                cache_root=c,
+                overwrite=True,
+            )
         ),
     }
     for stage, run in runs.items():

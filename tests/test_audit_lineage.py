@@ -14,12 +14,13 @@ from corpusforge.cli import app
 from corpusforge.core.audit import AuditLog
 from corpusforge.core.hashing import sha256_file
 from corpusforge.model.store import bootstrap_store, open_store
+from corpusforge.pipeline.stage import run_local
 
 
 @pytest.fixture
 def trained(workspace, fixtures_dir, tmp_path):
-    from corpusforge.pipeline.ingest.stage import ingest
-    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
+    from corpusforge.pipeline.ingest.stage import ingest_job
+    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_job
 
     log = AuditLog(workspace.audit_url)
     ingest_dir, token_dir = workspace.runs_dir / "ingest", workspace.runs_dir / "tokens"
@@ -27,9 +28,11 @@ def trained(workspace, fixtures_dir, tmp_path):
         fixtures_dir / "books" / "pg11563-8.txt",
         fixtures_dir / "wiki" / "wikibrain-en_test.xml",
     ]
-    ingest(inputs, ingest_dir)
-    tokenize_corpus(
-        ingest_dir, token_dir, TokenizeConfig(vocab_size=512, workers=1, val_fraction=0.0)
+    run_local(ingest_job(inputs, ingest_dir), workers=1)
+    run_local(
+        tokenize_job(
+            ingest_dir, token_dir, TokenizeConfig(vocab_size=512, workers=1, val_fraction=0.0)
+        )
     )
     # The entries the ingest and tokenize flows write (flows/ingest.py, flows/tokenize.py).
     log.append("ingest.run", f"dir:{ingest_dir.resolve()}", actor="test")

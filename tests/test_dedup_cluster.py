@@ -9,10 +9,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from corpusforge.pipeline.dedup import DedupConfig, run_dedup_local, shingles
+from corpusforge.pipeline.dedup import DedupConfig, dedup_job, shingles
 from corpusforge.pipeline.dedup.cluster import NOT_REMOVED, band_groups, decide
 from corpusforge.pipeline.documents import read_table
 from corpusforge.pipeline.manifest import read_manifest, read_rejects
+from corpusforge.pipeline.stage import run_local
 from tests._dedup_corpus import document, edit, vocabulary
 from tests._dedup_corpus import jaccard as reference_jaccard
 
@@ -53,7 +54,10 @@ def test_chain_through_the_stage(tmp_path):
     rows = [{"id": k, "text": " ".join(w)} for k, w in (("A", a), ("B", b), ("C", c))]
     out = tmp_path / "out"
     # bands of one row: every pair is a candidate, so only the rule decides
-    run_dedup_local(_write_jsonl(tmp_path / "in.jsonl", rows), out, DedupConfig(bands=32, rows=1))
+    run_local(
+        dedup_job(_write_jsonl(tmp_path / "in.jsonl", rows), out, DedupConfig(bands=32, rows=1)),
+        workers=2,
+    )
     cl = _clusters(out)
     assert [cl[k]["kept"] for k in "ABC"] == [True, False, True]
     assert cl["B"]["similar_to"] == "A" and cl["B"]["reason"] == "near_duplicate"
@@ -67,10 +71,13 @@ def test_lsh_false_positives_are_rejected_by_exact_jaccard(tmp_path):
     base = document(rng, 400, vocab)
     rows = [{"id": f"v{i}", "text": " ".join(edit(rng, base, 0.1, vocab))} for i in range(6)]
     out = tmp_path / "out"
-    run_dedup_local(
-        _write_jsonl(tmp_path / "in.jsonl", rows),
-        out,
-        DedupConfig(bands=64, rows=1, prefilter_margin=1.0),
+    run_local(
+        dedup_job(
+            _write_jsonl(tmp_path / "in.jsonl", rows),
+            out,
+            DedupConfig(bands=64, rows=1, prefilter_margin=1.0),
+        ),
+        workers=2,
     )
     manifest = read_manifest(out)
     assert manifest["counts"]["exact_jaccard_checks"] > 0  # they were candidates ...
@@ -95,7 +102,7 @@ def test_keep_policy_is_deterministic_and_configurable(tmp_path, config, winner)
         {"id": "book", "text": " ".join(base).upper(), "source": "books"},
     ]
     out = tmp_path / "out"
-    run_dedup_local(_write_jsonl(tmp_path / "in.jsonl", rows), out, config)
+    run_local(dedup_job(_write_jsonl(tmp_path / "in.jsonl", rows), out, config), workers=2)
     cl = _clusters(out)
     assert [k for k, r in cl.items() if r["kept"]] == [winner]
     assert {r["cluster_id"] for r in cl.values()} == {winner}
@@ -118,7 +125,7 @@ def test_bad_input_is_counted_and_quarantined(tmp_path, monkeypatch):
         {"id": "one", "text": "a different document under a repeated id"},
     ]
     out = tmp_path / "out"
-    manifest = run_dedup_local(_write_jsonl(tmp_path / "in.jsonl", rows), out)
+    manifest = run_local(dedup_job(_write_jsonl(tmp_path / "in.jsonl", rows), out), workers=2)
     counts = manifest["counts"]
     assert counts["in"] == 9 and counts["rejected"] == 4
     assert counts["rejected_empty"] == 3 and counts["rejected_duplicate_id"] == 1
@@ -138,7 +145,7 @@ def test_output_keeps_every_input_column(tmp_path):
         {"id": "b", "text": "Alpha, beta; gamma delta epsilon!", "lang": "en", "score": 4},
     ]
     out = tmp_path / "out"
-    run_dedup_local(_write_jsonl(tmp_path / "in.jsonl", rows), out)
+    run_local(dedup_job(_write_jsonl(tmp_path / "in.jsonl", rows), out), workers=2)
     table = read_table(out)
     assert table.num_rows == 1 and {"lang", "score", "meta"} <= set(table.column_names)
     assert table.column("score").to_pylist() == [3]

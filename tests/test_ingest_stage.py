@@ -15,8 +15,9 @@ from warcio.warcwriter import WARCWriter
 
 from corpusforge.pipeline.documents import read_table
 from corpusforge.pipeline.ingest.config import IngestConfig
-from corpusforge.pipeline.ingest.stage import ingest, meta_json
+from corpusforge.pipeline.ingest.stage import ingest_job, meta_json
 from corpusforge.pipeline.manifest import read_manifest, read_rejects
+from corpusforge.pipeline.stage import run_local
 
 PARA = "The quick survey of regional rivers found steady flows and clear water this season. "
 
@@ -48,7 +49,9 @@ def _html(i: int) -> bytes:
 
 def test_real_fixtures_ingest(tmp_path, fixtures_dir):
     inputs = [fixtures_dir / d for d in ("web", "books", "wiki")]
-    manifest = ingest(inputs, tmp_path / "out", cache_root=tmp_path / "cache")
+    manifest = run_local(
+        ingest_job(inputs, tmp_path / "out", cache_root=tmp_path / "cache"), workers=1
+    )
     table = read_table(tmp_path / "out")
     by_source = manifest["by_source"]
     assert set(by_source) == {"web", "books", "wiki"}
@@ -99,7 +102,7 @@ def test_bad_inputs_are_quarantined_and_good_documents_kept(tmp_path):
     (src / "data.jsonl").write_bytes(b"\n".join(rows) + b"\n")
 
     out = tmp_path / "out"
-    manifest = ingest([src], out, cache_root=tmp_path / "cache")
+    manifest = run_local(ingest_job([src], out, cache_root=tmp_path / "cache"), workers=1)
     rejects = read_rejects(out)
     reasons = {r["file"].rsplit("/", 1)[-1]: [] for r in rejects}
     for r in rejects:
@@ -123,16 +126,25 @@ def test_rerun_reuses_finished_files_and_ids_are_stable(tmp_path):
     src.mkdir()
     _warc(src / "a.warc.gz", [_html(i) for i in range(4)])
     _warc(src / "b.warc", [_html(i + 100) for i in range(2)], gz=False)
-    first = ingest([src], tmp_path / "out1", cache_root=tmp_path / "cache")
-    second = ingest([src], tmp_path / "out2", cache_root=tmp_path / "cache")
+    first = run_local(
+        ingest_job([src], tmp_path / "out1", cache_root=tmp_path / "cache"), workers=1
+    )
+    second = run_local(
+        ingest_job([src], tmp_path / "out2", cache_root=tmp_path / "cache"), workers=1
+    )
     assert first["counts"]["files_cached"] == 0 and second["counts"]["files_cached"] == 2
-    fresh = ingest([src], tmp_path / "out3", cache_root=tmp_path / "other-cache")
+    fresh = run_local(
+        ingest_job([src], tmp_path / "out3", cache_root=tmp_path / "other-cache"), workers=1
+    )
     ids = [read_table(tmp_path / d)["id"].to_pylist() for d in ("out1", "out2", "out3")]
     assert ids[0] == ids[1] == ids[2] and len(set(ids[0])) == 6
     assert fresh["outputs"][0]["sha256"] == first["outputs"][0]["sha256"]
     # A config change invalidates the cache.
-    changed = ingest(
-        [src], tmp_path / "out4", IngestConfig(min_chars=10), cache_root=tmp_path / "cache"
+    changed = run_local(
+        ingest_job(
+            [src], tmp_path / "out4", IngestConfig(min_chars=10), cache_root=tmp_path / "cache"
+        ),
+        workers=1,
     )
     assert changed["counts"]["files_cached"] == 0
 
@@ -140,7 +152,7 @@ def test_rerun_reuses_finished_files_and_ids_are_stable(tmp_path):
 def test_min_length_drops_are_counted(tmp_path):
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps({"text": "short"}) + "\n" + json.dumps({"text": PARA * 3}) + "\n")
-    m = ingest([path], tmp_path / "out", cache_root=tmp_path / "c")
+    m = run_local(ingest_job([path], tmp_path / "out", cache_root=tmp_path / "c"), workers=1)
     assert m["counts"]["dropped_short"] == 1 and m["counts"]["out"] == 1
 
 
@@ -149,12 +161,18 @@ def test_gutenberg_variants(tmp_path, fixtures_dir):
     gz = tmp_path / "book.txt.gz"
     gz.write_bytes(gzip.compress(book.read_bytes(), mtime=0))
     shutil.copy(book, tmp_path / "book.txt")
-    ingest([gz, tmp_path / "book.txt"], tmp_path / "out", cache_root=tmp_path / "c")
+    run_local(
+        ingest_job([gz, tmp_path / "book.txt"], tmp_path / "out", cache_root=tmp_path / "c"),
+        workers=1,
+    )
     table = read_table(tmp_path / "out")
     assert len(table) == 2
     # Same ebook in two files: two ids (dedup removes the copy), each stable across reruns.
     assert table["id"][0].as_py() != table["id"][1].as_py()
-    ingest([gz, tmp_path / "book.txt"], tmp_path / "out2", cache_root=tmp_path / "c2")
+    run_local(
+        ingest_job([gz, tmp_path / "book.txt"], tmp_path / "out2", cache_root=tmp_path / "c2"),
+        workers=1,
+    )
     assert read_table(tmp_path / "out2")["id"].to_pylist() == table["id"].to_pylist()
     meta = json.loads(table["meta"][0].as_py())
     assert "Angler" in meta.get("title", "")
@@ -165,13 +183,13 @@ def test_missing_input_is_a_clear_error(tmp_path, name):
     from corpusforge.core.errors import InputError
 
     with pytest.raises(InputError, match="no such file"):
-        ingest([tmp_path / name], tmp_path / "out")
+        run_local(ingest_job([tmp_path / name], tmp_path / "out"), workers=1)
 
 
 def test_manifest_records_inputs_with_hashes(tmp_path):
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps({"text": PARA * 3}) + "\n")
-    ingest([path], tmp_path / "out", cache_root=tmp_path / "c")
+    run_local(ingest_job([path], tmp_path / "out", cache_root=tmp_path / "c"), workers=1)
     m = read_manifest(tmp_path / "out")
     assert m["inputs"][0]["sha256"] and m["inputs"][0]["format"] == "dataset"
     assert m["outputs"][0]["rows"] == 1 and len(m["outputs"][0]["sha256"]) == 64

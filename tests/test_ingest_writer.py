@@ -7,8 +7,9 @@ import pytest
 
 import corpusforge.pipeline.ingest.writer as writer_mod
 from corpusforge.pipeline.documents import DOC_COLUMNS, read_table
-from corpusforge.pipeline.ingest.stage import ingest
+from corpusforge.pipeline.ingest.stage import ingest_job
 from corpusforge.pipeline.ingest.writer import BackgroundShardWriter
+from corpusforge.pipeline.stage import run_local
 
 
 def _add(writer: BackgroundShardWriter, n: int) -> None:
@@ -49,7 +50,7 @@ def test_stage_fails_a_file_on_write_errors_instead_of_quarantining(tmp_path, mo
         writer_mod.ShardWriter, "write_table", lambda self, t: (_ for _ in ()).throw(OSError("x"))
     )
     with pytest.raises(OSError):
-        ingest([src], tmp_path / "out", cache_root=tmp_path / "cache")
+        run_local(ingest_job([src], tmp_path / "out", cache_root=tmp_path / "cache"), workers=1)
 
 
 def test_only_repeating_columns_get_a_parquet_dictionary(tmp_path):

@@ -83,7 +83,23 @@ def prefect_server(tmp_path_factory):
         log.close()
 
 
-def _run_pipeline(api: str, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def pipeline_run(prefect_server, tmp_path_factory) -> str:
+    """The pipeline, then `corpusforge audit report`, against the real server; its API URL."""
+    tmp_path = tmp_path_factory.mktemp("ui-pipeline")
+    env = _run_pipeline(prefect_server, tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "corpusforge.cli", "audit", "report"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return prefect_server
+
+
+def _run_pipeline(api: str, tmp_path: Path) -> dict[str, str]:
     from corpusforge.demo import write_sample
 
     sample = tmp_path / "sample"
@@ -113,6 +129,7 @@ def _run_pipeline(api: str, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "4 stages ran" in done.stdout
+    return env
 
 
 def _flow_runs(api: str) -> list[dict]:
@@ -120,13 +137,28 @@ def _flow_runs(api: str) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_flow_run_page_shows_the_stage_artifacts(prefect_server, tmp_path):
+def test_artifacts_have_keys_and_task_runs_short_names(pipeline_run):
+    api = pipeline_run
+    artifacts = httpx.post(f"{api}/artifacts/filter", json={"limit": 200}, timeout=10).json()
+    keys = {a["key"]: a["type"] for a in artifacts if a.get("key")}
+    # every stage step's progress is a keyed artifact (the artifacts page lists keyed ones)
+    for key in ("ingest-read-progress", "dedup-signatures-progress", "pii-scrub-progress"):
+        assert keys.get(key) == "progress", sorted(keys)
+    link = next(a for a in artifacts if a.get("key") == "compliance-report")  # a Markdown link
+    assert link["data"].startswith("[") and "file://" in link["data"] and ".html" in link["data"]
+    tasks = httpx.post(f"{api}/task_runs/filter", json={"limit": 200}, timeout=10).json()
+    names = [t["name"] for t in tasks]
+    assert any(n.startswith("pii-scrub-") for n in names), names
+    assert all("/" not in n for n in names), [n for n in names if "/" in n]
+
+
+@pytest.mark.slow
+def test_flow_run_page_shows_the_stage_artifacts(pipeline_run):
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    api = prefect_server
-    _run_pipeline(api, tmp_path)
+    api = pipeline_run
     runs = _flow_runs(api)
     flows = {f["id"]: f["name"] for f in httpx.post(f"{api}/flows/filter", json={}).json()}
     parent = next(r for r in runs if flows[r["flow_id"]] == "corpus-to-model")

@@ -67,26 +67,21 @@ def test_a_dead_worker_fails_its_task_clearly_and_the_next_run_gets_new_workers(
     assert os.getpid() not in pids_flow.with_options(task_runner=task_runner_for("processes", 1))(2)
 
 
-def test_batches_follow_bytes_not_shard_count(tmp_path, monkeypatch):
-    from corpusforge.flows import common
+def test_batches_follow_bytes_not_shard_count(monkeypatch):
+    from corpusforge.flows import stage_driver
 
-    def shard(name: str, size: int) -> str:
-        path = tmp_path / name
-        path.write_bytes(b"x" * size)
-        return str(path)
-
-    small = [shard(f"s{i:03d}", 10) for i in range(100)]
-    groups = common.batches(small, workers=2)
-    assert len(groups) == 4 and [p for g in groups for p in g] == small  # contiguous, in order
+    small = [10] * 100
+    groups = stage_driver.batches(small, workers=2)
+    assert len(groups) == 4 and [i for g in groups for i in g] == list(range(100))  # in order
     assert max(map(len, groups)) - min(map(len, groups)) <= 1
 
-    monkeypatch.setattr(common, "BATCH_BYTES", 1000)
-    big = [shard("b0", 3000), shard("b1", 3000), *[shard(f"t{i}", 100) for i in range(30)]]
-    groups = common.batches(big, workers=1)
+    monkeypatch.setattr(stage_driver, "BATCH_BYTES", 1000)
+    big = [3000, 3000, *[100] * 30]
+    groups = stage_driver.batches(big, workers=1)
     assert len(groups) == 9  # 9000 bytes / 1000 per task
-    assert groups[0] == [big[0]] and groups[1] == [big[1]]  # a large shard is a task of its own
-    assert common.batches(small[:3], workers=2) == [[p] for p in small[:3]]
-    assert common.batches([], workers=2) == []
+    assert groups[0] == [0] and groups[1] == [1]  # a large unit is a task of its own
+    assert stage_driver.batches(small[:3], workers=2) == [[0], [1], [2]]
+    assert stage_driver.batches([], workers=2) == []
 
 
 def test_while_workers_start_one_call_at_a_time_runs_in_the_flow_process(

@@ -15,6 +15,10 @@ from corpusforge.pipeline.pii import phones as P
 from corpusforge.pipeline.pii import structured as S
 
 REGIONS = ("US", "GB", "DE", "FR", "IN")
+# Tests of the shortcuts themselves; valid_phone's tests run on either path.
+shortcuts = pytest.mark.skipif(
+    not plan.SHORTCUTS, reason=f"no shortcuts on phonenumbers {phonenumbers.__version__}"
+)
 CODES = sorted(pnu.COUNTRY_CODE_TO_REGION_CODE)
 UNKNOWN_CODES = [c for c in range(1, 1000) if c not in pnu.COUNTRY_CODE_TO_REGION_CODE]
 
@@ -140,6 +144,7 @@ def test_shortcut_equals_phonenumbers_on_generated_numbers(candidates):
     assert 5_000 < sum(verdicts) < len(verdicts) - 5_000
 
 
+@shortcuts
 def test_possible_international_equals_phonenumbers_on_digits(candidates):
     """Digits alone, including those no candidate has (fewer than 7, more than 15)."""
     numbers = {S.digits_of(c) for c in candidates if c[0] == "+"}
@@ -157,6 +162,7 @@ def test_possible_international_equals_phonenumbers_on_digits(candidates):
     assert stripped > 1000  # the national-prefix branch is exercised
 
 
+@shortcuts
 def test_national_numbers_over_17_digits_are_too_long():
     """The shortcut's length table stops at 17 digits: longer is TOO_LONG for every code."""
     for code in CODES:
@@ -229,6 +235,7 @@ def _written_nationally(number: str, rng: random.Random) -> list[str]:
     return [number, *rng.sample(ways, 2)]
 
 
+@shortcuts
 def test_national_shortcut_equals_phonenumbers_in_every_region():
     rng = random.Random(13)
     regions = sorted(pnu.SUPPORTED_REGIONS) + ["XX", "gb", "001"]
@@ -267,6 +274,7 @@ def test_national_shortcut_keeps_valid_phone_verdicts():
     assert len(candidates) > 3000
 
 
+@shortcuts
 def test_region_matchers_equal_is_valid_number():
     """_valid_number finds the region as is_valid_number does: example numbers of every region
     (leading digits of shared codes such as +1 and +44), changed and random ones."""
@@ -310,3 +318,35 @@ def test_phone_validation_equals_the_reference_on_text_candidates(pii_benchmark_
     verdicts = [P.valid_phone(c, regions) for c in candidates]
     assert verdicts == [_reference_valid_phone(c, regions) for c in candidates]
     assert 100 < sum(verdicts) < len(verdicts) - 100  # both answers are exercised
+
+
+def test_shortcuts_run_only_on_checked_releases(monkeypatch):
+    assert plan.shortcuts_supported("9.0.43") and plan.shortcuts_supported("8.13.0")
+    assert not plan.shortcuts_supported("8.12.57")
+    assert not plan.shortcuts_supported("10.0.0")
+    assert not plan.shortcuts_supported("not a version")
+    monkeypatch.delattr(pnu, "_number_type_helper")  # an internal renamed in some release
+    assert not plan.shortcuts_supported("9.0.43")
+
+
+@shortcuts
+def test_public_api_fallback_gives_the_same_decisions(candidates, monkeypatch):
+    """With the shortcuts off (a phonenumbers release they were not checked on), valid_phone
+    asks phonenumbers' public API for every number: the same decisions, international and
+    national numbers of every region."""
+    rng = random.Random(23)
+    national = [
+        candidate
+        for region in REGIONS
+        for number in _region_numbers(region, rng)
+        for candidate in _written_nationally(number, rng)
+    ]
+    numbers = candidates[::5] + national
+    assert plan.SHORTCUTS
+    with_shortcuts = [P.valid_phone(c, REGIONS) for c in numbers]
+    monkeypatch.setattr(plan, "SHORTCUTS", False)
+    assert plan.possible_international("442079460958") is None
+    assert plan.valid_national("2079460958", "GB") is None
+    assert [P.valid_phone(c, REGIONS) for c in numbers] == with_shortcuts
+    assert len(numbers) > 10_000
+    assert 1000 < sum(with_shortcuts) < len(numbers) - 1000

@@ -19,7 +19,21 @@ from corpusforge.pipeline.pii.detector import (
 )
 from corpusforge.pipeline.pii.redact import Redactor
 
-FIRST = ["Ana", "jane", "JOSÉ", "Zoë", "Øystein", "Li", "İlker", "O'Neil", "Mary-Jo", "ana"]
+TITLES = {"mr", "mrs", "ms", "dr", "prof", "sir", "the"}  # those the random documents hold
+FIRST = [
+    "Dr",
+    "Prof",
+    "Ana",
+    "jane",
+    "JOSÉ",
+    "Zoë",
+    "Øystein",
+    "Li",
+    "İlker",
+    "O'Neil",
+    "Mary-Jo",
+    "ana",
+]
 LAST = ["Silva", "Doe", "Baker", "Müller", "de", "X", "Ng", "Dœ", "silva", "BAKER", "Ab1"]
 SEPARATORS = [" ", "  ", "\t", "\n", "\u00a0", "\x1c", "", ".", "_", "@", "-", "'", "\u2003"]
 WORDS = ["baker", "the", "Silva's", "x.org", "@", "é", "mail", "K", "_", "42", "ſ", "a.b"]
@@ -46,6 +60,10 @@ def reference_mentions(text: str, results) -> list[tuple[int, int]]:
                 names.add(value)
             if len(parts) >= 2 and len(parts[-1]) >= 3 and parts[-1][0].isupper():
                 surnames.add(parts[-1])
+                # the first name, as a name is written (a title before it skipped)
+                given = parts[1] if parts[0].lower() in TITLES and len(parts) >= 3 else parts[0]
+                if re.fullmatch(r"\p{Lu}\p{Ll}{2,}", given) and given.lower() not in TITLES:
+                    surnames.add(given)
         elif r.entity_type == "EMAIL_ADDRESS":
             local = value.split("@", 1)[0]
             parts = [p for p in re.split(r"[._-]", local) if p.isalpha() and len(p) >= 2]

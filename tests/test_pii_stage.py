@@ -15,7 +15,8 @@ from corpusforge.pipeline.documents import ShardWriter, read_table
 from corpusforge.pipeline.manifest import read_manifest
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.review import review_contexts
-from corpusforge.pipeline.pii.stage import scrub_documents, scrub_sft_jsonl
+from corpusforge.pipeline.pii.stage import pii_job, scrub_sft_jsonl
+from corpusforge.pipeline.stage import run_local
 
 # Planted values: none of them may appear anywhere but the input.
 PLANTED = {
@@ -57,7 +58,7 @@ def shards(tmp_path) -> Path:
 
 def test_stage_writes_scrubbed_shards_manifest_and_side_table(shards, tmp_path):
     out = tmp_path / "out"
-    manifest = scrub_documents(shards, out, FAST, cache_root=tmp_path / "cache")
+    manifest = run_local(pii_job(shards, out, FAST, cache_root=tmp_path / "cache"), workers=1)
     table = read_table(out)
     texts = "\n".join(table.column("text").to_pylist())
     for value in PLANTED.values():
@@ -77,8 +78,8 @@ def test_stage_writes_scrubbed_shards_manifest_and_side_table(shards, tmp_path):
 
 def test_finished_shards_are_not_redone(shards, tmp_path):
     cache = tmp_path / "cache"
-    first = scrub_documents(shards, tmp_path / "a", FAST, cache_root=cache)
-    again = scrub_documents(shards, tmp_path / "b", FAST, cache_root=cache)
+    first = run_local(pii_job(shards, tmp_path / "a", FAST, cache_root=cache), workers=1)
+    again = run_local(pii_job(shards, tmp_path / "b", FAST, cache_root=cache), workers=1)
     assert first["counts"]["shards_cached"] == 0
     assert again["counts"]["shards_cached"] == again["counts"]["shards"] == 3
     assert [o["sha256"] for o in first["outputs"]] == [o["sha256"] for o in again["outputs"]]
@@ -104,7 +105,7 @@ def test_sft_rows_are_scrubbed(tmp_path):
 
 
 def test_review_prints_only_redacted_context(shards, tmp_path):
-    scrub_documents(shards, tmp_path / "out", FAST, cache_root=tmp_path / "cache")
+    run_local(pii_job(shards, tmp_path / "out", FAST, cache_root=tmp_path / "cache"), workers=1)
     sample = review_contexts(tmp_path / "out", sample=20)
     assert len(sample) == 20
     for _, placeholder, context in sample:

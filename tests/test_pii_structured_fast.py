@@ -13,7 +13,7 @@ import regex
 from corpusforge.pipeline.pii import phones as P
 from corpusforge.pipeline.pii import structured as S
 from corpusforge.pipeline.pii.offline import has_public_suffix, offline_tldextract
-from corpusforge.pipeline.pii.twins import twin_ready
+from corpusforge.pipeline.pii.twins import stdlib_twin, twin_ready
 
 # Digits and phone punctuation, every ASCII white-space and separator control character (the
 # stdlib's Unicode \s has \x1c-\x1f, `regex`'s has not), the extension and negative words.
@@ -74,9 +74,11 @@ def test_ascii_classes_of_both_engines_agree(cls):
             assert bool(unicode.match(chr(code))) == bool(twin.match(chr(code))), (cls, code)
 
 
-def test_ascii_twin_refuses_global_flags():
-    with pytest.raises(ValueError):
-        S.ascii_twin(regex.compile("a", regex.IGNORECASE))
+def test_stdlib_twin_carries_flags_and_refuses_what_needs_a_guard():
+    twin = stdlib_twin(r"\p{Lu}x", regex.IGNORECASE)
+    assert twin.match("ax") and twin.match("AX") and not twin.match("1x")
+    with pytest.raises(ValueError):  # a variable-length lookbehind stays with `regex`
+        stdlib_twin(r"(?<!(?:ver|v)\s{0,3})\d+")
 
 
 # Caseless symbols, with which a text still runs the twins (pipeline/pii/twins.py).

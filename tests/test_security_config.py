@@ -18,6 +18,7 @@ import pytest
 from corpusforge.core.errors import ConfigError, InputError, IntegrityError
 from corpusforge.core.settings import MAX_YAML_BYTES, contained_path, load_yaml_file, load_yaml_text
 from corpusforge.flows.pipeline_config import PipelineConfig, load_config, parse_config
+from corpusforge.pipeline.stage import run_local
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -361,7 +362,7 @@ def test_contained_path_refuses_escapes(tmp_path):
 def _token_dir(tmp_path: Path) -> Path:
     """A real, small tokenize output."""
     from corpusforge.pipeline.tokenize.config import TokenizeConfig
-    from corpusforge.pipeline.tokenize.stage import tokenize_corpus
+    from corpusforge.pipeline.tokenize.stage import tokenize_job
 
     docs = tmp_path / "docs.jsonl"
     words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
@@ -370,7 +371,7 @@ def _token_dir(tmp_path: Path) -> Path:
             text = " ".join(words[(i + j) % len(words)] for j in range(60))
             fh.write(json.dumps({"id": f"d{i}", "text": text, "source": "web"}) + "\n")
     out = tmp_path / "tokens"
-    tokenize_corpus(docs, out, TokenizeConfig(vocab_size=512, val_fraction=0.1, workers=1))
+    run_local(tokenize_job(docs, out, TokenizeConfig(vocab_size=512, val_fraction=0.1, workers=1)))
     return out
 
 

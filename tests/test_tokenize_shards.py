@@ -13,12 +13,13 @@ from tokenizers import Tokenizer
 
 from corpusforge.core.errors import InputError, IntegrityError
 from corpusforge.pipeline.documents import iter_documents
+from corpusforge.pipeline.stage import run_local
 from corpusforge.pipeline.tokenize import (
     TokenDataset,
     TokenizeConfig,
     document_lineage,
     rebuild_without,
-    tokenize_corpus,
+    tokenize_job,
 )
 from corpusforge.pipeline.tokenize.shard_format import HEADER_SIZE
 from tests._tokenize_helpers import SCRIPTS, write_corpus
@@ -34,7 +35,7 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def out(corpus, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tokens") / "out"
-    tokenize_corpus(corpus, out, TokenizeConfig(**CONFIG, workers=1))
+    run_local(tokenize_job(corpus, out, TokenizeConfig(**CONFIG, workers=1)))
     return out
 
 
@@ -97,7 +98,7 @@ def _doc_rows(shard: Path) -> list[dict]:
 def test_same_input_and_config_give_byte_identical_output(corpus, out, tmp_path):
     again = tmp_path / "again"
     # a fresh cache and two worker processes: nothing may depend on either
-    tokenize_corpus(corpus, again, TokenizeConfig(**CONFIG, workers=2))
+    run_local(tokenize_job(corpus, again, TokenizeConfig(**CONFIG, workers=2)))
     first, second = _tree_digest(out), _tree_digest(again)
     assert any(k.startswith("tokenizer/") for k in first)
     assert any(k.endswith(".bin") for k in first)
@@ -107,7 +108,9 @@ def test_same_input_and_config_give_byte_identical_output(corpus, out, tmp_path)
 
 
 def test_rerun_reuses_finished_chunks(corpus, out):
-    manifest = tokenize_corpus(corpus, out, TokenizeConfig(**CONFIG, workers=1), overwrite=True)
+    manifest = run_local(
+        tokenize_job(corpus, out, TokenizeConfig(**CONFIG, workers=1), overwrite=True)
+    )
     assert manifest["counts"]["inputs_cached"] == len(list(corpus.glob("*.parquet")))
     assert manifest["tokenizer"]["reused"] is True
 
@@ -163,7 +166,7 @@ def test_bad_input_is_skipped_counted_or_encoded(out, tmp_path):
     src = tmp_path / "bad.jsonl"
     src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     config = TokenizeConfig(tokenizer_dir=str(out / "tokenizer"), val_fraction=0.0, workers=1)
-    manifest = tokenize_corpus(src, tmp_path / "o", config)
+    manifest = run_local(tokenize_job(src, tmp_path / "o", config))
     assert manifest["counts"]["skipped_blank"] == 4
     assert manifest["counts"]["literal_control_markers"] == 1
     ds = TokenDataset(tmp_path / "o")
@@ -181,7 +184,7 @@ def test_input_without_any_text_cannot_train(tmp_path):
     src = tmp_path / "blank.jsonl"
     src.write_text('{"id": "a", "text": "   "}\n{"id": "b", "text": ""}\n')
     with pytest.raises(InputError, match="no documents"):
-        tokenize_corpus(src, tmp_path / "o", TokenizeConfig(vocab_size=512, workers=1))
+        run_local(tokenize_job(src, tmp_path / "o", TokenizeConfig(vocab_size=512, workers=1)))
 
 
 def test_unreadable_input_shard_is_quarantined(corpus, out, tmp_path):
@@ -192,8 +195,8 @@ def test_unreadable_input_shard_is_quarantined(corpus, out, tmp_path):
     (mixed / "part-00009.parquet").write_bytes(b"PAR1 definitely not parquet")
     config = TokenizeConfig(tokenizer_dir=str(out / "tokenizer"), workers=1)
     with pytest.raises(InputError, match="part-00009.parquet is not listed"):
-        tokenize_corpus(mixed, tmp_path / "o", config)  # not a complete stage output
-    manifest = tokenize_corpus(mixed, tmp_path / "o", config, allow_incomplete=True)
+        run_local(tokenize_job(mixed, tmp_path / "o", config))  # not a complete stage output
+    manifest = run_local(tokenize_job(mixed, tmp_path / "o", config, allow_incomplete=True))
     assert manifest["counts"]["rejected"] == 1
     assert manifest["counts"]["in"] == 500
     rejects = (tmp_path / "o" / "rejects.jsonl").read_text()
@@ -207,7 +210,7 @@ def test_mixture_up_and_down_samples_sources(corpus, out, tmp_path):
         mixture={"web": 0.6, "books": 0.4},
         workers=1,
     )
-    manifest = tokenize_corpus(corpus, tmp_path / "o", config)
+    manifest = run_local(tokenize_job(corpus, tmp_path / "o", config))
     mix = manifest["mixture"]
     assert mix["weights"] == {"books": 0.4, "web": 0.6}
     assert mix["multipliers"]["wiki"] == 0 and mix["multipliers"]["web"] > 1

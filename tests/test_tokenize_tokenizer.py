@@ -6,7 +6,8 @@ import pytest
 from transformers import AutoTokenizer
 
 from corpusforge.pipeline import special_tokens as st
-from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
+from corpusforge.pipeline.stage import run_local
+from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_job
 from tests._tokenize_helpers import SCRIPTS, write_corpus
 
 
@@ -15,7 +16,7 @@ def tokenized(tmp_path_factory):
     root = tmp_path_factory.mktemp("tok")
     corpus = write_corpus(root / "in", docs=400)
     config = TokenizeConfig(vocab_size=1024, val_fraction=0.1, shard_tokens=10_000, workers=1)
-    manifest = tokenize_corpus(corpus, root / "out", config)
+    manifest = run_local(tokenize_job(corpus, root / "out", config))
     return root / "out", manifest
 
 
@@ -82,7 +83,7 @@ def test_existing_tokenizer_dir_is_adopted(tokenized, tmp_path):
     out, manifest = tokenized
     corpus = write_corpus(tmp_path / "in", docs=60)
     config = TokenizeConfig(tokenizer_dir=str(out / "tokenizer"), workers=1, val_fraction=0.0)
-    adopted = tokenize_corpus(corpus, tmp_path / "out", config)
+    adopted = run_local(tokenize_job(corpus, tmp_path / "out", config))
     assert adopted["tokenizer"]["trained"] is False
     assert adopted["tokenizer"]["added_special_tokens"] == 0
     assert adopted["tokenizer"]["vocab_size"] == manifest["tokenizer"]["vocab_size"]

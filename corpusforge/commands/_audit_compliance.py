@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -145,6 +146,10 @@ def report(
     ws = use_workspace(workspace)
     result = write_report(AuditLog.for_workspace(ws), out or ws.root / "reports", since, until)
     typer.echo(f"report: {result['markdown']}\nreport: {result['html']}")
+    if os.environ.get("PREFECT_API_URL"):  # a Prefect server to show it in; never start one
+        from corpusforge.flows.common import publish_link  # lazy: Prefect
+
+        publish_link("compliance-report", Path(result["html"]), "Compliance report (HTML)")
     typer.echo(
         f"audit chain {result['status']}: {result['entries']} entries, head {result['head_hash']}"
     )

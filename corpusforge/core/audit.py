@@ -42,7 +42,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from corpusforge.core.errors import ConfigError, CorpusforgeError
-from corpusforge.core.hashing import canonical_json
+from corpusforge.core.hashing import canonical_json, decode_base64_key
 from corpusforge.core.workspace import Workspace
 
 GENESIS_HASH = "0" * 64
@@ -138,13 +138,7 @@ class AuditKey:
 
 
 def _decode_key(text: str, where: str) -> bytes:
-    try:
-        key = base64.b64decode(text.strip(), validate=True)
-    except ValueError:
-        key = b""
-    if len(key) != _KEY_BYTES:
-        raise ConfigError(f"{where} is not a base64-encoded {_KEY_BYTES}-byte key")
-    return key
+    return decode_base64_key(text, where, _KEY_BYTES)
 
 
 def load_audit_key(keys_dir: Path, *, create: bool = False) -> AuditKey | None:

@@ -1,9 +1,12 @@
-"""Hash helpers shared by manifests, cache keys and the audit log."""
+"""Hash and key helpers shared by manifests, cache keys, the audit log and the store."""
 
+import base64
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
+
+from corpusforge.core.errors import ConfigError
 
 _CHUNK = 1 << 20
 
@@ -23,3 +26,15 @@ def canonical_json(value: Any) -> str:
 
 def sha256_json(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def decode_base64_key(text: str, where: str, size: int) -> bytes:
+    """A `size`-byte key written as base64 (a key file, an environment variable); `where` names
+    it in the error, which never holds the text."""
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != size:
+        raise ConfigError(f"{where} is not a base64-encoded {size}-byte key")
+    return key

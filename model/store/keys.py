@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from corpusforge.core.errors import ConfigError, IntegrityError
+from corpusforge.core.hashing import decode_base64_key
 
 KEY_BYTES = 32
 ENV_MASTER_KEY = "CORPUSFORGE_MASTER_KEY"
@@ -76,13 +77,7 @@ def _b64(data: bytes) -> str:
 
 
 def _decode_key(text: str, where: str) -> bytes:
-    try:
-        key = base64.b64decode(text.strip(), validate=True)
-    except ValueError:
-        key = b""
-    if len(key) != KEY_BYTES:
-        raise ConfigError(f"{where} is not a base64-encoded {KEY_BYTES}-byte key")
-    return key
+    return decode_base64_key(text, where, KEY_BYTES)
 
 
 @dataclass

@@ -95,7 +95,7 @@ class _Accumulator:
 def warm_up(config: DedupConfig) -> None:
     """Do once, before a process pool forks, the start-up every worker would repeat: load the
     compiled kernels (with the argument types compute_shard uses) and pyarrow's lazy import
-    of pandas (its first `pa.array(list)`). Each costs ~0.5-0.8 s of CPU per process."""
+    of pandas (its first `pa.array(list)`), each a noticeable CPU cost (docs/dedup.md)."""
     texts = [normalize_for_dedup(t) for t in ("Warm up, one two three four five", "é 東京")]
     hashes, offsets = shingle_sets(texts, config.ngram, config.char_ngram, config.seed)
     shingle_sets(texts[:1], config.ngram, config.char_ngram, config.seed)  # ASCII-only batch

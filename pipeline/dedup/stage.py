@@ -1,14 +1,18 @@
 """The dedup stage: signatures per shard -> cluster (one process, ids and numbers only) ->
-filter per shard. `run_dedup_local` runs it with a process pool; flows/dedup.py maps the same
-per-shard functions as Prefect tasks.
+filter per shard, as one stage job (`dedup_job`; see corpusforge.pipeline.stage).
+
+Each step resumes: shard signatures are cached by shard sha256 + parameters, the cluster
+decisions are saved in the cache under a key of the inputs, config and index, and the index is
+extended once per decision.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpusforge.core.errors import InputError, IntegrityError
 from corpusforge.core.hashing import sha256_json
-from corpusforge.core.processes import exit_with_parent
 from corpusforge.pipeline.dedup.cluster import NOT_REMOVED, band_groups, decide
 from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.dedup.index import DedupIndex
@@ -26,6 +30,7 @@ from corpusforge.pipeline.dedup.parts import Part, SignatureStore
 from corpusforge.pipeline.dedup.signatures import NO_SIGNATURE, compute_shard, warm_up
 from corpusforge.pipeline.documents import ShardWriter, iter_shard_batches, shard_name
 from corpusforge.pipeline.manifest import Reject, StageRun, write_json_atomic
+from corpusforge.pipeline.stage import JobSteps, Single, StageJob, Units, unit_names, unit_sizes
 from corpusforge.pipeline.stage_io import (
     StagedOutput,
     check_output_directory,
@@ -408,53 +413,93 @@ def run_banding(config: dict[str, Any]) -> tuple[int, int]:
     return DedupConfig(**config).banding()
 
 
-def run_dedup_local(
+def cluster_or_resume(
+    summaries: list[dict[str, Any]], config: DedupConfig, index_dir, work_root
+) -> dict[str, Any]:
+    """Decide kept/removed for every document, or reuse the decisions saved by an earlier run
+    with the same inputs, config and index; extend the index once per decision."""
+    key = cluster_key(summaries, config, index_dir)
+    state_dir = cluster_state_dir(work_root, key)
+    result = load_state(state_dir, key)
+    resumed = result is not None
+    if result is None:
+        index = DedupIndex(index_dir, config) if index_dir else None
+        result = cluster_shards(summaries, config, index)
+        save_state(result, state_dir, key)
+    if index_dir and not result.index_committed:
+        size = update_index(DedupIndex(index_dir, config), summaries, result)
+        mark_index_committed(state_dir, size)
+    return {"state_dir": str(state_dir), "key": key, "resumed": resumed}
+
+
+def filter_shard_by_state(shard: str, index: int, state_dir: str, out_dir: str):
+    """`filter_shard` with the kept rows the cluster step saved for shard `index`."""
+    return filter_shard(shard, index, np.load(Path(state_dir) / f"keep-{index:05d}.npy"), out_dir)
+
+
+def dedup_job(
     input_path: str | Path,
-    output: str | Path,
+    out_dir: str | Path,
     config: DedupConfig | None = None,
-    index_dir: str | Path | None = None,
-    work_root: str | Path | None = None,
-    workers: int = 2,
+    cache_root: str | Path | None = None,
     *,
+    index_dir: str | Path | None = None,
     overwrite: bool = False,
     allow_incomplete: bool = False,
-) -> dict[str, Any]:
-    """The whole stage without Prefect: a process pool for signatures and filtering."""
-    config = config or DedupConfig()
-    out = Path(output)
+) -> StageJob:
+    """The dedup stage (run it with `run_local` or the Prefect driver). `index_dir` names a
+    persistent index: documents kept by earlier runs count as seen."""
+    steps = _dedup_steps(
+        input_path,
+        out_dir,
+        config or DedupConfig(),
+        cache_root,
+        index_dir,
+        overwrite,
+        allow_incomplete,
+    )
+    return StageJob("dedup", steps)
+
+
+def _dedup_steps(
+    input_path, out_dir, config, cache_root, index_dir, overwrite, allow_incomplete
+) -> JobSteps:
+    out = Path(out_dir)
     check_output_directory(out, "dedup", overwrite=overwrite)
-    work_root = Path(work_root or default_cache_root(out))
+    work_root = Path(cache_root) if cache_root else default_cache_root(out)
     inputs = prepare_document_inputs(input_path, work_root, allow_incomplete=allow_incomplete)
     shards = inputs.shards
-    index = DedupIndex(index_dir, config) if index_dir else None
-    warm_up(config)  # before the fork: the workers inherit what it loads
-    with (
-        StagedOutput(out, "dedup", overwrite=overwrite) as staged,
-        ProcessPoolExecutor(max_workers=workers, initializer=exit_with_parent) as pool,
-    ):
+    if out.resolve() in {Path(s).resolve().parent for s in shards}:
+        raise InputError(f"{out}: output directory must differ from the input directory")
+    names, sizes = unit_names(shards), unit_sizes(shards)
+    summaries = yield Units(
+        "signatures",
+        compute_shard,
+        [(s, work_root, config) for s in shards],
+        names,
+        sizes,
+        documents=lambda r: r["documents"],
+        warm_up=partial(warm_up, config),
+    )
+    state = yield Single("cluster", cluster_or_resume, (summaries, config, index_dir, work_root))
+    with StagedOutput(out, "dedup", overwrite=overwrite) as staged:
         run = StageRun("dedup", staged.path, config, [input_path])
         inputs.record(run)
-        summaries = list(
-            pool.map(compute_shard, shards, [work_root] * len(shards), [config] * len(shards))
+        per_shard = yield Units(
+            "filter",
+            filter_shard_by_state,
+            [(s, i, state["state_dir"], str(staged.path)) for i, s in enumerate(shards)],
+            names,
+            sizes,
         )
-        result = cluster_shards(summaries, config, index)
-        write_clusters(result, staged.path)
-        if index is not None:
-            result.counts["index_documents"] = update_index(index, summaries, result)
-        outputs = [
-            o
-            for outs in pool.map(
-                filter_shard,
-                shards,
-                range(len(shards)),
-                result.keep_rows,
-                [staged.path] * len(shards),
-            )
-            for o in outs
-        ]
-        manifest = finish_run(run, summaries, result, outputs)
+        result = load_state(state["state_dir"], state["key"])
+        if result is None:
+            raise IntegrityError(f"{state['state_dir']}: the saved dedup decisions disappeared")
+        shutil.copyfile(Path(state["state_dir"]) / CLUSTERS_NAME, staged.path / CLUSTERS_NAME)
+        run.extra["resumed_cluster"] = state["resumed"]
+        manifest = finish_run(run, summaries, result, [o for outs in per_shard for o in outs])
         staged.publish()
     return manifest
 
 
-__all__ = ["cluster_shards", "filter_shard", "run_dedup_local", "shard_name"]
+__all__ = ["cluster_shards", "dedup_job", "filter_shard", "shard_name"]

@@ -30,6 +30,7 @@ from corpusforge.pipeline.ingest.readers import open_reader
 from corpusforge.pipeline.ingest.records import RawDocument, RecordError
 from corpusforge.pipeline.ingest.writer import BackgroundShardWriter
 from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun
+from corpusforge.pipeline.stage import JobSteps, StageJob, Units, unit_names, unit_sizes
 from corpusforge.pipeline.stage_io import (
     CachedUnit,
     StagedOutput,
@@ -149,9 +150,7 @@ def _read_file(
     path: str, cache_root: str | Path, config: IngestConfig, file_sha: str, key: str, t0: float
 ) -> Callable[[], dict[str, Any]]:
     """`ingest_file` up to the end of reading; returns the call that finishes the file: waits
-    for the shard writer's last batches, records the result. Finished later, after the next
-    file has been read (`ingest`), the last batches are written while the reader works, not
-    while it waits."""
+    for the shard writer's last batches and records the result."""
     is_hub = path.startswith(HUB_PREFIX)
     unit = CachedUnit(cache_root, key)
     if (cached := unit.load()) is not None:
@@ -285,7 +284,9 @@ def assemble(
                 "bytes": r["bytes"],
                 "documents": r["documents"],
                 "rejected": r["rejected"],
+                "dropped_short": r["dropped_short"],
                 "licenses": r["licenses"],
+                "cached": r.get("cached", False),
             }
             for r in results
         ]
@@ -317,36 +318,31 @@ def assemble(
     return manifest
 
 
-def ingest(
+def ingest_job(
     inputs: Iterable[str | Path],
     out_dir: str | Path,
     config: IngestConfig | None = None,
     cache_root: str | Path | None = None,
     *,
     overwrite: bool = False,
-) -> dict[str, Any]:
-    """Plain (sequential) ingest of every input: what the flow does, without Prefect."""
-    config = config or IngestConfig()
+) -> StageJob:
+    """The ingest stage over files, directories and hub datasets (run it with `run_local` or
+    the Prefect driver)."""
+    return StageJob(
+        "ingest", _ingest_steps(inputs, out_dir, config or IngestConfig(), cache_root, overwrite)
+    )
+
+
+def _ingest_steps(inputs, out_dir, config, cache_root, overwrite) -> JobSteps:
     check_output_directory(Path(out_dir), "ingest", overwrite=overwrite)
     files = expand_inputs(inputs)
     cache = Path(cache_root) if cache_root else default_cache_root(out_dir)
-    # Each file is finished once the next one has been read (see `_read_file`), except before
-    # a file with the same cache key, which then finds it cached, as one file at a time would.
-    # On an error, the file read before it is still finished.
-    results: list[dict[str, Any]] = []
-    unfinished: tuple[str, Callable[[], dict[str, Any]]] | None = None
-    try:
-        for f in files:
-            t0 = time.perf_counter()
-            file_sha, key = _file_key(f, config)
-            if unfinished is not None and unfinished[0] == key:
-                results.append(unfinished[1]())
-                unfinished = None
-            read = _read_file(f, cache, config, file_sha, key, t0)
-            previous, unfinished = unfinished, (key, read)
-            if previous is not None:
-                results.append(previous[1]())
-    finally:
-        if unfinished is not None:
-            results.append(unfinished[1]())
+    results = yield Units(
+        "read",
+        ingest_file,
+        [(f, cache, config) for f in files],
+        unit_names(files),
+        unit_sizes(files),
+        documents=lambda r: r["documents"],
+    )
     return assemble(results, cache, out_dir, config, files, overwrite=overwrite)

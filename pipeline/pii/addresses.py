@@ -72,7 +72,7 @@ _COMMON_SUFFIX_P = first_char_alternation(_COMMON_SUFFIXES) + r"\.?"
 # too, but each matches a part of the capitalised run, and a part is never followed by a space.
 _WORD = r"(?:[A-Z][A-Za-z'’.-]*+|\d{1,3}(?:st|nd|rd|th))"
 # House numbers start where a word does (\b) but not after . , or - ("v1.2 ", "10-12"):
-# \b(?<![.,-])\d is (?<![\w.,-])\d, and `regex` finds it in half the time.
+# \b(?<![.,-])\d is (?<![\w.,-])\d, written so that `regex` tests the lookbehind only at \b.
 _HOUSE_NUMBER = r"\b(?<![.,-])\d{1,6}+"
 _UNIT_WORDS = "Apt|Apartment|Suite|Ste|Unit|Flat|Studio|Level|Lvl|Fl|Floor|Rm|Room|Bldg|Shop"
 _UNIT = rf"(?:,?\s+(?:{_UNIT_WORDS}|#)\.?\s*#?[A-Za-z0-9-]{{1,6}})"
@@ -225,8 +225,8 @@ _LOWER_GATE = (  # caseless
     rf"{SPACE}*(?:[a-z]{{2}}{SPACE}+)?"
     rf"(?:{DIGIT}{{5}}|[a-z]{{1,2}}{DIGIT}[a-z0-9{NON_ASCII}]?{SPACE}?{DIGIT}[a-z]{{2}})"
 )
-# ascii_twin: the stdlib engine ran the scans of the benchmark's texts in fewer instructions
-# (callgrind, seed 0: us-uk -40%, lower case -21%).
+# ascii_twin: where the stdlib engine ran the scans of the benchmark's texts in fewer
+# instructions (docs/pii.md, "Measurements behind the code").
 _PREFILTERS = {
     "us-uk-address": Prefilter(
         gate=rf"{DIGIT}{_NUMBER_TO_SUFFIX}*[A-Za-z\t\n\x0b\x0c\r {NON_ASCII}]{_SUFFIX}\b",

@@ -1,21 +1,21 @@
 """A presidio PatternRecognizer whose patterns may carry context and a cheap prefilter.
 
 presidio reports a pattern's whole match, so cue words ("password=", "From:") would have to be
-variable-length lookbehinds, which the regex engine tries at every position (0.3-3 MB/s).
+variable-length lookbehinds, which the regex engine tries at every position.
 Here a pattern may name a group `value`: the match starts at the cue (fast literal scan) and
 only the group is reported. Validation works as in presidio: True raises the score to 1.0,
 False discards the match, None keeps the pattern's score.
 
 A pattern may also have a `Prefilter`: a gate (pipeline/pii/gates.py), an expression that one
 hyperscan pass checks for all patterns of the recognizer at once; literals without which it
-cannot match (a substring test runs at GB/s); and an anchor, a simple expression that matches
-wherever a match of the pattern can start, so the full pattern is only tried there. All only
-skip text where the pattern cannot match, so the results equal a plain scan
-(`use_prefilters = False`), which tests/test_pii_engine.py checks against presidio's
+cannot match (a substring test, far cheaper than any pattern); and an anchor, a simple
+expression that matches wherever a match of the pattern can start, so the full pattern is only
+tried there. All only skip text where the pattern cannot match, so the results equal a plain
+scan (`use_prefilters = False`), which tests/test_pii_engine.py checks against presidio's
 AnalyzerEngine.
 
 On ASCII text a pattern may run in the stdlib `re` engine instead (`Prefilter.ascii_twin`), which
-executes many of these patterns 1.3-2.5x faster; see `AsciiTwin`.
+executes many of these patterns faster; see `AsciiTwin`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import regex as re
 from presidio_analyzer import PatternRecognizer, RecognizerResult
 
 from corpusforge.pipeline.pii.gates import SCAN, Gates
+from corpusforge.pipeline.pii.recognizer import PiiRecognizer
 from corpusforge.pipeline.pii.twins import AsciiTwin, twin_ready
 
 
@@ -65,7 +66,10 @@ def first_char_alternation(alternatives: Iterable[str]) -> str:
     return "(?:" + "|".join(f"{c}(?:{'|'.join(rest)})" for c, rest in groups.items()) + ")"
 
 
-class CuePatternRecognizer(PatternRecognizer):
+class CuePatternRecognizer(PatternRecognizer, PiiRecognizer):
+    """presidio's PatternRecognizer under the project's contract (pipeline/pii/recognizer.py):
+    cue groups, prefilters, gates and stdlib twins as described above."""
+
     use_prefilters = True
 
     def __init__(self, *args, prefilters: dict[str, Prefilter] | None = None, **kwargs):
@@ -81,11 +85,7 @@ class CuePatternRecognizer(PatternRecognizer):
             twin = AsciiTwin(pattern.regex, self.global_regex_flags) if pf.ascii_twin else None
             self._twins.append(twin)
         self._any_twin = any(self._twins)
-        # presidio's own recognizers name themselves in each result (it logs when they do not)
-        self._metadata = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-        }
+        self._metadata = self.result_metadata()
         self.gates = Gates(
             {i: (pf.gate, pf.gate_caseless) for i, (*_, pf, _) in enumerate(self._scans) if pf.gate}
         )

@@ -11,27 +11,14 @@ from pydantic import Field, SecretStr, field_validator
 
 from corpusforge.core.errors import ConfigError
 from corpusforge.core.settings import StrictModel
-from corpusforge.pipeline.special_tokens import PII_PLACEHOLDERS
+from corpusforge.pipeline.pii_entities import (
+    DEFAULT_ENTITIES,  # types removed by default
+    ENTITIES,
+    LOW_RISK_ENTITIES,  # low-risk, high-noise types that ROOTS and StarCoder keep
+)
 
 SALT_ENV = "CORPUSFORGE_PII_SALT"
 Operator = Literal["replace", "mask", "hash", "redact"]
-
-# Types detected and removed by default. DATE_TIME, URL, ORGANIZATION and LOCATION are
-# low-risk, high-noise types that ROOTS and StarCoder keep; they are off unless asked for.
-DEFAULT_ENTITIES = (
-    "PERSON",
-    "EMAIL_ADDRESS",
-    "PHONE_NUMBER",
-    "IP_ADDRESS",
-    "CREDIT_CARD",
-    "US_SSN",
-    "IBAN_CODE",
-    "STREET_ADDRESS",
-    "SECRET",
-)
-LOW_RISK_ENTITIES = ("DATE_TIME", "URL", "ORGANIZATION", "LOCATION")
-NER_ENTITIES = ("PERSON", "ORGANIZATION", "LOCATION", "DATE_TIME")
-
 
 # A spaCy model is an installed package name (letters, digits, underscores) or a directory
 # path; it is loaded from its files (pipeline/pii/ner.py), never imported by name. Patterns,
@@ -89,7 +76,7 @@ class PiiConfig(StrictModel):
     @field_validator("entities", "keep_low_risk")
     @classmethod
     def _known_types(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(PII_PLACEHOLDERS))
+        unknown = sorted(set(value) - set(ENTITIES))
         if unknown:
             raise ValueError(f"unknown entity types: {unknown}")
         return value

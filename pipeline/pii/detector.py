@@ -8,18 +8,19 @@ so that each character belongs to at most one entity, the larger span winning.
 from __future__ import annotations
 
 import re as stdlib_re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import regex as re
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from corpusforge.pipeline.pii.addresses import StreetAddressRecognizer
-from corpusforge.pipeline.pii.config import NER_ENTITIES, PiiConfig
+from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.gates import GateSet
 from corpusforge.pipeline.pii.ner import NerDetector
 from corpusforge.pipeline.pii.ner_view import SKIPPABLE_TYPES
 from corpusforge.pipeline.pii.people import ContextualNameRecognizer
 from corpusforge.pipeline.pii.phones import PhonenumbersRecognizer
+from corpusforge.pipeline.pii.recognizer import PiiRecognizer, as_pii_recognizer
 from corpusforge.pipeline.pii.secrets import secret_recognizers
 from corpusforge.pipeline.pii.structured import (
     ChecksumIbanRecognizer,
@@ -28,6 +29,7 @@ from corpusforge.pipeline.pii.structured import (
     ValidatedEmailRecognizer,
     ValidatedIpRecognizer,
 )
+from corpusforge.pipeline.pii_entities import NER_ENTITIES
 
 PROPAGATED_SCORE = 0.6
 _LATIN = re.compile(r"[A-Za-zÀ-ɏ]")
@@ -36,7 +38,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
 _ADDRESSES = re.compile(r"\S*[@/]\S*")
 
 
-def structured_recognizers() -> list[EntityRecognizer]:
+def structured_recognizers() -> list[PiiRecognizer]:
     return [
         ValidatedEmailRecognizer(),
         ValidatedIpRecognizer(),
@@ -47,7 +49,9 @@ def structured_recognizers() -> list[EntityRecognizer]:
     ]
 
 
-def pattern_recognizers() -> list[EntityRecognizer]:
+def pattern_recognizers() -> list[PiiRecognizer]:
+    """The project's recognizers, in the order the detector runs them (the order settles ties
+    between equal overlapping spans)."""
     return [
         *structured_recognizers(),
         *secret_recognizers(),
@@ -68,11 +72,16 @@ def script_of(text: str, sample: int = 4000) -> str:
 
 
 class PiiDetector:
-    def __init__(self, config: PiiConfig):
+    """`recognizers`: more recognizers to run after the project's, each a `PiiRecognizer` or
+    any presidio `EntityRecognizer` (run through `PresidioRecognizer`); a recognizer runs
+    where one of its types is active."""
+
+    def __init__(self, config: PiiConfig, recognizers: Iterable[EntityRecognizer] = ()):
         self.config = config
         self.entities = set(config.active_entities)
+        added = [as_pii_recognizer(r) for r in recognizers]
         self.recognizers = [
-            r for r in pattern_recognizers() if self.entities & set(r.supported_entities)
+            r for r in [*pattern_recognizers(), *added] if self.entities & set(r.supported_entities)
         ]
         self.gates = GateSet([r.gates for r in self.recognizers])
         ner_entities = [e for e in NER_ENTITIES if e in self.entities]
@@ -135,8 +144,8 @@ class PiiDetector:
 
     def _patterns_batch(self, texts: Sequence[str]) -> list[list[RecognizerResult]]:
         """Each recognizer over the whole batch in turn, not each text through all of them: its
-        compiled patterns, gates and validator tables stay in the CPU caches (-25% time on short
-        documents, measured in one process). The results per text come in the same order."""
+        compiled patterns, gates and validator tables stay in the CPU caches. The results per text
+        come in the same order."""
         opened = [self.gates.open(t) for t in texts]
         out: list[list[RecognizerResult]] = [[] for _ in texts]
         for k, rec in enumerate(self.recognizers):
@@ -160,7 +169,7 @@ def name_mentions(text: str, results: Sequence[RecognizerResult]) -> list[tuple[
     the labeled set) coincide with or fall inside a found name and are dropped by
     `resolve_overlaps`, which makes results only for the few it keeps."""
     names: set[str] = set()
-    surnames: set[str] = set()
+    surnames: set[str] = set()  # and first names: both case-sensitive, alone
     seen: set[str] = set()  # a name is often found twice (a header and a signature)
     for r in results:
         entity_type = r.entity_type
@@ -174,6 +183,16 @@ def name_mentions(text: str, results: Sequence[RecognizerResult]) -> list[tuple[
                 names.add(value)
             if len(parts) >= 2 and len(parts[-1]) >= 3 and parts[-1][0].isupper():
                 surnames.add(parts[-1])
+                # The first name alone too ("Early life: Jane grew up ..."), written as a name
+                # is: capitalised, then lower case; a title before it is skipped.
+                given = parts[1] if parts[0].lower() in _TITLES and len(parts) >= 3 else parts[0]
+                if (
+                    len(given) >= 3
+                    and given[0].isupper()
+                    and given[1:].islower()
+                    and given.lower() not in _TITLES
+                ):
+                    surnames.add(given)
         elif entity_type == "EMAIL_ADDRESS":
             local = text[r.start : r.end].split("@", 1)[0]
             # split at any of . _ - (what a regex split at [._-] gives, without its call cost)
@@ -197,10 +216,15 @@ def name_mentions(text: str, results: Sequence[RecognizerResult]) -> list[tuple[
     return spans
 
 
+# Words before a first name that are not one ("Dr. Jane Doe"), lower case.
+_TITLES = frozenset(
+    "mr mrs ms mx miss dr prof professor sir dame rev judge officer sgt capt det agent nurse "
+    "coach uncle aunt auntie grandma grandpa herr frau mme mlle sr sra saint st the".split()
+)
 _BLOCKS_BEFORE = re.compile(r"[\w@.]")  # a mention does not continue a word, address or path
 _BLOCKS_AFTER = re.compile(r"[\w@]")
 _SPACES = re.compile(r"\s+")
-# The same classes among ASCII characters: a set look-up instead of a `regex` call (~1 µs).
+# The same classes among ASCII characters: a set look-up instead of a `regex` call.
 _ASCII_BLOCKS_BEFORE = frozenset(c for c in map(chr, range(128)) if _BLOCKS_BEFORE.match(c))
 _ASCII_BLOCKS_AFTER = frozenset(c for c in map(chr, range(128)) if _BLOCKS_AFTER.match(c))
 _ASCII_SPACES = frozenset(c for c in map(chr, range(128)) if _SPACES.match(c))
@@ -216,7 +240,7 @@ def _mentions(text: str, haystack: str, parts: Sequence[str]) -> list[tuple[int,
     i = haystack.find(first)
     while i >= 0:
         end = i + len(first)
-        # The character before: ASCII ones by set look-up (a regex call costs ~1 µs), inline.
+        # The character before: ASCII ones by set look-up (no regex call), inline.
         char = text[i - 1] if i else " "
         ok = char not in _ASCII_BLOCKS_BEFORE and (char.isascii() or not _BLOCKS_BEFORE.match(char))
         for part in rest:

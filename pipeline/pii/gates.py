@@ -1,6 +1,6 @@
 """Gates: one hyperscan pass over a text tells which patterns cannot match it.
 
-The `regex` engine tries a pattern at every position of the text (20-80 ns a character), and a
+The `regex` engine tries a pattern at every position of the text, and a
 recognizer has up to eleven patterns. A gate is a simpler expression, for hyperscan's
 multi-pattern automaton, that matches somewhere in every text where its pattern matches (a
 necessary condition); patterns whose gate finds nothing are not run. Skipping never changes the
@@ -50,7 +50,8 @@ class Gates:
         if not self.keys:
             return None
         if self._ascii is None:
-            # ASCII texts (most) get a byte-mode copy without the non-ASCII ranges: 3-4x faster.
+            # ASCII texts (most) get a byte-mode copy without the non-ASCII ranges: smaller
+            # automata, no UTF-8 decoding.
             ascii_only = {k: (e.replace(NON_ASCII, ""), c) for k, (e, c) in self.specs.items()}
             self._utf8 = _compile(tuple(sorted(self.specs.items())), hyperscan.HS_FLAG_UTF8)
             self._ascii = _compile(tuple(sorted(ascii_only.items())))
@@ -86,7 +87,7 @@ def _in_characters(data: bytes, ends: dict[int, int]) -> dict[int, int]:
     return out
 
 
-@cache  # compiling takes ~1 s; every detector of a process shares the databases (read-only)
+@cache  # compiling is slow: every detector of a process shares the databases (read-only)
 def _compile(items: tuple[tuple[int, tuple[str, bool]], ...], mode: int = 0):
     gates = dict(items)
     order = sorted(gates)

@@ -1,7 +1,7 @@
 """spaCy NER through presidio's NLP engine, loading only what NER needs.
 
 The pipeline is loaded with every component except `ner` excluded (en_core_web_sm's NER has its own
-tok2vec, so tagger, parser, lemmatizer and the shared tok2vec are dead weight: half the time).
+tok2vec, so tagger, parser, lemmatizer and the shared tok2vec are dead weight).
 Documents are cut into chunks (corpusforge.pipeline.pii.chunking), run through `nlp.pipe` in
 batches, and entity offsets are mapped back to the document. Runs of ALL-CAPS words are title-cased
 (same length, so offsets hold) before NER, which otherwise misses shouted names.
@@ -25,6 +25,7 @@ from corpusforge.core.errors import ConfigError
 from corpusforge.pipeline.pii.chunking import chunk_text
 from corpusforge.pipeline.pii.ner_ops import use_fastest_ops
 from corpusforge.pipeline.pii.ner_view import ner_view
+from corpusforge.pipeline.pii_entities import NER_LABELS
 
 _PACKAGE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -49,7 +50,7 @@ class NerOnlySpacyNlpEngine(SpacyNlpEngine):
 
     def process_chunks(self, chunks: Sequence[tuple[str, object]], language: str, batch_size: int):
         """(text, artifacts, context) per (text, context). presidio's process_batch rebuilds
-        every text from its Doc's tokens, which the caller already has (3% of the time)."""
+        every text from its Doc's tokens, which the caller already has."""
         nlp = self.nlp[language]
         # Every unseen word adds a lexeme and strings to the vocab for good: over a corpus that
         # is memory growing with the corpus. A memory zone frees them when the batch is done
@@ -182,7 +183,9 @@ class NerDetector:
         self.batch_size = batch_size
         self.max_chunk_chars = max_chunk_chars
         self.overlap = overlap
-        config = NerModelConfiguration(labels_to_ignore=_IGNORED_LABELS)
+        config = NerModelConfiguration(
+            model_to_presidio_entity_mapping=dict(NER_LABELS), labels_to_ignore=_IGNORED_LABELS
+        )
         self.engine = NerOnlySpacyNlpEngine(
             models=[{"lang_code": language, "model_name": model_name}],
             ner_model_configuration=config,

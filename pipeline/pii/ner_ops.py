@@ -1,9 +1,9 @@
 """NER's matrix products on the faster of this CPU's two BLAS libraries, one thread each.
 
-thinc multiplies through blis, which on some CPUs runs a generic kernel: on this project's CI
-machine (AMD EPYC) it did 21 GFLOP/s on the shapes of NER's tok2vec against 71 for numpy's
-OpenBLAS, and those products are about 40% of full-mode time. Which library wins depends on the
-CPU, so each process times both once on a product of that shape (a few milliseconds) and
+thinc multiplies through blis, which on some CPUs runs a generic kernel, far slower on the
+shapes of NER's tok2vec than numpy's OpenBLAS, and those products are a large part of full-mode
+time (docs/pii.md, "Measurements behind the code"). Which library wins depends on the CPU, so
+each process times both once on a product of that shape (a few milliseconds) and
 switches the model's layers to the winner; both give the same products up to float rounding.
 
 BLAS gets one thread: the stage runs one worker process per core, so more threads would only

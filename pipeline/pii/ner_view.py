@@ -1,13 +1,11 @@
 """What NER reads: the text less the spans patterns already took, with offsets mapped back.
 
-NER costs the same for every token, and on PII-dense text over a tenth of the tokens lie in
-spans the pattern recognizers have already taken (phones, keys, e-mails, IPs, cards): NER would
-only re-read them. Those spans become one space each; everything else, line breaks included,
-is kept as it was, so the context around a name is unchanged. Measured on the benchmark set
-(names found, 1,550 names): street addresses stay, because a name above an address line is a
-name to the model (without them it missed 12 of 1,100 CV names); lines without a capital letter
-stay too, because the small English model does tag some lower-case names (skipping them missed
-3 names for 7% fewer tokens).
+NER costs the same for every token, and on PII-dense text many tokens lie in spans the pattern
+recognizers have already taken (phones, keys, e-mails, IPs, cards): NER would only re-read
+them. Those spans become one space each; everything else, line breaks included, is kept as it
+was, so the context around a name is unchanged. Street addresses stay, because a name above an
+address line is a name to the model; lines without a capital letter stay too, because the small
+English model does tag some lower-case names (docs/pii.md, "Measurements behind the code").
 """
 
 from __future__ import annotations
@@ -16,10 +14,11 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Types NER need not read again (their spans carry no name and no context for one).
-SKIPPABLE_TYPES = frozenset(
-    "EMAIL_ADDRESS PHONE_NUMBER IP_ADDRESS CREDIT_CARD US_SSN IBAN_CODE SECRET".split()
-)
+from corpusforge.pipeline.pii_entities import NER_SKIPPED
+
+# Types NER need not read again (their spans carry no name and no context for one): the
+# registry's types whose `ner_reads_spans` is False.
+SKIPPABLE_TYPES = NER_SKIPPED
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def has_public_suffix(domain: str) -> bool:
     """Whether `domain` has a registrable name under a public suffix (the bundled snapshot).
 
     Cached: text repeats a few mail domains (gmail.com, a company's own), and an extraction
-    costs ~10-20 us; the answer for a string never changes within a process.
+    walks the suffix trie each time; the answer for a string never changes within a process.
     """
     parts = offline_tldextract()(domain)
     return bool(parts.suffix) and bool(parts.domain)

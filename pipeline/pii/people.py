@@ -24,7 +24,7 @@ from corpusforge.pipeline.pii.base import (
     with_tail_gates,
 )
 from corpusforge.pipeline.pii.gates import DIGIT, LOWER, NON_ASCII, SCAN, UPPER, alternatives
-from corpusforge.pipeline.pii.twins import AsciiTwin, twin_ready
+from corpusforge.pipeline.pii.twins import stdlib_twin, twin_ready
 
 _NOT_A_NAME = (
     "the a an and or of to in for on at is was not this that it all any team support admin "
@@ -34,7 +34,8 @@ _NOT_A_NAME = (
     "sales info help service desk bot automated system root contact email e-mail phone tel "
     "address web website home about news menu login some many much more most few his her "
     "their its him them these those what which who whom whose mom dad mum doctor boss darling "
-    "honey sweetheart buddy mate everybody anyone someone nobody guest"
+    "honey sweetheart buddy mate everybody anyone someone nobody guest again world anyway back "
+    "aboard god goodness heavens"
 ).split()
 
 
@@ -109,6 +110,20 @@ _RELATION_CUES = (
     "whispered", "shouted", "added", "told", "thanks to", "care of", "attention of",
     "invited", "congratulations to", "condolences to", "married", "introducing", "paging",
 )  # fmt: skip
+# Addressing someone in running text: a greeting, thanks, an apology, congratulations or a
+# sign-off opening a sentence, then a capitalised name ("thanks Mia for the fix", "Sorry Mia,",
+# "Talk soon, Mia"). Words that also open ordinary sentences ("Best practices", "Love it")
+# count only with their comma.
+_ADDRESS_CUES = (
+    "hi", "hello", "hey", "dear", "thanks", "thank you", "thx", "many thanks", "cheers", "sorry",
+    "congrats", "congratulations", "welcome", "welcome back", "welcome aboard", "good morning",
+    "good afternoon", "good evening", "good night", "good luck", "happy birthday", "bye",
+    "goodbye", "see you", "take care", "talk soon", "best,", "love,", "regards,", "kind regards,",
+    "best regards,", "great job", "well done", "nice work", "great work", "good job",
+)  # fmt: skip
+# A first name as people write them: capitalised, lower case after ("Mia", "Anne-Sophie"), not
+# a product's inner capitals ("GitHub") or an acronym.
+_FIRST_NAME = r"\p{Lu}\p{Ll}+(?:[-'’]\p{Lu}?\p{Ll}+)*"
 # After a name: what only follows a person's name ("Jane Doe, ssn=...", "Jane Doe (born 1970)").
 _AFTER_NAME_CUES = ("ssn", "dob", "d.o.b.", "date of birth", "born", "aged", "née", "nee")
 
@@ -193,9 +208,43 @@ _PATTERNS = [
         r"[ \t]*(?:,|[ \t]-|—)[ \t]*\n[ \t]*\n",
         0.7,
     ),
+    # Addressing someone in running text (cues above): a sentence's or line's start, the cue,
+    # one or two capitalised names, then punctuation, the line's end, or "for"/"on".
+    Pattern(
+        "addressing",
+        r"(?im:(?:^|[.!?][ \t]+|\bok(?:ay)?[, \t]+)[ \t]*"
+        + first_char_alternation(_ADDRESS_CUES)
+        + r",?[ \t]+)(?P<value>(?=\p{Lu})"
+        + _STOP
+        + _FIRST_NAME
+        + r"(?:[ \t]+"
+        + _FIRST_NAME
+        + r")?)(?=[ \t]*(?:[,.!?;:)]|$)|[ \t]+(?:for|on)\b)",
+        0.7,
+    ),
+    # Introductions and quote headers: "This is Mia from billing", "Mia Wong wrote:" at a
+    # line's start or after the date of "On Tue, 4 Mar, Mia Wong wrote:".
+    Pattern(
+        "introduction",
+        r"(?i:\bthis is[ \t]+)(?P<value>(?=\p{Lu})"
+        + _STOP
+        + _FIRST_NAME
+        + r")(?=[ \t]+(?i:from|here|speaking)\b)",
+        0.7,
+    ),
+    Pattern(
+        "wrote",
+        r"(?m:(?:^[ \t>]*|,[ \t]*))(?P<value>(?=\p{Lu})"
+        + _STOP
+        + _FIRST_NAME
+        + r"(?:[ \t]+"
+        + _FIRST_NAME
+        + r"){0,2})(?:[ \t]+<[^<>\n]{1,80}>)?[ \t]+(?:wrote|writes):",
+        0.75,
+    ),
     # An initial and a surname: "J. Roberts", "S. O'Brien". The capital comes first, the test
     # of the character before it second ((?<![\w.])\p{Lu} as \p{Lu}(?<![\w.]\p{Lu})): `regex`
-    # then looks for capitals only, 37% faster on the benchmark's texts.
+    # then looks for capitals only instead of testing the lookbehind at every position.
     Pattern(
         "initial-surname",
         _INITIAL + r"\.[ \t]?(?:\p{Lu}\.[ \t]?)?"
@@ -210,8 +259,8 @@ _BYLINE_CUES = (
     "attn", "c/o", "courtesy of", "interviewed", "signed", "cc", "ping",
 )  # fmt: skip
 # ascii_twin: where the stdlib engine ran the pattern's scans of the benchmark's texts in fewer
-# instructions (callgrind, seed 0): greeting -44%, signature -27%, header -22%, dash-signature
-# -17%, byline -7%; not title (+2%) nor initial-surname (+59%: `regex` finds \p{Lu} first).
+# instructions (docs/pii.md, "Measurements behind the code"); not title nor initial-surname
+# (`regex` finds \p{Lu} first).
 _NOT_WORD_OR_DOT = r"[^A-Za-z0-9_.]"  # [^\w.] on ASCII; admits every non-ASCII character
 _PREFILTERS = {
     "header": Prefilter(
@@ -258,6 +307,26 @@ _PREFILTERS = {
         reach=30,  # the longest cue, "congratulations to", a blank and a letter
     ),
     # (the name, at most 60 characters, before the gate's end)
+    # (a match and its cue begin on one line; the cue opens a sentence or the line, as in the
+    # pattern: a cue word alone opened nearly every text, "hi" inside "this")
+    "addressing": Prefilter(
+        gate=rf"(?:^|[.!?][ \t]+|ok(?:ay)?[, \t]+)[ \t]*{_any(_ADDRESS_CUES)},?[ \t]+"
+        rf"[A-Z{NON_ASCII}]",
+        gate_caseless=True,
+        same_line=True,
+    ),
+    "introduction": Prefilter(
+        needles=("this is",),
+        fold=True,
+        gate=rf"this is[ \t]+[A-Z{NON_ASCII}]",
+        gate_caseless=True,
+        same_line=True,
+    ),
+    "wrote": Prefilter(
+        needles=("wrote:", "writes:"),
+        gate=r"[ \t](?:wrote|writes):",
+        same_line=True,
+    ),
     "vocative": Prefilter(gate=r',[ \t]+[^\n,]*[?!.,](?:"|”|’)', same_line=True),
     "called-out": Prefilter(gate=r'(?:"|“)[^\n"“]*[!?](?:"|”|’)', same_line=True),
     "salutation": Prefilter(gate=r"(?:,|[ \t]-|—)[ \t]*\n[ \t]*\n", reach=80),
@@ -275,7 +344,7 @@ _PREFILTERS = {
 _BRACKETED_EMAIL = re.compile(r"[<(\[][ \t]*[\w.+-]+@[\w-]+\.[\w.-]+[ \t]*[>)\]]")
 _NAME_AT_END = re.compile(r"(?<![\w@])" + _V + r"[ \t]*$")
 # The name and the blanks after it hold only these characters: the search for it starts after
-# the last other character before the address (a search tries every position: ~10 us a line).
+# the last other character before the address (a search would try every position).
 _LAST_NOT_IN_NAME = re.compile(r"(?r)[^\p{L}'’.\- \t]")
 # A bracketed address holds one "@" and starts at the bracket before the run of [\w.+-] and the
 # blanks that end there: found from each "@" (a reverse match, anchored at the "@"), not by a
@@ -315,17 +384,10 @@ _TAIL_SCANS = (_AFTER_NAME, _NAME_PHONE)
 _CONTACT_LINE = re.compile(r"[ \t]*" + _V + r"[ \t]*[|•·]")
 
 
-def _unguarded_twin(expression: str):
-    twin = AsciiTwin(expression)
-    if twin.guard is not None:  # the stdlib pattern alone would not be the twin
-        raise ValueError("expected a twin without a guard")
-    return twin.pattern
-
-
 # On text where twins hold (pipeline/pii/twins.py) the stdlib engine runs the same expressions
-# (a third of the calls' cost in `regex`), and [\w.+-] and [\p{L}'’.\- \t] are these characters.
-_TWIN_BRACKETED_EMAIL = _unguarded_twin(_BRACKETED_EMAIL.pattern)
-_TWIN_NAME_AT_END = _unguarded_twin(_NAME_AT_END.pattern)
+# (cheaper calls than `regex`'s), and [\w.+-] and [\p{L}'’.\- \t] are these characters.
+_TWIN_BRACKETED_EMAIL = stdlib_twin(_BRACKETED_EMAIL.pattern)
+_TWIN_NAME_AT_END = stdlib_twin(_NAME_AT_END.pattern)
 _LOCAL_PART_CHARS = string.ascii_letters + string.digits + "_.+-"
 _NAME_CHARS = string.ascii_letters + "'’.- \t"
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import gc
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from presidio_analyzer import EntityRecognizer
 
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.detector import PiiDetector, clean_text, script_of
@@ -41,9 +43,12 @@ _WARM_UP = (
 
 
 class Scrubber:
-    def __init__(self, config: PiiConfig):
+    """`recognizers`: more recognizers for the detector (`PiiDetector`): the project's kind or
+    any presidio `EntityRecognizer`."""
+
+    def __init__(self, config: PiiConfig, recognizers: Iterable[EntityRecognizer] = ()):
         self.config = config
-        self.detector = PiiDetector(config)
+        self.detector = PiiDetector(config, recognizers)
         self.redactor = Redactor(config)
 
     def warm_up(self) -> None:
@@ -85,7 +90,7 @@ def freeze_heap() -> None:
 
     A warmed-up scrubber holds large tables for the life of a worker process (tldextract's
     suffix trie, phonenumbers' metadata, presidio's registries, spaCy's vocabulary); each full
-    collection walked all of them again, 6-15% of fast mode's CPU. Objects created later are
+    collection walked all of them again. Objects created later are
     collected as usual, and frozen ones are still freed when their last reference goes. For a
     process that keeps what it has built, as the stage's workers do.
     """

@@ -10,7 +10,7 @@ import math
 from collections import Counter
 
 import regex as re
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
 from corpusforge.pipeline.pii.base import CuePatternRecognizer, Prefilter
 from corpusforge.pipeline.pii.gates import SPACE
@@ -77,9 +77,9 @@ _ASSIGNMENT = Pattern(
 # found as fast by the regex engine itself and have none). Where a match starts with its
 # gate's match (after a lookbehind, which the regex engine cannot search for fast), `reach` is
 # that gate's length: the scan starts there instead of at the text's start. ascii_twin: where the
-# stdlib engine ran the scans of the benchmark's texts in fewer instructions (callgrind, seed 0:
-# private key -31%, aws secret -11%); the others start with a lookbehind that hides their
-# literal prefix from it (+30% to +100%).
+# stdlib engine ran the scans of the benchmark's texts in fewer instructions (docs/pii.md,
+# "Measurements behind the code"); the others start with a lookbehind that hides their literal
+# prefix from it.
 _PREFILTERS = {
     "aws-access-key-id": Prefilter(gate=r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)", reach=4),
     "aws-secret-key": Prefilter(
@@ -116,7 +116,7 @@ _PLACEHOLDER_VALUE = re.compile(
 )
 
 _CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\(.*")
-# Values are mostly ASCII: there the stdlib twins answer (a third of `regex`'s cost per call).
+# Values are mostly ASCII: there the stdlib twins answer (a cheaper call than `regex`'s).
 # fullmatch as a match up to \Z (the stdlib twin has match only).
 _ASCII_PLACEHOLDER_VALUE = AsciiTwin(_PLACEHOLDER_VALUE.pattern, re.IGNORECASE)
 _ASCII_CALL = AsciiTwin(rf"(?:{_CALL.pattern})\Z")
@@ -155,5 +155,5 @@ class SecretRecognizer(CuePatternRecognizer):
         return None
 
 
-def secret_recognizers() -> list[PatternRecognizer]:
+def secret_recognizers() -> list[CuePatternRecognizer]:
     return [SecretRecognizer()]

@@ -28,6 +28,7 @@ from corpusforge.pipeline.documents import ShardWriter, iter_shard_batches, shar
 from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.scrub import Scrubbed, Scrubber, freeze_heap, language_of
+from corpusforge.pipeline.stage import JobSteps, StageJob, Units, unit_names, unit_sizes
 from corpusforge.pipeline.stage_io import (
     CachedUnit,
     DocumentInputs,
@@ -193,7 +194,15 @@ def assemble(
         out = staged.path
         (out / COUNTS_DIR).mkdir()
         run = StageRun("pii", out, config, inputs=[], hash_inputs=False)
-        run.inputs = [{"path": r["path"], "sha256": r["sha256"]} for r in results]
+        run.inputs = [
+            {
+                "path": r["path"],
+                "sha256": r["sha256"],
+                "counts": {**r["counts"], **{f"type.{k}": v for k, v in r["by_type"].items()}},
+                "cached": r.get("cached", False),
+            }
+            for r in results
+        ]
         if inputs is not None:
             inputs.record(run)
         by_type: Counter[str] = Counter()
@@ -227,7 +236,7 @@ def assemble(
     return manifest
 
 
-def scrub_documents(
+def pii_job(
     input_path: str | Path,
     out_dir: str | Path,
     config: PiiConfig | None = None,
@@ -235,13 +244,29 @@ def scrub_documents(
     *,
     overwrite: bool = False,
     allow_incomplete: bool = False,
-) -> dict[str, Any]:
-    """Plain (sequential) PII stage: what the flow does, without Prefect."""
-    config = config or PiiConfig()
+) -> StageJob:
+    """The PII stage over document shards (run it with `run_local` or the Prefect driver)."""
+    return StageJob(
+        "pii",
+        _pii_steps(
+            input_path, out_dir, config or PiiConfig(), cache_root, overwrite, allow_incomplete
+        ),
+    )
+
+
+def _pii_steps(input_path, out_dir, config, cache_root, overwrite, allow_incomplete) -> JobSteps:
     check_output_directory(Path(out_dir), "pii", overwrite=overwrite)
     cache = Path(cache_root) if cache_root else default_cache_root(out_dir)
     inputs = prepare_document_inputs(input_path, cache, allow_incomplete=allow_incomplete)
-    results = [scrub_shard(s, cache, config) for s in inputs.shards]
+    shards = inputs.shards
+    results = yield Units(
+        "scrub",
+        scrub_shard,
+        [(s, cache, config) for s in shards],
+        unit_names(shards),
+        unit_sizes(shards),
+        documents=lambda r: r["counts"].get("in", 0),
+    )
     return assemble(results, cache, out_dir, config, inputs, overwrite=overwrite)
 
 

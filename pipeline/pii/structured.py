@@ -22,7 +22,7 @@ from corpusforge.pipeline.pii.offline import has_public_suffix
 CASE_SENSITIVE = re.MULTILINE | re.DOTALL
 # Words that make a number a version, a reference or an identifier rather than PII. Patterns
 # put their one-character lookbehind first: the same assertions, and this costly one runs only
-# where that one holds (ipv4 scan -30%, card -17%).
+# where that one holds.
 _NOT_PII_BEFORE = (
     r"(?<!(?i:\b(?:v|ver|version|release|build|firmware|fw|bios|kernel|driver|rev|revision|"
     r"isbn(?:-1[03])?|doi|issn|case|ticket|order|invoice|sku|part|model|serial|ref|no|patent|"
@@ -32,7 +32,7 @@ _NOT_PII_BEFORE = (
 
 # Compiled once: validators run per candidate, and the regex module's cache lookup is slow.
 _NON_DIGIT = re.compile(r"\D")
-# ASCII text's non-digits (\D there): str.translate drops them ~6x faster than a regex sub.
+# ASCII text's non-digits (\D there): str.translate drops them without a regex call.
 _ASCII_NON_DIGITS = dict.fromkeys(i for i in range(128) if not 48 <= i <= 57)
 
 
@@ -115,7 +115,7 @@ class ValidatedIpRecognizer(CuePatternRecognizer):
         if ":" in address:
             if "::" not in address and "." not in address:
                 # All IPv6Address takes then (clock times like 10:12:01 fail), one match
-                # instead of its parse (~6 us) or exception (~4 us).
+                # instead of its parse or its exception.
                 return _EIGHT_HEXTETS.fullmatch(address) is not None
             # Clock times and C++ scopes (a::b) parse as IPv6; real ones have 3+ groups.
             if len([g for g in address.split(":") if g]) < 3:
@@ -126,7 +126,7 @@ class ValidatedIpRecognizer(CuePatternRecognizer):
                 return False
             return True
         # What IPv4Address takes (ASCII octets 0-255 without leading zeros) in one match
-        # instead of its parse (~3 us); 0.0.0.0 is unspecified.
+        # instead of its parse; 0.0.0.0 is unspecified.
         # 0.0.0.0/8 is "this network" (RFC 1122), never a host's address: "0.9.12.3" is a
         # version number.
         return _IPV4_ADDRESS.fullmatch(address) is not None and not address.startswith("0.")
@@ -144,7 +144,7 @@ _LUHN_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
 def luhn_ok(digits: str) -> bool:
     if digits.isascii():
         # Every other digit from the right kept, the others doubled: byte sums less "0"s
-        # (~4x faster than a loop over the digits).
+        # (no Python loop over the digits).
         kept, doubled = digits[::-2].encode(), digits[-2::-2].encode().translate(_LUHN_DOUBLED)
         return (sum(kept) + sum(doubled) - 48 * len(digits)) % 10 == 0
     total = 0  # other decimal digits: their code points, as ever
@@ -160,8 +160,8 @@ def card_brand_ok(digits: str) -> bool:
     """The number's issuer range (IIN) is one a current card network issues, at a length that
     network uses: Visa 4 (13, 16, 19 digits); Mastercard 51-55 and 2221-2720 (16); Amex 34, 37
     (15); Discover 6011, 644-649, 65, 622126-622925 (16-19); JCB 3528-3589 (16-19); UnionPay 62
-    (16-19; its newer 81 range is not scanned for); Diners Club 300-305, 3095, 36, 38-39
-    (14-19); Mir 2200-2204 (16-19); Maestro 50, 56-69 (12-19)."""
+    and 81 (16-19); Diners Club 300-305, 3095, 36, 38-39 (14-19); Mir 2200-2204 (16-19);
+    Maestro 50, 56-69 (12-19)."""
     n = len(digits)
     if not digits.isascii():
         digits = "".join(str(int(c)) for c in digits)  # other decimal digits: their values
@@ -174,7 +174,7 @@ def card_brand_ok(digits: str) -> bool:
         return n == 15
     if four == 6011 or 644 <= four // 10 <= 649 or two == 65 or 622126 <= int(digits[:6]) <= 622925:
         return 16 <= n <= 19
-    if 3528 <= four <= 3589 or two == 62 or 2200 <= four <= 2204:
+    if 3528 <= four <= 3589 or two in (62, 81) or 2200 <= four <= 2204:
         return 16 <= n <= 19
     if 300 <= four // 10 <= 305 or four == 3095 or two in (36, 38, 39):
         return 14 <= n <= 19
@@ -183,9 +183,9 @@ def card_brand_ok(digits: str) -> bool:
     return False
 
 
-# The card scan runs as a stdlib twin (Prefilter.ascii_twin, pipeline/pii/twins.py): -4%
-# instructions (callgrind, seed 0). The e-mail, SSN, IP and IBAN scans take more as twins
-# (+1.6%, +0.5%, +35%, +0.4%) and stay with `regex`.
+# The card scan runs as a stdlib twin (Prefilter.ascii_twin, pipeline/pii/twins.py), where it
+# took fewer instructions; the e-mail, SSN, IP and IBAN scans took more as twins and stay with
+# `regex` (docs/pii.md, "Measurements behind the code").
 class LuhnCardRecognizer(CuePatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
@@ -194,9 +194,9 @@ class LuhnCardRecognizer(CuePatternRecognizer):
             patterns=[
                 Pattern(
                     "card",
-                    r"(?=[2-6])(?<![\w.-])"
+                    r"(?=[2-68])(?<![\w.-])"
                     + _NOT_PII_BEFORE
-                    + r"[2-6]\d{3}(?:[ -]?\d{3,4}){2,3}(?:[ -]?\d{1,4})?"
+                    + r"[2-68]\d{3}(?:[ -]?\d{3,4}){2,3}(?:[ -]?\d{1,4})?"
                     + r"(?![\w-]|\.\d)",
                     0.5,
                 )
@@ -204,8 +204,8 @@ class LuhnCardRecognizer(CuePatternRecognizer):
             global_regex_flags=CASE_SENSITIVE,
             prefilters={
                 "card": Prefilter(
-                    anchor=r"[2-6]\d{3}[ -]?\d{3}",
-                    gate=rf"[2-6]{DIGIT}{{3}}[ -]?{DIGIT}{{3}}",
+                    anchor=r"[2-68]\d{3}[ -]?\d{3}",
+                    gate=rf"[2-68]{DIGIT}{{3}}[ -]?{DIGIT}{{3}}",
                     reach=8,
                     ascii_twin=True,
                 )
@@ -270,7 +270,7 @@ class SsnRuleRecognizer(CuePatternRecognizer):
 
 
 # ASCII candidates: separators dropped (\s and "-" there) and letters made numbers by
-# str.translate, ~5x faster than a regex sub and int(c, 36) per character.
+# str.translate, without a regex sub or an int(c, 36) call per character.
 _ASCII_IBAN_SEPARATORS = dict.fromkeys(map(ord, "\t\n\x0b\x0c\r -"))
 _BASE36 = string.digits + string.ascii_uppercase
 _BASE36_VALUES = {ord(c): str(value) for value, c in enumerate(_BASE36)}
@@ -310,15 +310,3 @@ class ChecksumIbanRecognizer(CuePatternRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         return iban_ok(pattern_text)
-
-
-def ascii_twin(pattern: re.Pattern) -> stdre.Pattern:
-    """The same expression for the stdlib engine, to run on ASCII text only.
-
-    On ASCII characters, re.ASCII's classes (\\d \\s \\w \\b, case folding) are `regex`'s
-    Unicode ones and both engines backtrack alike, so the matches are the same
-    (tests/test_pii_structured_fast.py); the stdlib engine runs the phone scan ~1.7x faster.
-    """
-    if pattern.flags & ~(re.UNICODE | re.VERSION0):
-        raise ValueError("global flags are not carried over; use inline ones")
-    return stdre.compile(pattern.pattern, stdre.ASCII)

@@ -3,8 +3,7 @@
 On ASCII characters re.ASCII's classes (\\d \\s \\w \\b, case folding) equal `regex`'s Unicode
 ones, and both are backtracking engines that try alternatives and repeats in the same order, so
 a pattern that both compile finds the same matches there. The stdlib engine executes many of
-ours 1.3-2.5x faster (the name, address, e-mail and card scans of a benchmark pass: 15.2 ms in
-`regex`, 9.4 ms as twins). Two things it lacks are bridged:
+ours faster (docs/pii.md, "Measurements behind the code"). Two things it lacks are bridged:
 
 - Unicode letter properties \\p{Lu} \\p{Ll} \\p{L}: on ASCII text they are [A-Z] [a-z] [A-Za-z]
   (under IGNORECASE both engines let them match either case).
@@ -102,6 +101,16 @@ class AsciiTwin:
             else:
                 pos = start + 1
             m = search(text, pos)
+
+
+def stdlib_twin(expression: str, flags: int = 0) -> stdre.Pattern:
+    """The stdlib pattern of `AsciiTwin(expression, flags)` on its own, for expressions whose
+    twin needs no guard (raises ValueError otherwise): its `match`, `search`, `finditer` and
+    `fullmatch` find what the `regex` pattern finds, on text where `twin_ready` holds."""
+    twin = AsciiTwin(expression, flags)
+    if twin.guard is not None:
+        raise ValueError("a variable-length lookbehind at the start needs AsciiTwin's guard")
+    return twin.pattern
 
 
 def ascii_letters(expression: str) -> str:

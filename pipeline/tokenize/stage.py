@@ -4,18 +4,15 @@
                 ─► encode_input_shard × input shards (parallel, cached per shard)
                 ─► assemble (cut train/val shards, document tables, manifest.json)
 
-`tokenize_corpus` runs it without Prefect on a process pool; `flows/tokenize.py` runs the same
-functions as Prefect tasks.
+`tokenize_job` is the stage as one job (see corpusforge.pipeline.stage): `run_local` runs it on a
+process pool, the Prefect driver as tasks.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import shutil
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +21,10 @@ import pyarrow.parquet as pq
 
 from corpusforge.core.errors import InputError
 from corpusforge.core.hashing import sha256_file, sha256_json
-from corpusforge.core.processes import exit_with_parent
 from corpusforge.core.version import code_version
 from corpusforge.pipeline.documents import iter_shard_batches, list_shards
 from corpusforge.pipeline.manifest import Reject, StageRun
+from corpusforge.pipeline.stage import JobSteps, Single, StageJob, Units, unit_names, unit_sizes
 from corpusforge.pipeline.stage_io import (
     CachedUnit,
     DocumentInputs,
@@ -201,7 +198,7 @@ def assemble(
     inputs: DocumentInputs | None = None,
 ) -> dict[str, Any]:
     """Cut shards from the chunks (in input order) and write manifest.json and rejects.jsonl
-    into `out_dir` (the staging directory of `tokenize_corpus` and the flow)."""
+    into `out_dir` (the job's staging directory)."""
     out = Path(out_dir)
     for split in SPLITS:
         shutil.rmtree(out / split, ignore_errors=True)
@@ -268,13 +265,7 @@ def assemble(
     return run.finish()
 
 
-def _single_threaded() -> None:
-    """One encoding thread per worker process: the processes are the parallelism."""
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    exit_with_parent()
-
-
-def tokenize_corpus(
+def tokenize_job(
     input_path: str | Path,
     out_dir: str | Path,
     config: TokenizeConfig | None = None,
@@ -282,33 +273,36 @@ def tokenize_corpus(
     *,
     overwrite: bool = False,
     allow_incomplete: bool = False,
-) -> dict[str, Any]:
-    """The whole stage without Prefect: encoding runs on `config.workers` processes."""
+) -> StageJob:
+    """The tokenize stage (run it with `run_local` or the Prefect driver); encoding runs on
+    `config.workers` processes unless the driver is told otherwise."""
     config = config or TokenizeConfig()
+    steps = _tokenize_steps(input_path, out_dir, config, cache_root, overwrite, allow_incomplete)
+    return StageJob("tokenize", steps, workers=config.workers)
+
+
+def _tokenize_steps(
+    input_path, out_dir, config, cache_root, overwrite, allow_incomplete
+) -> JobSteps:
     check_output_directory(Path(out_dir), "tokenize", overwrite=overwrite)
     cache = Path(cache_root) if cache_root else default_cache_root(out_dir)
     inputs = prepare_document_inputs(input_path, cache, allow_incomplete=allow_incomplete)
     shards = [Path(s) for s in inputs.shards]
     with StagedOutput(out_dir, "tokenize", overwrite=overwrite) as staged:
         out = staged.path
-        tokenizer = prepare_tokenizer(shards, out, config, cache)
+        tokenizer = yield Single("train-tokenizer", prepare_tokenizer, (shards, out, config, cache))
         plan, mixture = make_plan(shards, out, config, tokenizer)
         chunk_root = str(cache / "chunks")
-        workers = min(len(shards), config.workers or os.cpu_count() or 1)
-        if workers <= 1:
-            chunks = [encode_or_reject(str(s), chunk_root, plan) for s in shards]
-        else:
-            # spawn: the parent may hold tokenizers' thread pool, which does not survive fork.
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_single_threaded) as pool:
-                chunks = list(
-                    pool.map(
-                        encode_or_reject,
-                        [str(s) for s in shards],
-                        [chunk_root] * len(shards),
-                        [plan] * len(shards),
-                    )
-                )
+        chunks = yield Units(
+            "encode",
+            encode_or_reject,
+            [(str(s), chunk_root, plan) for s in shards],
+            unit_names(shards),
+            unit_sizes(shards),
+            documents=lambda c: c.get("counts", {}).get("documents_in", 0),
+            # this process may hold the tokenizer's native thread pool, which a fork does not copy
+            fork_safe=False,
+        )
         manifest = assemble(chunks, out, config, tokenizer, mixture, inputs)
         staged.publish()
     return manifest

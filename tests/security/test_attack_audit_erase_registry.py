@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from corpusforge.cli import app
 from corpusforge.core.audit import AuditLog
 from corpusforge.model.store import AuthenticationFailed, bootstrap_store, open_store
+from corpusforge.pipeline.stage import run_local
 
 EMAIL = "john.doe@example.com"
 PII_ID = "row:jane.roe@example.org"  # a dataset whose own ids are e-mail addresses
@@ -77,7 +78,7 @@ def corpus(workspace):
     """An ingest folder (ids as ingest makes them, plus one dataset id that is an e-mail
     address) and its token shards, both recorded in the workspace log."""
     from corpusforge.pipeline.manifest import StageRun
-    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_corpus
+    from corpusforge.pipeline.tokenize import TokenizeConfig, tokenize_job
 
     words = "river stone lantern copper meadow harbor signal orchard violet ember".split()
     ids = [f"web-{i:020x}" for i in range(39)] + [PII_ID]
@@ -100,8 +101,10 @@ def corpus(workspace):
     run.add_outputs([{"path": "part-00000.parquet", "rows": 40}])
     run.finish()
     token_dir = workspace.runs_dir / "tokens"
-    tokenize_corpus(
-        ingest_dir, token_dir, TokenizeConfig(vocab_size=512, workers=1, val_fraction=0.0)
+    run_local(
+        tokenize_job(
+            ingest_dir, token_dir, TokenizeConfig(vocab_size=512, workers=1, val_fraction=0.0)
+        )
     )
     log = AuditLog.for_workspace(workspace)
     log.append("ingest.run", f"dir:{ingest_dir}", actor="test")

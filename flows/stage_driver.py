@@ -1,0 +1,102 @@
+"""The Prefect driver: runs any stage job (corpusforge.pipeline.stage) inside a flow run.
+
+Each `Units` request becomes a few tasks, each a contiguous batch of units balanced by input
+bytes, whose compute goes to the warm worker processes (corpusforge.flows.workers) or, with a
+Dask task runner, to the cluster; each `Single` request is one task. Tasks retry on I/O errors
+only, are named after the stage, the step and their first unit's short name, and a keyed
+progress artifact per step shows the UI how far the stage is. Results are the stage's own
+cached units, so Prefect's result caching is off.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+
+from corpusforge.core.progress import StepProgress
+from corpusforge.flows.common import Progress, retry_on_io_error
+from corpusforge.flows.workers import compute_each
+from corpusforge.pipeline.stage import Request, Single, StageJob, Units, drive
+
+# A task's share of a step: about this much input, and TASKS_PER_WORKER tasks per worker when
+# there are enough units. That is as many tasks as the runner has threads, so all of them are
+# in flight at once and the worker pool balances the load unit by unit (a task submits each of
+# its units); more tasks would only add Prefect's per-task cost (states and events the API
+# server stores). Task counts grow with the data in large steps, not with the unit count.
+BATCH_BYTES = 256 << 20
+TASKS_PER_WORKER = 2
+
+
+@task(
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_on_io_error,
+    task_run_name="{stage}-{step}-{first}",
+    cache_policy=NO_CACHE,
+)
+def units_task(stage: str, step: str, first: str, fn, calls: list[tuple]) -> list[Any]:
+    """A batch of units of one step (each cached on its own, so a retry redoes only the
+    unfinished ones)."""
+    return compute_each(fn, calls)
+
+
+@task(task_run_name="{stage}-{step}", cache_policy=NO_CACHE)
+def single_task(stage: str, step: str, fn, args: tuple) -> Any:
+    return fn(*args)
+
+
+def run_stage_job(job: StageJob, workers: int | None = None) -> dict[str, Any]:
+    """Run `job` in the current flow run; returns its manifest."""
+    workers = workers or job.workers or os.cpu_count() or 1
+
+    def run_request(request: Request) -> Any:
+        if isinstance(request, Single):
+            return single_task.submit(job.stage, request.step, request.fn, request.args).result()
+        return _map_units(job.stage, request, workers)
+
+    return drive(job, run_request)
+
+
+def _map_units(stage: str, request: Units, workers: int) -> list[Any]:
+    groups = batches(request.sizes, workers)
+    total = len(request.calls)
+    progress = Progress(
+        total, f"{stage}: {request.step}, {total} units", key=f"{stage}-{request.step}"
+    )
+    futures = [
+        units_task.submit(
+            stage, request.step, request.names[g[0]], request.fn, [request.calls[i] for i in g]
+        )
+        for g in groups
+    ]
+    position = {id(f): i for i, f in enumerate(futures)}
+    results: list[list[Any] | None] = [None] * len(futures)
+    with StepProgress(f"{stage}: {request.step}", total) as bar:
+        for future in as_completed(futures):
+            i = position[id(future)]
+            results[i] = future.result()
+            progress.advance(len(groups[i]))
+            bar.advance(len(groups[i]), documents=sum(map(request.documents_in, results[i])))
+    return [r for batch in results for r in batch or []]
+
+
+def batches(sizes: Sequence[int], workers: int) -> list[list[int]]:
+    """Contiguous batches of unit indices, balanced by size in bytes."""
+    if not sizes:
+        return []
+    total = sum(sizes)
+    n = min(len(sizes), max(TASKS_PER_WORKER * max(workers, 1), -(-total // BATCH_BYTES)))
+    out: list[list[int]] = []
+    done = 0
+    for i, size in enumerate(sizes):
+        # start a new batch when this unit's midpoint passes the next equal share of the bytes
+        if not out or (len(out) < n and (done + size / 2) * n >= len(out) * total):
+            out.append([])
+        out[-1].append(i)
+        done += size
+    return out
