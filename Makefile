@@ -14,7 +14,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The sample corpus examples/pipeline.yaml reads (seeded: the same files on every machine).
+sample/.complete: $(STAMP)
+	$(BIN)/corpusforge sample sample > /dev/null
+	touch sample/.complete
+
+setup: $(STAMP) sample/.complete
 
 demo: $(STAMP)
 	$(BIN)/corpusforge demo
@@ -28,4 +33,4 @@ lint: $(STAMP)
 	$(BIN)/python infra/ci/lint_imports.py    # lint-imports: the layers contract in pyproject.toml
 
 clean:
-	rm -rf $(VENV) .corpusforge
+	rm -rf $(VENV) .corpusforge sample

@@ -72,6 +72,8 @@ def main() -> None:
         _fail(str(exc), exc)
     except ValidationError as exc:
         _fail(f"invalid {exc.title}: {validation_message(exc)}", exc)
+    except FileNotFoundError as exc:  # e.g. a file removed while a run read it
+        _fail(f"{exc.filename or exc}: no such file or directory", exc)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.core.settings import StrictModel, TaskRunnerAddress
+from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     audit,
     audit_each,
@@ -24,6 +24,7 @@ from corpusforge.flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
+from corpusforge.flows.dask_paths import check_worker_paths
 from corpusforge.flows.stage_driver import run_stage_job
 from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.dedup.stage import CLUSTERS_NAME, dedup_job
@@ -39,10 +40,12 @@ _AUDIT_IDS_PER_ENTRY = 500
 
 
 class DedupParams(StrictModel):
-    input: str = Field(..., description="directory of shards, .parquet or .jsonl file")
-    output: str = Field(..., description="output directory for the kept documents")
+    input: LocalPathOrUrl = Field(..., description="directory of shards, .parquet or .jsonl file")
+    output: LocalPathOrUrl = Field(..., description="output directory for the kept documents")
     config: DedupConfig = Field(default_factory=DedupConfig)
-    index: str | None = Field(None, description="persistent index directory (incremental dedup)")
+    index: LocalPathOrUrl | None = Field(
+        None, description="persistent index directory (incremental dedup)"
+    )
     overwrite: bool = Field(False, description="replace an earlier dedup output in `output`")
     allow_incomplete: bool = Field(
         False, description="read an input directory without a complete manifest (recorded)"
@@ -71,6 +74,7 @@ def dedup_flow(params: DedupParams) -> dict[str, Any]:
 def run_dedup(params: DedupParams) -> dict[str, Any]:
     """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
     check_output(params.output, "dedup", overwrite=params.overwrite)
+    check_worker_paths(params.task_runner, [params.input])
     shards = count_units(params.input)
     runner = task_runner_for(params.task_runner, workers=min(shards, os.cpu_count() or 1))
     return dedup_flow.with_options(task_runner=runner)(params)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import base64
 import io
 import os
-from pathlib import Path
 from typing import Any
 
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.core.settings import StrictModel, TaskRunnerAddress
+from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     audit,
     audit_each,
@@ -23,16 +22,16 @@ from corpusforge.flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
+from corpusforge.flows.dask_paths import check_worker_paths
 from corpusforge.flows.stage_driver import run_stage_job
-from corpusforge.pipeline.documents import list_shards
 from corpusforge.pipeline.filter.config import FilterConfig
 from corpusforge.pipeline.filter.stage import filter_job
-from corpusforge.pipeline.stage_io import check_output_directory
+from corpusforge.pipeline.remote import audit_object, check_output, count_units
 
 
 class FilterParams(StrictModel):
-    input: str = Field(..., description="document shards: directory, .parquet or .jsonl")
-    output: str = Field(..., description="output directory for the kept documents")
+    input: LocalPathOrUrl = Field(..., description="document shards: directory, .parquet or .jsonl")
+    output: LocalPathOrUrl = Field(..., description="output directory for the kept documents")
     config: FilterConfig = Field(default_factory=FilterConfig)
     task_runner: TaskRunnerAddress | None = Field(
         None, description="dask://HOST:PORT, threads, or processes"
@@ -61,8 +60,9 @@ def filter_flow(params: FilterParams) -> dict[str, Any]:
 
 def run_filter(params: FilterParams) -> dict[str, Any]:
     """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
-    check_output_directory(Path(params.output), "filter", overwrite=params.overwrite)
-    workers = params.workers or min(len(list_shards(params.input)), os.cpu_count() or 1)
+    check_output(params.output, "filter", overwrite=params.overwrite)
+    check_worker_paths(params.task_runner, [params.input])
+    workers = params.workers or min(count_units(params.input), os.cpu_count() or 1)
     runner = task_runner_for(params.task_runner, workers=workers)
     return filter_flow.with_options(task_runner=runner)(params)
 
@@ -112,7 +112,7 @@ def _record(manifest: dict[str, Any], output: str) -> None:
     by_rule = manifest.get("removed_by_rule", {})
     audit(
         "filter.run",
-        f"dir:{Path(output).resolve()}",
+        audit_object(output),
         counts={
             **counts,
             **{f"rule.{k}": v for k, v in by_rule.items()},

@@ -14,7 +14,7 @@ from typing import Any
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.core.settings import StrictModel, TaskRunnerAddress
+from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     audit,
     audit_each,
@@ -24,6 +24,7 @@ from corpusforge.flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
+from corpusforge.flows.dask_paths import check_worker_paths
 from corpusforge.flows.stage_driver import run_stage_job
 from corpusforge.pipeline.ingest.config import IngestConfig
 from corpusforge.pipeline.ingest.stage import expand_inputs, ingest_job
@@ -31,8 +32,10 @@ from corpusforge.pipeline.remote import audit_object, check_output, is_remote
 
 
 class IngestParams(StrictModel):
-    inputs: list[str] = Field(..., min_length=1, description="files, directories or hf://ids")
-    output: str = Field(..., description="output directory for document shards")
+    inputs: list[LocalPathOrUrl] = Field(
+        ..., min_length=1, description="files, directories or hf://ids"
+    )
+    output: LocalPathOrUrl = Field(..., description="output directory for document shards")
     config: IngestConfig = Field(default_factory=IngestConfig)
     task_runner: TaskRunnerAddress | None = Field(
         None, description="dask://HOST:PORT, threads, or processes"
@@ -60,6 +63,7 @@ def run_ingest(params: IngestParams) -> dict[str, Any]:
     check_output(params.output, "ingest", overwrite=params.overwrite)
     local = [i for i in params.inputs if not is_remote(i)]
     files = expand_inputs(local) + [i for i in params.inputs if is_remote(i)]
+    check_worker_paths(params.task_runner, files)
     runner = task_runner_for(params.task_runner, workers=min(len(files), os.cpu_count() or 1))
     return ingest_flow.with_options(task_runner=runner)(params)
 

@@ -9,7 +9,7 @@ from typing import Any
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.core.settings import StrictModel, TaskRunnerAddress
+from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     audit,
     audit_each,
@@ -19,6 +19,7 @@ from corpusforge.flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
+from corpusforge.flows.dask_paths import check_worker_paths
 from corpusforge.flows.stage_driver import run_stage_job
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.stage import pii_job
@@ -26,8 +27,8 @@ from corpusforge.pipeline.remote import audit_object, check_output, count_units
 
 
 class PiiParams(StrictModel):
-    input: str = Field(..., description="document shards: directory, .parquet or .jsonl")
-    output: str = Field(..., description="output directory for scrubbed shards")
+    input: LocalPathOrUrl = Field(..., description="document shards: directory, .parquet or .jsonl")
+    output: LocalPathOrUrl = Field(..., description="output directory for scrubbed shards")
     config: PiiConfig = Field(default_factory=PiiConfig)
     task_runner: TaskRunnerAddress | None = Field(
         None, description="dask://HOST:PORT, threads, or processes"
@@ -57,6 +58,7 @@ def pii_flow(params: PiiParams) -> dict[str, Any]:
 def run_pii(params: PiiParams) -> dict[str, Any]:
     """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
     check_output(params.output, "pii", overwrite=params.overwrite)
+    check_worker_paths(params.task_runner, [params.input])
     workers = params.workers or min(count_units(params.input), os.cpu_count() or 1)
     runner = task_runner_for(params.task_runner, workers=workers)
     return pii_flow.with_options(task_runner=runner)(params)

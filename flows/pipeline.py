@@ -27,7 +27,13 @@ from corpusforge.flows.common import (
     publish_markdown,
     publish_table,
 )
-from corpusforge.flows.pipeline_batches import plan_batch, record_batch
+from corpusforge.flows.pipeline_batches import (
+    TRAIN_STAGES,
+    corpus_config,
+    pin_tokenizer,
+    plan_batch,
+    record_batch,
+)
 from corpusforge.flows.pipeline_config import STAGES, PipelineConfig, load_config
 from corpusforge.flows.pipeline_fingerprint import (
     invalidate,
@@ -71,7 +77,12 @@ def _run_stage(name: str, config: PipelineConfig, force: bool) -> dict[str, Any]
     fingerprint = stage_fingerprint(name, step.input_identity(ctx), step.stage_config(ctx), code)
     if not force and is_complete(out_dir, fingerprint):
         manifest = step.read_result(ctx)
-        info = {"status": "skipped", "fingerprint": fingerprint, "manifest": manifest}
+        info = {
+            "status": "skipped",
+            "fingerprint": fingerprint,
+            "manifest": manifest,
+            "output": str(out_dir),
+        }
         _report(name, "skipped", info)
         audit(
             "pipeline.stage",
@@ -87,7 +98,13 @@ def _run_stage(name: str, config: PipelineConfig, force: bool) -> dict[str, Any]
     manifest = step.run(ctx)
     write_fingerprint(out_dir, name, fingerprint, code)
     seconds = round(time.perf_counter() - t0, 3)
-    info = {"status": "ran", "fingerprint": fingerprint, "manifest": manifest, "seconds": seconds}
+    info = {
+        "status": "ran",
+        "fingerprint": fingerprint,
+        "manifest": manifest,
+        "seconds": seconds,
+        "output": str(out_dir),
+    }
     _report(name, "ran", info)
     audit(
         "pipeline.stage",
@@ -101,12 +118,29 @@ def _run_stage(name: str, config: PipelineConfig, force: bool) -> dict[str, Any]
 
 @flow(name="corpus-to-model", log_prints=True)
 def corpus_to_model(config: PipelineConfig, force: bool = False) -> dict[str, Any]:
-    """Run the configured stages in order; each is a subflow, skipped when already done."""
-    start_workers(config)  # a no-op if run_pipeline started them; else in the background
-    run_config, new_files = config, None
-    if config.incremental:
+    """Run the configured stages in order; each is a subflow, skipped when already done.
+
+    Incremental: the data stages run on a batch of the new input files, and the training
+    stages on the corpus of every finished batch (`<output>/corpus/`, flows/pipeline_batches.py).
+    """
+    selected = config.selected_stages()
+    train = [s for s in selected if s in TRAIN_STAGES]
+    if not config.incremental:
+        if len(train) < len(selected):  # a no-op if run_pipeline started them
+            start_workers(config)
+        results = {name: _run_stage(name, config, force) for name in selected}
+        return _finish(config, config, results)
+    results: dict[str, Any] = {}
+    run_config = config
+    if len(train) < len(selected):
         new_files, batch = plan_batch(config)
-        if batch is None:
+        if batch is not None:
+            start_workers(config)
+            for name in batch.selected_stages():
+                results[name] = _run_stage(name, batch, force)
+            record_batch(config, new_files, batch)
+            run_config = batch
+        elif not train:
             publish_markdown(
                 "pipeline-summary",
                 f"## corpus-to-model: {config.name}\n\nNo new input files: nothing to do.",
@@ -114,14 +148,20 @@ def corpus_to_model(config: PipelineConfig, force: bool = False) -> dict[str, An
             )
             audit("pipeline.run", f"pipeline:{config.name}", counts={"new_files": 0})
             return {"name": config.name, "output": str(config.output_root()), "stages": {}}
-        run_config = batch
-    stages = run_config.selected_stages()
-    results: dict[str, Any] = {}
-    for name in stages:
-        results[name] = _run_stage(name, run_config, force)
-    if new_files is not None:
-        record_batch(config, new_files, run_config)
+    if train:
+        corpus = corpus_config(config, train)
+        for name in corpus.selected_stages():
+            label = f"corpus-{name}" if name in results else name
+            results[label] = _run_stage(name, corpus, force)
+            if name == "tokenize":
+                pin_tokenizer(config)
+        run_config = corpus
+    return _finish(config, run_config, results)
+
+
+def _finish(config: PipelineConfig, run_config: PipelineConfig, results: dict[str, Any]) -> dict:
     _publish(run_config, results)
+    stages = list(results)
     audit(
         "pipeline.run",
         f"pipeline:{config.name}",
@@ -167,7 +207,7 @@ def _publish(config: PipelineConfig, results: dict[str, Any]) -> None:
                 "rejected": counts.get("rejected", ""),
                 "seconds": r.get("seconds", 0.0),
                 "fingerprint": r["fingerprint"][:16],
-                "output": str(config.output_root() / STEPS[name].dirname),
+                "output": r.get("output", ""),
             }
         )
     publish_table("pipeline-stages", rows, "Stages of corpus-to-model: ran or skipped (cached)")

@@ -13,7 +13,13 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from corpusforge.core.errors import ConfigError
-from corpusforge.core.settings import StrictModel, TaskRunnerAddress, load_yaml_file, validate
+from corpusforge.core.settings import (
+    LocalPathOrUrl,
+    StrictModel,
+    TaskRunnerAddress,
+    load_yaml_file,
+    validate,
+)
 from corpusforge.flows.pipeline_steps import STAGES, available_stages
 from corpusforge.model.config import FinetuneSection, PretrainSection
 from corpusforge.pipeline.dedup.config import DedupConfig
@@ -29,10 +35,10 @@ class PipelineConfig(StrictModel):
     """Everything one pipeline run needs; stored (as JSON) in every stage fingerprint."""
 
     name: str = Field("corpus-to-model", min_length=1, description="label in the UI and audit")
-    inputs: list[str] = Field(
+    inputs: list[LocalPathOrUrl] = Field(
         ..., min_length=1, description="source files or directories (a drop folder) for ingest"
     )
-    output: str = Field(..., description="root directory of the stage outputs")
+    output: LocalPathOrUrl = Field(..., description="root directory of the stage outputs")
     stages: list[StageName] | None = Field(
         None, description="stages to run, in pipeline order (default: every stage available)"
     )
@@ -49,7 +55,7 @@ class PipelineConfig(StrictModel):
         description="process only input files not done before, as a new batch under "
         "output/batches/, deduplicated against all earlier batches (persistent dedup index)",
     )
-    dedup_index: str | None = Field(
+    dedup_index: LocalPathOrUrl | None = Field(
         None,
         description="persistent dedup index directory (default with incremental: "
         "output/dedup-index); documents are also deduplicated against it",
@@ -93,6 +99,23 @@ class PipelineConfig(StrictModel):
         if self.dedup_index:
             return str(Path(self.dedup_index).expanduser().resolve())
         return str(self.output_root() / "dedup-index") if self.incremental else None
+
+
+def check_inputs(config: PipelineConfig, where: str = "config") -> None:
+    """Raise ConfigError naming the first input of `config` that does not exist (local paths;
+    URLs are read through their own clients): the sources when ingest runs, the instruction
+    file when fine-tuning runs, a given tokenizer directory when tokenize runs."""
+    stages = config.selected_stages()
+    named: list[tuple[str, str | None]] = []
+    if "ingest" in stages:
+        named += [(f"inputs[{i}]", p) for i, p in enumerate(config.inputs)]
+    if "tokenize" in stages:
+        named.append(("tokenize.tokenizer_dir", config.tokenize.tokenizer_dir))
+    if "finetune" in stages:
+        named.append(("finetune.data", config.finetune.data))
+    for field, value in named:
+        if value and "://" not in value and not Path(value).expanduser().exists():
+            raise ConfigError(f"{where}: {field}: {value} does not exist")
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:

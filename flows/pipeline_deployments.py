@@ -3,8 +3,10 @@
 - `nightly-prepare`: on a cron schedule, the data stages over a drop folder. Ingest caches each
   source file by content hash, so files already done are not processed again, and an unchanged
   folder skips every stage by fingerprint.
-- `retrain`: pretrain + fine-tune on the prepared tokens; concurrency limit one (a second
-  trigger waits in the queue instead of fighting for the GPUs).
+- `retrain`: pretrain + fine-tune on everything the nightly batches prepared so far
+  (`<output>/corpus/`: the union of the finished batches, tokenized once with the mixture
+  weights); concurrency limit one (a second trigger waits in the queue instead of fighting for
+  the GPUs).
 - `full-pipeline`: every stage, ad hoc (`prefect deployment run corpus-to-model/full-pipeline`).
 """
 
@@ -18,7 +20,6 @@ from prefect.schedules import Cron
 
 from corpusforge.flows.pipeline import corpus_to_model
 from corpusforge.flows.pipeline_config import PipelineConfig
-from corpusforge.flows.pipeline_steps import available_stages
 
 DATA_STAGES = ("ingest", "filter", "dedup", "pii", "tokenize")
 TRAIN_STAGES = ("pretrain", "finetune")
@@ -37,30 +38,39 @@ def build_deployments(
     cron: str = DEFAULT_CRON,
     timezone: str = "UTC",
 ) -> list[RunnerDeployment]:
-    """The three deployments for `config` (the drop folder replaces its inputs when given)."""
-    have = available_stages()
+    """The deployments for `config` (the drop folder replaces its inputs when given); its
+    `stages`, when given, limit which stages they run."""
+    have = config.selected_stages()  # the config's `stages`, else every available stage
     data = [s for s in DATA_STAGES if s in have]
     train = [s for s in TRAIN_STAGES if s in have]
     common = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": ["corpusforge"]}
-    nightly = corpus_to_model.to_deployment(
-        name="nightly-prepare",
-        description="Ingest new files of the drop folder, then dedup, PII and tokenize.",
-        schedule=Cron(cron, timezone=timezone),
-        parameters=_params(
-            config,
-            inputs=[drop_folder] if drop_folder else config.inputs,
-            stages=data,
-            incremental=True,
-        ),
-        **common,
-    )
-    deployments = [nightly]
+    deployments = []
+    if data:
+        deployments.append(
+            corpus_to_model.to_deployment(
+                name="nightly-prepare",
+                description="Ingest new files of the drop folder, then dedup, PII and tokenize.",
+                schedule=Cron(cron, timezone=timezone),
+                parameters=_params(
+                    config,
+                    inputs=[drop_folder] if drop_folder else config.inputs,
+                    stages=data,
+                    incremental=True,
+                ),
+                **common,
+            )
+        )
     if train:
         deployments.append(
             corpus_to_model.to_deployment(
                 name="retrain",
-                description="Pretrain and fine-tune on the prepared token shards (one at a time).",
-                parameters=_params(config, stages=train),
+                description="Pretrain and fine-tune on every nightly batch so far (one at a time).",
+                parameters=_params(
+                    config,
+                    inputs=[drop_folder] if drop_folder else config.inputs,
+                    stages=train,
+                    incremental=True,
+                ),
                 concurrency_limit=ConcurrencyLimitConfig(
                     limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
                 ),
@@ -71,8 +81,35 @@ def build_deployments(
         corpus_to_model.to_deployment(
             name="full-pipeline",
             description="Every stage, corpus to model, on demand.",
-            parameters=_params(config, stages=None),
+            parameters=_params(config, stages=config.stages),
             **common,
         )
     )
     return deployments
+
+
+def build_training_deployments(image: str | None = None) -> list[RunnerDeployment]:
+    """`pretrain/gpu` and `finetune/gpu`: the training flows, for a Kubernetes work pool whose
+    job template (infra/k8s/train-job-template.json) runs them in the CUDA image. Parameters
+    (`params`: PretrainParams / FinetuneParams) are given per run; with `params.pytorchjob`
+    the flow launches a multi-node PyTorchJob instead of training in its own pod."""
+    from corpusforge.flows.train import finetune_flow, pretrain_flow
+
+    common: dict[str, Any] = {
+        "entrypoint_type": EntrypointType.MODULE_PATH,
+        "tags": ["corpusforge", "gpu"],
+        "job_variables": {"image": image} if image else {},
+    }
+    return [
+        pretrain_flow.to_deployment(
+            name="gpu",
+            description="Pretraining on the GPU pool: torchrun over the pod's GPUs, or a "
+            "multi-node PyTorchJob (params.pytorchjob).",
+            **common,
+        ),
+        finetune_flow.to_deployment(
+            name="gpu",
+            description="Fine-tuning on the GPU pool (same launchers as pretrain/gpu).",
+            **common,
+        ),
+    ]

@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.core.settings import StrictModel, TaskRunnerAddress
+from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     audit,
     markdown_table,
@@ -22,6 +22,7 @@ from corpusforge.flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
+from corpusforge.flows.dask_paths import check_worker_paths
 from corpusforge.flows.stage_driver import run_stage_job
 from corpusforge.pipeline.remote import audit_object, check_output, count_units
 from corpusforge.pipeline.tokenize.config import TokenizeConfig
@@ -29,8 +30,12 @@ from corpusforge.pipeline.tokenize.stage import tokenize_job
 
 
 class TokenizeParams(StrictModel):
-    input: str = Field(..., description="document shards: a directory, .parquet or .jsonl")
-    output: str = Field(..., description="output directory: tokenizer/, train/, val/, manifest")
+    input: LocalPathOrUrl = Field(
+        ..., description="document shards: a directory, .parquet or .jsonl"
+    )
+    output: LocalPathOrUrl = Field(
+        ..., description="output directory: tokenizer/, train/, val/, manifest"
+    )
     config: TokenizeConfig = Field(default_factory=TokenizeConfig)
     task_runner: TaskRunnerAddress | None = Field(
         None, description="dask://HOST:PORT, threads, or processes"
@@ -59,6 +64,7 @@ def tokenize_flow(params: TokenizeParams) -> dict[str, Any]:
 def run_tokenize(params: TokenizeParams) -> dict[str, Any]:
     """Run the flow on local worker processes (up to the cores) or on Dask."""
     check_output(params.output, "tokenize", overwrite=params.overwrite)
+    check_worker_paths(params.task_runner, [params.input])
     n = count_units(params.input)
     workers = min(n, params.config.workers or os.cpu_count() or 1)
     return tokenize_flow.with_options(task_runner=task_runner_for(params.task_runner, workers))(

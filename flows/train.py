@@ -25,19 +25,37 @@ from corpusforge.core.errors import CorpusforgeError
 from corpusforge.core.settings import StrictModel
 from corpusforge.core.workspace import Workspace
 from corpusforge.flows.common import audit, markdown_table, publish_markdown, publish_table
+from corpusforge.flows.k8s_training import PyTorchJobSettings
+from corpusforge.flows.slurm_training import SlurmSettings, srun_command
 from corpusforge.model.config import SFTConfig, TrainConfig
+
+_PYTORCHJOB = Field(
+    None,
+    description="run the job on several Kubernetes nodes as a Kubeflow PyTorchJob "
+    "(flows/k8s_training.py) instead of on this machine",
+)
+
+_SLURM = Field(
+    None,
+    description="the Slurm allocation this flow run trains on through srun "
+    "(set by infra/slurm/train.sbatch via corpusforge.flows.slurm_training)",
+)
 
 
 class PretrainParams(StrictModel):
     config: TrainConfig
     gpus: int | None = Field(None, ge=0, description="processes to start; default: visible GPUs")
     job_dir: str | None = Field(None, description="config + metrics; default workspace runs/")
+    pytorchjob: PyTorchJobSettings | None = _PYTORCHJOB
+    slurm: SlurmSettings | None = _SLURM
 
 
 class FinetuneParams(StrictModel):
     config: SFTConfig
     gpus: int | None = Field(None, ge=0)
     job_dir: str | None = None
+    pytorchjob: PyTorchJobSettings | None = _PYTORCHJOB
+    slurm: SlurmSettings | None = _SLURM
 
 
 class TrainingJobFailed(CorpusforgeError):
@@ -66,14 +84,20 @@ def job_command(module: str, config_path: Path, gpus: int) -> list[str]:
 
 
 @task(task_run_name="{module}")
-def run_job(module: str, config_json: str, job_dir: str, gpus: int) -> None:
+def run_job(
+    module: str, config_json: str, job_dir: str, gpus: int, slurm: SlurmSettings | None = None
+) -> None:
     """Start the job, forward each output line to the run log, raise if it fails."""
     logger = get_run_logger()
     directory = Path(job_dir)
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "config.json"
     config_path.write_text(config_json)
-    cmd = job_command(module, config_path, gpus)
+    cmd = (
+        srun_command(module, str(config_path), slurm)
+        if slurm
+        else job_command(module, config_path, gpus)
+    )
     logger.info("starting: %s", " ".join(cmd))
     log_path = directory / "job.log"
     tail: list[str] = []
@@ -95,6 +119,38 @@ def run_job(module: str, config_json: str, job_dir: str, gpus: int) -> None:
         raise TrainingJobFailed(
             f"{module} exited with code {rc}: {failure_cause(tail)} (full output: {log_path})"
         )
+
+
+@task(task_run_name="pytorchjob-{name}")
+def run_multinode(
+    name: str, module: str, config_json: str, job_dir: str, settings: PyTorchJobSettings
+) -> None:
+    """The job as a Kubeflow PyTorchJob; its Master's output goes to the run log."""
+    from corpusforge.flows.k8s_training import (  # lazy: the kubernetes client
+        PyTorchJobFailed,
+        pytorchjob_manifest,
+        run_pytorchjob,
+    )
+
+    logger = get_run_logger()
+    directory = Path(job_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path = directory / "config.json"
+    config_path.write_text(config_json)
+    manifest = pytorchjob_manifest(name, module, str(config_path), settings)
+    (directory / "pytorchjob.json").write_text(json.dumps(manifest, indent=2))
+    logger.info(
+        "PyTorchJob %s/%s: %d nodes x %d GPUs, image %s",
+        settings.namespace, name, settings.nodes, settings.gpus_per_node, settings.image,
+    )  # fmt: skip
+    try:
+        run_pytorchjob(manifest, directory / "job.log", logger.info, settings.poll_seconds)
+    except PyTorchJobFailed as exc:
+        tail = (directory / "job.log").read_text().splitlines()[-_TAIL_LINES:]
+        raise TrainingJobFailed(
+            f"PyTorchJob {name} failed: {failure_cause(tail) if tail else exc} "
+            f"(full output: {directory / 'job.log'})"
+        ) from exc
 
 
 _TAIL_LINES = 400
@@ -179,7 +235,15 @@ def publish_metrics(kind: str, run_name: str, job_dir: Path) -> dict[str, Any]:
     return summary
 
 
-def _run(kind: str, module: str, config: TrainConfig, gpus: int | None, job_dir: str | None):
+def _run(
+    kind: str,
+    module: str,
+    config: TrainConfig,
+    gpus: int | None,
+    job_dir: str | None,
+    pytorchjob: PyTorchJobSettings | None = None,
+    slurm: SlurmSettings | None = None,
+):
     directory = Path(job_dir) if job_dir else Workspace.resolve().run_dir(kind, config.run_name)
     directory.mkdir(parents=True, exist_ok=True)
     if config.metrics_path is None:
@@ -187,8 +251,18 @@ def _run(kind: str, module: str, config: TrainConfig, gpus: int | None, job_dir:
     if config.storage_args.workspace is None:  # the job opens the store of this workspace
         args = config.storage_args.model_copy(update={"workspace": str(Workspace.resolve().root)})
         config = config.model_copy(update={"storage_args": args})
-    n = visible_gpus() if gpus is None else gpus
-    run_job(module, config.model_dump_json(indent=2), str(directory), n)
+    if pytorchjob is not None:
+        from corpusforge.flows.k8s_training import job_name
+
+        n = pytorchjob.nodes * pytorchjob.gpus_per_node
+        name = job_name(config.run_name, kind)
+        run_multinode(name, module, config.model_dump_json(indent=2), str(directory), pytorchjob)
+    elif slurm is not None:
+        n = slurm.nodes * slurm.gpus_per_node
+        run_job(module, config.model_dump_json(indent=2), str(directory), n, slurm)
+    else:
+        n = visible_gpus() if gpus is None else gpus
+        run_job(module, config.model_dump_json(indent=2), str(directory), n)
     summary = publish_metrics(kind, config.run_name, directory)
     audit(
         f"{kind}.run",
@@ -198,6 +272,9 @@ def _run(kind: str, module: str, config: TrainConfig, gpus: int | None, job_dir:
             "preset": config.preset,
             "first_val_loss": summary["first_val_loss"],
             "last_val_loss": summary["last_val_loss"],
+            "launcher": "pytorchjob" if pytorchjob else "slurm" if slurm else "local",
+            **({"slurm_job": slurm.job_id, "nodes": slurm.nodes} if slurm else {}),
+            **({"nodes": pytorchjob.nodes} if pytorchjob else {}),
         },
     )
     return summary
@@ -206,13 +283,27 @@ def _run(kind: str, module: str, config: TrainConfig, gpus: int | None, job_dir:
 @flow(name="pretrain", log_prints=True)
 def pretrain_flow(params: PretrainParams) -> dict[str, Any]:
     return _run(
-        "pretrain", "corpusforge.model.pretrain", params.config, params.gpus, params.job_dir
+        "pretrain",
+        "corpusforge.model.pretrain",
+        params.config,
+        params.gpus,
+        params.job_dir,
+        params.pytorchjob,
+        params.slurm,
     )
 
 
 @flow(name="finetune", log_prints=True)
 def finetune_flow(params: FinetuneParams) -> dict[str, Any]:
-    return _run("finetune", "corpusforge.model.sft", params.config, params.gpus, params.job_dir)
+    return _run(
+        "finetune",
+        "corpusforge.model.sft",
+        params.config,
+        params.gpus,
+        params.job_dir,
+        params.pytorchjob,
+        params.slurm,
+    )
 
 
 def run_pretrain(params: PretrainParams) -> dict[str, Any]:

@@ -16,6 +16,7 @@ that imports the stage modules itself (seconds of CPU) and never imports Prefect
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import threading
@@ -41,6 +42,9 @@ _pool_size = 0
 _target: ContextVar[int | None] = ContextVar("corpusforge_workers", default=None)
 # One call at a time may run in the flow process while the workers start.
 _inline = threading.Semaphore(1)
+# The background start of the workers (prestart), and whether this process is exiting.
+_starter: threading.Thread | None = None
+_exiting = threading.Event()
 
 
 class WorkerCrashed(OSError):
@@ -59,8 +63,14 @@ def warm_pool(workers: int) -> ProcessPoolExecutor:
             _pool.shutdown(wait=False, cancel_futures=True)
             _pool, _pool_size = None, 0
         pool = ProcessPoolExecutor(workers, mp_context=_start_method(), initializer=_worker_setup)
-        for f in [pool.submit(int) for _ in range(workers)]:  # each submit starts a worker
-            f.result()
+        try:
+            for f in [pool.submit(int) for _ in range(workers)]:  # each submit starts a worker
+                f.result()
+        except BaseException:
+            # Workers already forked still unpickle their queues' semaphores: let them exit
+            # before this process (whose exit unlinks the semaphores) goes on.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         _pool, _pool_size = pool, workers
         return pool
 
@@ -113,7 +123,44 @@ def prestart(workers: int | None = None) -> None:
     if threading.active_count() == 1:
         warm_pool(n)
         return
-    threading.Thread(target=warm_pool, args=(n,), name="corpusforge-workers", daemon=True).start()
+    global _starter
+    with _lock:
+        if _starter is not None and _starter.is_alive():
+            return
+        _starter = threading.Thread(
+            target=_start_in_background, args=(n,), name="corpusforge-workers", daemon=True
+        )
+        _starter.start()
+
+
+def _start_in_background(workers: int) -> None:
+    """Start the fork server first (it imports the stage libraries for seconds) with a process
+    that carries no semaphore, and only then the pool, whose workers fork from the ready
+    server in milliseconds. A pool's workers unpickle the semaphores of its queues, which this
+    process unlinks when it exits: a process that ended while the fork server was still
+    importing left its workers a FileNotFoundError from SemLock._rebuild (a traceback on the
+    console of `serve` and the process worker after short flow runs)."""
+    ctx = _start_method()
+    if ctx.get_start_method() == "forkserver":
+        probe = ctx.Process(target=os.getpid, name="corpusforge-forkserver-probe")
+        probe.start()
+        probe.join()
+    if _exiting.is_set():
+        return
+    try:
+        warm_pool(workers)
+    except RuntimeError:
+        if not _exiting.is_set():  # "cannot schedule new futures after interpreter shutdown"
+            raise
+
+
+@atexit.register
+def _finish_start() -> None:
+    """At exit, a start in progress finishes its current step and stops (see above)."""
+    _exiting.set()
+    starter = _starter
+    if starter is not None and starter.is_alive():
+        starter.join(timeout=120)
 
 
 def _discard(pool: ProcessPoolExecutor) -> None:

@@ -147,3 +147,47 @@ def test_docker_compose_config_parses_when_the_client_can():
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+
+
+def _dockerfile(name: str):
+    import io
+
+    from dockerfile_parse import DockerfileParser
+
+    # fileobj: the parser takes a path not named "Dockerfile" for a directory
+    return DockerfileParser(fileobj=io.BytesIO((INFRA / name).read_bytes()))
+
+
+@pytest.mark.parametrize("name", ["Dockerfile", "Dockerfile.cuda"])
+def test_dockerfiles_copy_what_exists(name):
+    parser = _dockerfile(name)
+    steps = [s["instruction"] for s in parser.structure if s["instruction"] != "COMMENT"]
+    assert steps[0] in ("ARG", "FROM") and "FROM" in steps
+    for step in parser.structure:
+        if step["instruction"] == "COPY":
+            *sources, _dest = step["value"].split()
+            for src in sources:
+                assert (INFRA.parent / src).exists(), f"{name}: COPY {src}"
+
+
+def test_cuda_image_installs_cuda_torch_of_the_pinned_version_and_the_k8s_extra():
+    import json
+
+    from corpusforge.flows.k8s_training import PyTorchJobSettings
+
+    parser = _dockerfile("Dockerfile.cuda")
+    args = {}
+    for step in parser.structure:
+        if step["instruction"] == "ARG" and "=" in step["value"]:
+            key, value = step["value"].split("=", 1)
+            args[key] = value
+    pinned = re.search(r"torch==([\d.]+)", (INFRA.parent / "Makefile").read_text()).group(1)
+    assert args["TORCH_VERSION"] == pinned
+    assert re.fullmatch(r"cu\d{3}", args["TORCH_CUDA"])
+    runs = [s["value"] for s in parser.structure if s["instruction"] == "RUN"]
+    assert any("download.pytorch.org/whl/${TORCH_CUDA}" in r and "torch==" in r for r in runs)
+    assert any('".[k8s]"' in r and "torch.version.cuda" in r for r in runs)
+    # The GPU pool's template and the multi-node launcher default to this image.
+    template = json.loads((INFRA / "k8s" / "train-job-template.json").read_text())
+    image = template["variables"]["properties"]["image"]["default"]
+    assert image.startswith("corpusforge-cuda") and PyTorchJobSettings().image == image

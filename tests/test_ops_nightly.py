@@ -97,3 +97,85 @@ def test_nightly_prepare_takes_only_new_files_and_dedups_against_earlier_nights(
     # Night 3: nothing new in the drop folder, so nothing runs.
     third = corpus_to_model(config)
     assert third["stages"] == {}
+
+
+def test_retrain_trains_on_every_nightly_batch_with_the_mixture(
+    prefect_harness, workspace, tmp_path, monkeypatch
+):
+    """Two nights of new files (the second adds a new source), then the retrain deployment:
+    it tokenizes the union of both batches once, with the mixture over the whole corpus
+    (night 1 alone lacks `books`, so a per-batch mixture could not be met), and trains on it."""
+    from corpusforge.model.store import bootstrap_store
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("CORPUSFORGE_TOKEN", bootstrap_store(workspace.root)["svc:trainer"])
+    rng = random.Random(11)
+    drop, out = tmp_path / "drop", tmp_path / "out"
+    drop.mkdir()
+    sft = tmp_path / "sft.jsonl"
+    sft.write_text(
+        "".join(
+            json.dumps({"prompt": f"Count to {i}.", "response": " ".join(map(str, range(i)))})
+            + "\n"
+            for i in range(1, 11)
+        )
+    )
+    train = dict(preset="tiny", seq_len=32, micro_batch_size=2, warmup_steps=0, log_every=1)
+    train |= dict(max_steps=2, eval_every=2, checkpoint_every=2, eval_batches=1)
+    base = PipelineConfig(
+        name="retrain-test",
+        inputs=[str(drop)],
+        output=str(out),
+        task_runner="threads",
+        pii={"mode": "fast"},
+        tokenize={"vocab_size": 512, "val_fraction": 0.3, "mixture": {"dataset": 1, "books": 1}},
+        pretrain={**train, "run_name": "pre"},
+        finetune={**train, "run_name": "ft", "data": str(sft), "val_fraction": 0.2},
+    )
+    deployments = {d.name: d for d in build_deployments(base, drop_folder=str(drop))}
+    nightly = PipelineConfig.model_validate(deployments["nightly-prepare"].parameters["config"])
+    retrain = PipelineConfig.model_validate(deployments["retrain"].parameters["config"])
+    assert retrain.stages == ["pretrain", "finetune"] and retrain.incremental
+
+    _write_jsonl(drop / "crawl-1.jsonl", [_article(rng) for _ in range(8)])
+    night1 = corpus_to_model(nightly)
+    book = "\n\n".join(_article(rng) for _ in range(6))
+    (drop / "novel.txt").write_text(
+        "The Project Gutenberg eBook of A Test Novel\n\n"
+        "*** START OF THE PROJECT GUTENBERG EBOOK A TEST NOVEL ***\n\n"
+        f"{book}\n\n*** END OF THE PROJECT GUTENBERG EBOOK A TEST NOVEL ***\n"
+    )
+    _write_jsonl(drop / "crawl-2.jsonl", [_article(rng) for _ in range(4)])
+    night2 = corpus_to_model(nightly)
+    batches = [Path(night1["output"]).name, Path(night2["output"]).name]
+    assert batches[0] != batches[1]
+
+    result = corpus_to_model(retrain)
+    corpus = out / "corpus"
+    assert Path(result["output"]) == corpus
+    assert list(result["stages"]) == ["tokenize", "pretrain", "finetune"]
+    union = read_manifest(corpus / "pii")
+    assert union["batches"] == batches
+    kept = sum(read_manifest(out / "batches" / b / "pii")["counts"]["out"] for b in batches)
+    assert union["counts"]["out"] == kept == 8 + 4 + 1
+    tokens = read_manifest(corpus / "tokens")
+    assert tokens["counts"]["in"] == kept
+    assert tokens["mixture"]["weights"] == {"books": 0.5, "dataset": 0.5}
+    assert set(tokens["by_source"]) == {"books", "dataset"}
+    pre = read_manifest(corpus / "pretrain")
+    assert pre["counts"]["steps"] == 2 and pre["checkpoint"].startswith("runs/pre-c")
+    assert read_manifest(corpus / "finetune")["counts"]["steps"] == 2
+    job = json.loads((corpus / "pretrain" / "config.json").read_text())
+    assert job["data"] == str(corpus / "tokens")
+    assert (corpus / "tokenizer" / "tokenizer.json").is_file()  # pinned for later batches
+
+    # Nothing new: training is skipped by fingerprint. Tokenize runs once more, now with the
+    # pinned tokenizer in its config (the same vocabulary, so the token shards are unchanged);
+    # after that it is skipped too.
+    again = corpus_to_model(retrain)
+    assert {again["stages"][s]["status"] for s in ("pretrain", "finetune")} == {"skipped"}
+    retok = read_manifest(corpus / "tokens")
+    assert retok["tokenizer"]["vocab_size"] == tokens["tokenizer"]["vocab_size"]
+    assert retok["outputs"] == tokens["outputs"]
+    third = corpus_to_model(retrain)
+    assert {r["status"] for r in third["stages"].values()} == {"skipped"}

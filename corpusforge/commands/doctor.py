@@ -7,12 +7,13 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import typer
 
-from corpusforge.commands._common import WorkspaceOption, use_workspace
+from corpusforge.commands._common import WorkspaceOption
 from corpusforge.core.errors import ConfigError, CorpusforgeError
-from corpusforge.core.workspace import Workspace
+from corpusforge.core.workspace import Workspace, configure_offline_environment
 
 
 @dataclass
@@ -135,19 +136,29 @@ def check_store_keys(ws: Workspace) -> Check:
 
 
 def check_workspace(ws: Workspace) -> Check:
-    try:
-        ws.root.mkdir(parents=True, exist_ok=True)
-        probe = ws.root / ".doctor-probe"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        return Check("workspace", "FAIL", f"{ws.root} not writable ({exc.strerror})", "--workspace")
-    return Check("workspace", "OK", f"{ws.root} writable")
+    """Looks only: doctor creates nothing (not even the workspace it inspects)."""
+    if ws.root.is_dir():
+        if os.access(ws.root, os.W_OK | os.X_OK):
+            return Check("workspace", "OK", f"{ws.root} writable")
+        return Check("workspace", "FAIL", f"{ws.root} not writable", "--workspace or chmod")
+    if ws.root.exists():
+        return Check("workspace", "FAIL", f"{ws.root} is not a directory", "--workspace")
+    parent = next(p for p in ws.root.parents if p.exists())
+    if os.access(parent, os.W_OK | os.X_OK):
+        return Check(
+            "workspace", "WARN", f"{ws.root} does not exist yet", "created by the first run"
+        )
+    return Check(
+        "workspace", "FAIL", f"{ws.root} cannot be created ({parent} not writable)", "--workspace"
+    )
 
 
 def check_audit_log(ws: Workspace) -> Check:
     from corpusforge.core.audit import AuditLog  # lazy: SQLAlchemy
 
+    url = ws.audit_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return Check("audit-log", "WARN", "no audit log yet", "created by the first run")
     try:
         result = AuditLog.for_workspace(ws, create=False).verify()
     except CorpusforgeError as exc:
@@ -189,7 +200,10 @@ def run_checks(ws: Workspace) -> list[Check]:
 
 def doctor(workspace: WorkspaceOption = None) -> None:
     """Check Python, torch, the spaCy model, the Prefect API, GPUs and store keys."""
-    ws = use_workspace(workspace)
+    # Inspect, never create: no workspace folders, log file or Prefect home (use_workspace
+    # would make them), so a typo in --workspace is reported instead of made.
+    ws = Workspace.resolve(workspace)
+    configure_offline_environment()
     colour = {"OK": "green", "WARN": "yellow", "FAIL": "red"}
     results = run_checks(ws)
     for c in results:

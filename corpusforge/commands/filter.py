@@ -36,8 +36,10 @@ filter_app = typer.Typer(
 
 @filter_app.command("run")
 def run(
-    input: Annotated[Path, typer.Argument(help="document shards (dir, .parquet or .jsonl)")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="output directory")],
+    input: Annotated[
+        str, typer.Argument(help="document shards (dir, .parquet, .jsonl or s3:// fsspec URL)")
+    ],
+    output: Annotated[str, typer.Option("-o", "--output", help="output directory or URL")],
     languages: Annotated[
         str | None,
         typer.Option(help="comma-separated ISO 639-1 codes to keep (default en; 'all': any)"),

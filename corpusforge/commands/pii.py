@@ -30,7 +30,10 @@ class _PiiGroup(typer.core.TyperGroup):
 
 pii_app = typer.Typer(
     cls=_PiiGroup,
-    help="Remove PII: presidio recognizers, typed placeholders, audit.",
+    help="Remove PII: `pii IN -o OUT` scrubs document shards, `pii review IN` spot-checks.\n\n"
+    "corpusforge pii IN -o OUT [--mode fast|full] is the same as `pii run IN -o OUT` (every "
+    "option: `corpusforge pii run --help`). Presidio recognizers, typed placeholders, audit.",
+    subcommand_metavar="IN -o OUT | COMMAND [ARGS]...",
     no_args_is_help=True,
 )
 

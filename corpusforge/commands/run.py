@@ -51,6 +51,9 @@ def run(
     if stages is not None:
         overrides["stages"] = [s.strip() for s in stages.split(",") if s.strip()]
     cfg = load_config(config, overrides)
+    from corpusforge.flows.pipeline_config import check_inputs
+
+    check_inputs(cfg, str(config))
     selected = cfg.selected_stages()
 
     from rich.console import Console

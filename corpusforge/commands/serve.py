@@ -35,6 +35,15 @@ def serve(
         help="register the deployments with this process work pool (created if missing) "
         "for a `prefect worker` to run, instead of serving them from this process",
     ),
+    gpu_pool: str | None = typer.Option(
+        None,
+        "--gpu-pool",
+        help="also register pretrain/gpu and finetune/gpu with this Kubernetes work pool "
+        "(create it with infra/k8s/train-job-template.json; see infra/README.md)",
+    ),
+    gpu_image: str | None = typer.Option(
+        None, "--gpu-image", help="image of the GPU deployments (default: the pool's)"
+    ),
     check: bool = typer.Option(
         False, "--check", help="validate the config and print the deployments, then exit"
     ),
@@ -58,6 +67,10 @@ def serve(
         cron=cron,
         timezone=timezone,
     )
+    from corpusforge.flows.pipeline_config import PipelineConfig, check_inputs
+
+    for d in deployments:  # every input of every deployment, before anything is registered
+        check_inputs(PipelineConfig.model_validate(d.parameters["config"]), f"{config} ({d.name})")
     for d in deployments:
         stages = d.parameters["config"]["stages"] or "all"
         sched = f"cron '{cron}' {timezone}" if d.schedules else "on demand"
@@ -71,6 +84,8 @@ def serve(
             "server (`prefect server start`) and export PREFECT_API_URL to see them in the UI",
             err=True,
         )
+    if gpu_pool:
+        _register_gpu(gpu_pool, gpu_image)
     if work_pool:
         _register(deployments, work_pool)
         return
@@ -98,6 +113,35 @@ def _register(deployments, pool: str) -> None:
         ignore_warnings=True,
     )
     typer.echo(f"registered {len(deployments)} deployments with work pool {pool!r}")
+
+
+def _register_gpu(pool: str, image: str | None) -> None:
+    from prefect import deploy
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    from corpusforge.flows.pipeline_deployments import build_training_deployments
+
+    with get_client(sync_client=True) as client:
+        try:
+            kind = client.read_work_pool(pool).type
+        except ObjectNotFound:
+            fail(
+                f"--gpu-pool {pool}: no such work pool; create it with `prefect work-pool create "
+                f"{pool} --type kubernetes --base-job-template infra/k8s/train-job-template.json`"
+            )
+    if kind != "kubernetes":
+        fail(f"--gpu-pool {pool}: a {kind} work pool; the GPU deployments need a kubernetes one")
+    deployments = build_training_deployments(image)
+    deploy(
+        *deployments,
+        work_pool_name=pool,
+        build=False,
+        push=False,
+        print_next_steps_message=False,
+        ignore_warnings=True,
+    )
+    typer.echo(f"registered pretrain/gpu and finetune/gpu with Kubernetes work pool {pool!r}")
 
 
 def _check_cron(expr: str) -> None:

@@ -14,12 +14,13 @@ enforces it.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from corpusforge.core.errors import ConfigError, InputError
 
@@ -45,6 +46,20 @@ TaskRunnerAddress = Annotated[
 
 
 # --- one-line messages ----------------------------------------------------------------------
+
+
+def resolve_local_path(value: str) -> str:
+    """The absolute form of a local path (`~` expanded); URLs (`s3://`, `hf://`, ...) unchanged.
+
+    Paths are resolved where a run is configured, so tasks that run elsewhere (Dask workers with
+    another working directory, a deployment's worker) read and write the same files."""
+    if "://" in value or not value:
+        return value
+    return os.path.abspath(os.path.expanduser(value))
+
+
+LocalPathOrUrl = Annotated[str, AfterValidator(resolve_local_path)]
+"""A path field of a run's parameters: local paths become absolute when validated."""
 
 
 def _model_at(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | None:

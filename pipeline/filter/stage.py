@@ -33,6 +33,7 @@ from corpusforge.pipeline.documents import ShardWriter, iter_shard_batches, shar
 from corpusforge.pipeline.filter.config import FilterConfig
 from corpusforge.pipeline.filter.engine import Decision, DocumentFilter
 from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun, read_manifest
+from corpusforge.pipeline.remote import document_stage
 from corpusforge.pipeline.stage import JobSteps, StageJob, Units, unit_names, unit_sizes
 from corpusforge.pipeline.stage_io import (
     CachedUnit,
@@ -270,12 +271,17 @@ def filter_job(
     allow_incomplete: bool = False,
 ) -> StageJob:
     """The filter stage over document shards (run it with `run_local` or the Prefect driver)."""
-    return StageJob(
+    config = config or FilterConfig()
+    steps = document_stage(
         "filter",
-        _filter_steps(
-            input_path, out_dir, config or FilterConfig(), cache_root, overwrite, allow_incomplete
-        ),
+        lambda i, o, c, _: _filter_steps(i, o, config, c, overwrite, allow_incomplete),
+        input_path,
+        out_dir,
+        cache_root,
+        overwrite=overwrite,
+        allow_incomplete=allow_incomplete,
     )
+    return StageJob("filter", steps)
 
 
 def _filter_steps(input_path, out_dir, config, cache_root, overwrite, allow_incomplete) -> JobSteps:
