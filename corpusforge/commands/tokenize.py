@@ -102,6 +102,7 @@ def tokenize(
 
 def verify_tokens(
     directory: Path = typer.Argument(..., help="tokenize output directory (manifest.json)"),
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Read every token shard in full and check its checksum, header and document index.
 
@@ -109,6 +110,7 @@ def verify_tokens(
     first time it reads it; this checks everything up front (e.g. after copying a corpus)."""
     from corpusforge.pipeline.tokenize import TokenDataset  # lazy: numpy, xxhash
 
+    use_workspace(workspace)  # its log gets the details of a failure
     total_shards = total_tokens = 0
     for split in ("train", "val"):
         ds = TokenDataset(directory, split)  # CorpusforgeError -> one line via the CLI
