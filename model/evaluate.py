@@ -431,7 +431,11 @@ def _write_mmlu(folder: Path, out: Path, cache: Path, harness: Path) -> dict | N
         "metadata": {"version": 2},
     }
     (out / "_mmlu.yaml").write_text(_yaml(group))
-    return {"files": len(every), "subjects": len(names), "data_sha256": combined_sha256(every, folder)}
+    return {
+        "files": len(every),
+        "subjects": len(names),
+        "data_sha256": combined_sha256(every, folder),
+    }
 
 
 def prepare_tasks(task_dir: str | Path, tasks: list[str] | None, workdir: Path) -> PreparedTasks:

@@ -56,14 +56,22 @@ def write_task_files(root: Path, *, mmlu_subjects: tuple[str, ...] = ("astronomy
         {
             "question": q,
             "mc1_targets": {"choices": [right, *wrong], "labels": [1, 0, 0, 0]},
-            "mc2_targets": {"choices": [right, f"It is {right}", *wrong], "labels": [1, 1, 0, 0, 0]},
+            "mc2_targets": {
+                "choices": [right, f"It is {right}", *wrong],
+                "labels": [1, 1, 0, 0, 0],
+            },
         }
         for q, right, wrong in FACTS
     ]
     _jsonl(root / "truthfulqa" / "validation.jsonl", truthful)
     for subject in mmlu_subjects:
         rows = [
-            {"question": q, "subject": subject, "choices": [*wrong[:2], right, wrong[2]], "answer": 2}
+            {
+                "question": q,
+                "subject": subject,
+                "choices": [*wrong[:2], right, wrong[2]],
+                "answer": 2,
+            }
             for q, right, wrong in FACTS
         ]
         _jsonl(root / "mmlu" / subject / "test.jsonl", rows[1:])
