@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import math
 import os
 import shutil
@@ -503,11 +504,16 @@ def run_benchmarks(
 ) -> dict[str, Any]:
     """lm-eval `simple_evaluate` on the HF export in `checkpoint_dir`: scores per task (and
     group), the harness's task versions and sample counts. No per-sample logs (they hold text)."""
+    import lm_eval.utils
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
     if not prepared.names:
         return {}
+    # The harness would add its own handler on the stderr of its first call (a closed stream
+    # for a later caller, e.g. under a test runner); its records go through our logging instead.
+    lm_eval.utils._LOGGING_CONFIGURED = True
+    logging.getLogger("lm_eval").propagate = True
     manager = TaskManager(include_path=prepared.include_path, include_defaults=False)
     out = simple_evaluate(
         model="hf",
