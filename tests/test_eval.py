@@ -295,3 +295,34 @@ def test_cli_flow_records_scores_in_audit_lineage_report_and_artifact(
             return {a.key for a in await client.read_artifacts()}
 
     assert "eval-runs-base-step-0000004" in anyio.run(artifact_keys)
+
+
+def test_pipeline_eval_stage_scores_the_trained_checkpoints(prefect_harness, env, monkeypatch):
+    from corpusforge.flows.pipeline_config import parse_config
+    from corpusforge.flows.pipeline_steps import STEPS, StepContext
+    from corpusforge.pipeline.manifest import StageRun, read_manifest
+
+    monkeypatch.setenv("CORPUSFORGE_WORKSPACE", str(env["ws"]))
+    monkeypatch.setenv("CORPUSFORGE_TOKEN", env["evaluator_token"])
+    out = env["ws"].parent / "pipeline"
+    out.mkdir(exist_ok=True)
+    config = parse_config(
+        {
+            "inputs": [str(env["docs"])],
+            "output": str(out),
+            "finetune": {"data": str(env["docs"])},
+            "eval": {"max_tokens": 500},
+        }
+    )
+    assert config.selected_stages()[-1] == "eval"
+    ctx = StepContext(config=config, root=config.output_root())
+    with pytest.raises(Exception, match="needs a trained checkpoint"):
+        STEPS["eval"].run(ctx)
+    run = StageRun("pretrain", ctx.stage_dir("pretrain"), {}, inputs=[], hash_inputs=False)
+    run.extra["checkpoint"] = NAME
+    run.finish()
+    ctx.stage_dir("tokenize").symlink_to(env["shards"])  # the tokenize stage's output
+    manifest = STEPS["eval"].run(ctx)
+    scored = manifest["evaluations"][NAME]["perplexity"]["val_split"]
+    assert scored["tokens"] == 500 and scored["perplexity"] > 1
+    assert read_manifest(ctx.stage_dir("eval"))["counts"]["checkpoints"] == 1
