@@ -280,3 +280,15 @@ def test_flow_scrubs_the_pairs_and_records_the_run(prefect_harness, base, monkey
     assert run.counts["steps"] == 2
     for e in log.events():
         assert EMAIL not in json.dumps(e.details) and IP not in json.dumps(e.details)
+
+
+def test_reward_model_is_trained_and_stored(base):
+    from transformers import AutoModelForSequenceClassification
+
+    store = base["store"]
+    summary = align(config(base, "reward", method="reward", max_steps=2, eval_every=2), store)
+    assert summary["step"] == 2 and summary["reward_accuracy"] is not None
+    assert store.info("runs/reward/step-0000002")["metadata"]["kind"] == "reward"
+    with LocalCheckpoint(store, "runs/reward/step-0000002") as path:
+        model = AutoModelForSequenceClassification.from_pretrained(path)
+    assert model.config.num_labels == 1
