@@ -13,10 +13,12 @@ import typer
 from pydantic import ValidationError
 
 from corpusforge.commands import (
+    align,
     audit,
     dedup,
     demo,
     doctor,
+    evaluate,
     ingest,
     pii,
     run,
@@ -49,6 +51,8 @@ COMMAND_MODULES = (
     pii,
     tokenize,
     train,
+    align,
+    evaluate,
     store,
     audit,
     run,

@@ -106,6 +106,7 @@ def checkpoints(log: AuditLog) -> list[dict[str, Any]]:
                 "trained_on": e.details.get("trained_on"),
                 "parent": e.details.get("parent"),
                 "run": e.details.get("run"),
+                "preference_data": e.details.get("preference_data"),
                 "affected_by": [],
             }
     # A fine-tuned model learned everything its parent did: it inherits the parent's data.
@@ -120,6 +121,26 @@ def checkpoints(log: AuditLog) -> list[dict[str, Any]]:
             if name in out:
                 out[name]["affected_by"].append(e.object)
     return list(out.values())
+
+
+def evaluations(log: AuditLog, name: str | None = None) -> list[dict[str, Any]]:
+    """`eval.run` entries (of checkpoint `name`, or all): who evaluated, when, the scores, task
+    versions and data hashes; refused attempts too."""
+    out = []
+    for e in log.events(action_prefix="eval.run"):
+        ckpt = e.object.removeprefix("checkpoint:")
+        if e.action != "eval.run" or (name is not None and ckpt != name):
+            continue
+        out.append(
+            {
+                "checkpoint": ckpt,
+                "ts": e.ts,
+                "by": e.actor,
+                "decision": e.decision,
+                **{k: e.details[k] for k in ("perplexity", "tasks", "reason") if k in e.details},
+            }
+        )
+    return out
 
 
 def checkpoint_lineage(log: AuditLog, name: str) -> dict[str, Any]:
@@ -149,6 +170,7 @@ def checkpoint_lineage(log: AuditLog, name: str) -> dict[str, Any]:
             row["licenses"].add(d["license"])
     return {
         **ckpt,
+        "evaluations": evaluations(log, name),
         "token_dir": str(token_dir),
         "shards": [
             {"path": s["path"], "sha256": s["sha256"], "documents": len(s["ids"])} for s in shards

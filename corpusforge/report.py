@@ -95,7 +95,7 @@ def build_sections(log: AuditLog, since: str | None = None, until: str | None = 
             **{k: v for k, v in list(e.counts.items())[:4]},
         }
         for e in events
-        if e.action.split(".")[0] in ("train", "pretrain", "finetune")
+        if e.action.split(".")[0] in ("train", "pretrain", "finetune", "align")
     ]
     ckpts = [
         {
@@ -127,6 +127,7 @@ def build_sections(log: AuditLog, since: str | None = None, until: str | None = 
         }
         for e in of("audit.erase")
     ]
+    evaluated = [evaluation_row(e) for e in of("eval.run")]
     tables: list[Table] = [
         ("Sources and licences ingested", "", sources),
         (
@@ -146,6 +147,12 @@ def build_sections(log: AuditLog, since: str | None = None, until: str | None = 
         ("Token shards produced", "", shards),
         ("Training runs", "", training),
         ("Checkpoints", "Classification is derived from the training data.", ckpts),
+        (
+            "Evaluations",
+            "Perplexity (val split of the training shards, document sets) and benchmark scores "
+            "(lm-eval task, version); refused attempts too.",
+            evaluated,
+        ),
         ("Who accessed the checkpoints", "Allowed and refused attempts.", accessed),
         (
             "Erasure requests",
@@ -154,6 +161,26 @@ def build_sections(log: AuditLog, since: str | None = None, until: str | None = 
         ),
     ]
     return chain, tables
+
+
+def evaluation_row(e: Any) -> dict[str, Any]:
+    """One `eval.run` entry as a row: perplexities and each task's headline score."""
+    row: dict[str, Any] = {
+        "checkpoint": e.object.removeprefix("checkpoint:"),
+        "ts": e.ts[:19],
+        "by": e.actor,
+        "decision": e.decision,
+    }
+    for key, p in (e.details.get("perplexity") or {}).items():
+        row["ppl " + ("val split" if key == "val_split" else key)] = p.get("perplexity")
+    for name, t in sorted((e.details.get("tasks") or {}).items()):
+        metrics = t.get("metrics") or {}
+        metric = "acc_norm" if "acc_norm" in metrics else "acc"
+        if metric in metrics:
+            row[f"{name} {metric} (v{t.get('version')})"] = round(metrics[metric], 4)
+    if e.decision != "ok":
+        row["reason"] = e.details.get("reason")
+    return row
 
 
 def _md_table(rows: list[dict[str, Any]]) -> str:

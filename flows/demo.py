@@ -48,4 +48,6 @@ def demo_config(runs: Path, sample: Path) -> PipelineConfig:
             "log_every": 10,
             "checkpoint_metadata": {"pii_scrubbed": True},
         },
+        # both checkpoints' perplexity on the val split: before and after fine-tuning
+        eval={"tasks": [], "max_tokens": 20_000},
     )

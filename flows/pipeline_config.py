@@ -20,7 +20,7 @@ from corpusforge.core.settings import (
     load_yaml_file,
     validate,
 )
-from corpusforge.flows.pipeline_steps import STAGES, available_stages
+from corpusforge.flows.pipeline_steps import OPTIONAL_STAGES, STAGES, available_stages
 from corpusforge.model.config import FinetuneSection, PretrainSection
 from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.filter.config import FilterConfig
@@ -28,7 +28,22 @@ from corpusforge.pipeline.ingest.config import IngestConfig
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.tokenize.config import TokenizeConfig
 
-StageName = Literal["ingest", "filter", "dedup", "pii", "tokenize", "pretrain", "finetune"]
+StageName = Literal["ingest", "filter", "dedup", "pii", "tokenize", "pretrain", "finetune", "eval"]
+
+
+class EvalSection(StrictModel):
+    """The optional eval stage: every trained checkpoint of the run, scored (the pipeline
+    fills in the checkpoints and the val split of the tokenize output)."""
+
+    tasks: list[str] | None = Field(
+        None, description="lm-eval tasks (default: every standard benchmark in task_dir)"
+    )
+    task_dir: str | None = Field(None, description="local task files (docs/evaluation.md)")
+    data: list[str] = Field(default_factory=list, description="document sets: perplexity")
+    max_tokens: int = Field(200_000, ge=1)
+    batch_size: int = Field(8, ge=1)
+    limit: int | None = Field(None, ge=1)
+    num_fewshot: int | None = Field(None, ge=0)
 
 
 class PipelineConfig(StrictModel):
@@ -72,6 +87,9 @@ class PipelineConfig(StrictModel):
         description="corpusforge.model.config.SFTConfig fields; `data` is the SFT JSONL file, "
         "`init_from` the pretrain stage's final checkpoint",
     )
+    eval: EvalSection | None = Field(
+        None, description="score the trained checkpoints (optional stage; off when absent)"
+    )
 
     @model_validator(mode="after")
     def _check_stages(self) -> PipelineConfig:
@@ -90,7 +108,10 @@ class PipelineConfig(StrictModel):
         return self
 
     def selected_stages(self) -> list[str]:
-        return list(self.stages) if self.stages else available_stages()
+        if self.stages:
+            return list(self.stages)
+        optional = [s for s in OPTIONAL_STAGES if getattr(self, s) is None]
+        return [s for s in available_stages() if s not in optional]
 
     def output_root(self) -> Path:
         return Path(self.output).expanduser().resolve()
@@ -134,6 +155,16 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     finetune = out.get("finetune")
     if isinstance(finetune, dict) and isinstance(finetune.get("data"), str):
         out["finetune"] = {**finetune, "data": resolve(finetune["data"])}
+    evaluation = out.get("eval")
+    if isinstance(evaluation, dict):
+        if isinstance(evaluation.get("task_dir"), str):
+            evaluation = {**evaluation, "task_dir": resolve(evaluation["task_dir"])}
+        if isinstance(evaluation.get("data"), list):
+            evaluation = {
+                **evaluation,
+                "data": [resolve(d) if isinstance(d, str) else d for d in evaluation["data"]],
+            }
+        out["eval"] = evaluation
     return out
 
 

@@ -26,7 +26,17 @@ from corpusforge.pipeline.pii import scrub_sft_jsonl
 if TYPE_CHECKING:
     from corpusforge.flows.pipeline_config import PipelineConfig
 
-STAGES = ("ingest", "filter", "dedup", "pii", "tokenize", "pretrain", "finetune")  # pipeline order
+STAGES = (  # pipeline order
+    "ingest",
+    "filter",
+    "dedup",
+    "pii",
+    "tokenize",
+    "pretrain",
+    "finetune",
+    "eval",
+)
+OPTIONAL_STAGES = ("eval",)  # run only when configured (an `eval` section or named in `stages`)
 
 
 @dataclass(frozen=True)
@@ -254,6 +264,50 @@ def _finetune_identity(ctx: StepContext) -> Any:
     return {**_upstream_identity("finetune")(ctx), "data": data, "data_sha256": digest}
 
 
+# ---- eval ----------------------------------------------------------------------------------------
+# The final pretrain and fine-tune checkpoints, each scored (perplexity on the tokenize output's
+# val split, any configured document sets and benchmark tasks): before and after fine-tuning.
+
+
+def _trained_checkpoints(ctx: StepContext) -> list[str]:
+    names = []
+    for stage in ("pretrain", "finetune"):
+        out = ctx.stage_dir(stage)
+        if (out / "manifest.json").exists():
+            names.append(read_manifest(out)["checkpoint"])
+    if not names:
+        raise ConfigError("stage eval needs a trained checkpoint: run pretrain first")
+    return names
+
+
+def _run_eval(ctx: StepContext) -> dict[str, Any]:
+    from corpusforge.flows.evaluate import EvalParams, audit_details, run_evaluate  # lazy
+    from corpusforge.model.evaluate import EvalConfig  # lazy: torch
+
+    section = ctx.config.eval
+    values = section.model_dump() if section is not None else {"tasks": []}
+    tokens = ctx.stage_dir("tokenize")
+    out = ctx.stage_dir("eval")
+    run = StageRun("eval", out, section or values, inputs=[], hash_inputs=False)
+    results = {}
+    for name in _trained_checkpoints(ctx):
+        config = EvalConfig.model_validate(
+            {**values, "checkpoint": name, "tokens": str(tokens) if tokens.is_dir() else None}
+        )
+        results[name] = audit_details(run_evaluate(EvalParams(config=config)))
+    run.extra["evaluations"] = results
+    run.counts["checkpoints"] = len(results)
+    return run.finish()
+
+
+def _eval_identity(ctx: StepContext) -> Any:
+    return {
+        stage: read_manifest(ctx.stage_dir(stage)).get("checkpoint")
+        for stage in ("pretrain", "finetune")
+        if (ctx.stage_dir(stage) / "manifest.json").exists()
+    }
+
+
 STEPS: dict[str, Step] = {
     "ingest": Step(
         name="ingest",
@@ -326,6 +380,14 @@ STEPS: dict[str, Step] = {
         run=_run_finetune,
         input_identity=_finetune_identity,
         code_modules=("corpusforge.model", "corpusforge.flows.train"),
+    ),
+    "eval": Step(
+        name="eval",
+        dirname="eval",
+        module="corpusforge.flows.evaluate",
+        run=_run_eval,
+        input_identity=_eval_identity,
+        code_modules=("corpusforge.model.evaluate", "corpusforge.flows.evaluate"),
     ),
 }
 

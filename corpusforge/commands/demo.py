@@ -50,6 +50,8 @@ def demo(
         console.print(f"{stage:<12} {result['outputs'][stage]}  ({shown})")
     for stage, (first, last) in result["val_loss"].items():
         console.print(f"{stage:<12} validation loss {first:.2f} -> {last:.2f}")
+    for name, ppl in result.get("perplexity", {}).items():
+        console.print(f"{'perplexity':<12} {ppl:.1f} on the val split: {name}")
     console.print(f"checkpoint   {result['checkpoint']} (encrypted store: {ws.store_dir})")
     console.print(f"prompt       {result['prompt']}")
     console.print(f"completion   {result['completion']!r}")
@@ -118,8 +120,14 @@ def run_demo(ws: Workspace, seed: int = 0, report: Report = print) -> dict[str, 
     from corpusforge.flows.common import publish_link
 
     publish_link("compliance-report", Path(compliance["html"]), "Compliance report (HTML)")
+    evaluated = stages["eval"]["manifest"].get("evaluations", {}) if "eval" in stages else {}
     return {
         "stages": {name: r["manifest"].get("counts", {}) for name, r in stages.items()},
+        "perplexity": {
+            name: e["perplexity"]["val_split"]["perplexity"]
+            for name, e in evaluated.items()
+            if "val_split" in e.get("perplexity", {})
+        },
         "val_loss": {
             name: (summary["first_val_loss"], summary["last_val_loss"])
             for name in ("pretrain", "finetune")

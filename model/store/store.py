@@ -821,6 +821,7 @@ def _lineage_facts(metadata: dict[str, Any]) -> dict[str, Any]:
         "kind": metadata.get("kind"),
         "parent": metadata.get("parent_checkpoint"),
         "pii_scrubbed": metadata.get("pii_scrubbed"),
+        "preference_data": metadata.get("preference_data_sha256"),
     }
     return {k: v for k, v in facts.items() if isinstance(v, str | bool | int)}
 

@@ -276,25 +276,39 @@ def _pii_steps(input_path, out_dir, config, cache_root, overwrite, allow_incompl
     return assemble(results, cache, out_dir, config, inputs, overwrite=overwrite)
 
 
+# Text fields of instruction rows, and of preference rows (chosen and rejected alike).
+_SFT_TEXT_KEYS = ("prompt", "response", "instruction", "input", "output", "system")
+_PREFERENCE_KEYS = ("chosen", "rejected")
+
+
 def _sft_texts(row: dict[str, Any]) -> list[tuple[Any, str]]:
-    """(setter, text) pairs of an instruction row: prompt/response or chat messages."""
-    if isinstance(row.get("messages"), list):
+    """(setter, text) pairs of an instruction or preference row: prompt/response, chat
+    messages, prompt/chosen/rejected as text or as lists of chat messages."""
+    if isinstance(row.get("messages"), list) and not any(k in row for k in _PREFERENCE_KEYS):
         return [
             (m, "content")
             for m in row["messages"]
             if isinstance(m, dict) and isinstance(m.get("content"), str)
         ]
-    return [
-        (row, k)
-        for k in ("prompt", "response", "instruction", "input", "output", "system")
-        if isinstance(row.get(k), str)
-    ]
+    targets = []
+    for key in ("messages", *_SFT_TEXT_KEYS, *_PREFERENCE_KEYS):
+        value = row.get(key)
+        if isinstance(value, str):
+            targets.append((row, key))
+        elif isinstance(value, list):
+            targets += [
+                (m, "content")
+                for m in value
+                if isinstance(m, dict) and isinstance(m.get("content"), str)
+            ]
+    return targets
 
 
 def scrub_sft_jsonl(
     in_path: str | Path, out_path: str | Path, config: PiiConfig | None = None
 ) -> dict[str, Any]:
-    """Scrub instruction data (`{"prompt","response"}` or `{"messages": [...]}` per line).
+    """Scrub instruction data (`{"prompt","response"}` or `{"messages": [...]}` per line) or
+    preference data (`{"prompt","chosen","rejected"}`, text or chat messages).
 
     Every text field of a row is scrubbed; a row is dropped whole when any field trips the
     density policy; unreadable lines are counted (never copied). Returns counts only.

@@ -1,0 +1,221 @@
+"""DPO on CPU with the tiny preset: implicit-reward accuracy on held-out preference pairs before
+and after preference tuning, on a generated task whose preferred answer is checkable.
+
+    .venv/bin/python benchmarks/align.py [--dpo-steps 150] [--threads 1]
+
+The task mixes two kinds of pairs:
+  * format: "Write the word W in capital letters." / "... in small letters.": the chosen answer
+    follows the stated format, the rejected one uses the other case;
+  * arithmetic: "What is a plus b?": the chosen answer is the sum, the rejected one is off by 1-2.
+Held-out pairs are (word, format) and (a, b) combinations the run never trains on.
+
+The base model is pretrained briefly on the Project Gutenberg fixtures (../shared/fixtures), then
+instruction-tuned on the same prompts with right and wrong answers in equal measure (it learns the
+answer format, not the preference), then DPO-tuned with `corpusforge.model.align` (TRL's
+DPOTrainer) through the encrypted store. Reported on the held-out pairs, with the SFT checkpoint as
+the reference: DPO's implicit reward accuracy (ties count half, so 0.5 before any update) and the
+policy's own log-likelihood preference, before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+WORDS = (
+    "apple river stone cloud garden window candle forest silver bread "
+    "music winter paper bottle orange pencil rabbit castle ocean thunder "
+    "mirror basket lemon planet copper meadow saddle tunnel violet harbor"
+).split()
+
+
+def pairs(seed: int) -> tuple[list[dict], list[dict]]:
+    """(train, held-out) preference rows; held-out combinations never appear in training."""
+    rng = random.Random(seed)
+    fmt = []
+    for w in WORDS:
+        for case in ("capital", "small"):
+            good, bad = (w.upper(), w) if case == "capital" else (w, w.upper())
+            fmt.append(
+                {
+                    "prompt": f"Write the word {w} in {case} letters.",
+                    "chosen": good,
+                    "rejected": bad,
+                    "kind": "format",
+                }
+            )
+    arith = []
+    for a in range(1, 10):
+        for b in range(1, 10):
+            off = rng.choice([-2, -1, 1, 2]) if a + b > 2 else rng.choice([1, 2])
+            arith.append(
+                {
+                    "prompt": f"What is {a} plus {b}?",
+                    "chosen": str(a + b),
+                    "rejected": str(a + b + off),
+                    "kind": "arithmetic",
+                }
+            )
+    rows = fmt + arith
+    rng.shuffle(rows)
+    n_held = len(rows) // 5
+    return rows[n_held:], rows[:n_held]
+
+
+def sft_rows(train: list[dict], seed: int) -> list[dict]:
+    """The prompts with the chosen and the rejected answer equally often: the format of an
+    answer is learned, the preference is not."""
+    rng = random.Random(seed)
+    rows = [
+        {"prompt": r["prompt"], "response": r[k]} for r in train for k in ("chosen", "rejected")
+    ]
+    rng.shuffle(rows)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--fixtures", default=str(Path(__file__).parents[2] / "shared" / "fixtures")
+    )
+    parser.add_argument("--pretrain-steps", type=int, default=60)
+    parser.add_argument("--sft-steps", type=int, default=60)
+    parser.add_argument("--dpo-steps", type=int, default=150)
+    parser.add_argument("--beta", type=float, default=0.1)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    books = Path(args.fixtures) / "books"
+    if not books.is_dir():
+        print(f"skipped: the book fixtures are not at {books}")
+        return 0
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    # The training tests' corpus helpers: real token shards from the book fixtures.
+    sys.path[:0] = [str(Path(__file__).parents[1]), str(Path(__file__).parents[1] / "tests")]
+    from corpusforge.model.align import AlignConfig, align, completion_logps, preference_accuracy
+    from corpusforge.model.checkpoint import LocalCheckpoint, load_model
+    from corpusforge.model.config import SFTConfig, TrainConfig
+    from corpusforge.model.pretrain import pretrain
+    from corpusforge.model.sft import finetune
+    from corpusforge.model.store import bootstrap_store, open_store
+    from tests._train_helpers import book_paragraphs, token_shards
+
+    train, held = pairs(args.seed)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-align-") as tmp:
+        root = Path(tmp)
+        shards = token_shards(book_paragraphs(Path(args.fixtures), 200_000), root / "shards")
+        store = open_store(root / "ws", bootstrap_store(root / "ws")["svc:trainer"])
+        common = dict(preset="tiny", micro_batch_size=16, log_every=20, seed=args.seed)
+        meta = {"checkpoint_metadata": {"pii_scrubbed": True}}
+        pretrain(
+            TrainConfig(
+                data=str(shards),
+                run_name="base",
+                seq_len=128,
+                max_steps=args.pretrain_steps,
+                eval_every=args.pretrain_steps,
+                checkpoint_every=args.pretrain_steps,
+                **common,
+                **meta,
+            ),
+            store,
+        )
+        base = f"runs/base/step-{args.pretrain_steps:07d}"
+        sft_file = root / "sft.jsonl"
+        sft_file.write_text("".join(json.dumps(r) + "\n" for r in sft_rows(train, args.seed)))
+        finetune(
+            SFTConfig(
+                data=str(sft_file),
+                init_from=base,
+                run_name="sft",
+                seq_len=64,
+                max_steps=args.sft_steps,
+                eval_every=args.sft_steps,
+                checkpoint_every=args.sft_steps,
+                lr=2e-3,
+                **common,
+                **meta,
+            ),
+            store,
+        )
+        sft = f"runs/sft/step-{args.sft_steps:07d}"
+        prefs = root / "prefs.jsonl"
+        prefs.write_text("".join(json.dumps(r) + "\n" for r in train))
+        t_dpo = time.perf_counter()
+        summary = align(
+            AlignConfig(
+                data=str(prefs),
+                init_from=sft,
+                run_name="dpo",
+                max_steps=args.dpo_steps,
+                micro_batch_size=8,
+                lr=args.lr,
+                beta=args.beta,
+                warmup_steps=10,
+                eval_every=args.dpo_steps,
+                checkpoint_every=args.dpo_steps,
+                log_every=25,
+                val_fraction=0.05,
+                seed=args.seed,
+                **meta,
+            ),
+            store,
+        )
+        dpo_seconds = time.perf_counter() - t_dpo
+        from transformers import AutoTokenizer
+
+        with LocalCheckpoint(store, sft) as path:
+            tok = AutoTokenizer.from_pretrained(path)
+            chat = bool(tok.chat_template)
+            ref_model = load_model(path)
+        with LocalCheckpoint(store, summary["checkpoint"]) as path:
+            policy_model = load_model(path)
+        from corpusforge.model.align import preference_row
+
+        rows = [preference_row(r, "held-out", chat) for r in held]
+        ref = completion_logps(ref_model, tok, rows)
+        pol = completion_logps(policy_model, tok, rows)
+    total = time.perf_counter() - t0
+
+    print(
+        f"tiny preset on CPU ({args.threads} thread(s)), torch {torch.__version__}; "
+        f"{len(train)} train / {len(held)} held-out pairs; pretrain {args.pretrain_steps} steps, "
+        f"SFT {args.sft_steps}, DPO {args.dpo_steps} (beta {args.beta}, lr {args.lr})"
+    )
+    print(
+        f"{'held-out pairs':<22}{'n':>4}  {'implicit reward acc':>28}  {'policy log-lik pref':>28}"
+    )
+    for kind in ("all", "format", "arithmetic"):
+        idx = [i for i, r in enumerate(held) if kind == "all" or r["kind"] == kind]
+        before = preference_accuracy(ref[idx], ref[idx], args.beta)
+        after = preference_accuracy(pol[idx], ref[idx], args.beta)
+        own_b, own_a = preference_accuracy(ref[idx]), preference_accuracy(pol[idx])
+        print(
+            f"{kind:<22}{len(idx):>4}  {before:>12.3f} -> {after:<12.3f}  "
+            f"{own_b:>12.3f} -> {own_a:<12.3f}"
+        )
+    print(
+        f"TRL eval (rewards/accuracies, ties count 0) on its {summary.get('step')}-step run's "
+        f"held-out split: {summary.get('reward_accuracy')}"
+    )
+    print(f"DPO {dpo_seconds:.0f} s; whole benchmark {total:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
