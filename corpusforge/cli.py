@@ -22,6 +22,7 @@ from corpusforge.commands import (
     run,
     sample,
     serve,
+    server,
     store,
     tokenize,
     train,
@@ -51,6 +52,7 @@ COMMAND_MODULES = (
     audit,
     run,
     serve,
+    server,
     doctor,
     demo,
 )
