@@ -415,7 +415,7 @@ def signatures(texts):
     for text in texts:
         words = [w for w in SPLIT.split(text.lower()) if w]
         sets.append([" ".join(words[k : k + 5]).encode() for k in range(max(1, len(words) - 4))])
-    return [m.hashvalues for m in MinHash.bulk(sets, num_perm=128)]
+    return [(m.hashvalues, m.scheme) for m in MinHash.bulk(sets, num_perm=128)]
 
 
 def main():
@@ -429,8 +429,8 @@ def main():
     lsh = MinHashLSH(threshold=threshold, num_perm=128)
     removed = []
     with open(dst, "w", encoding="utf-8") as out:
-        for row, h in zip(rows, sigs):
-            m = MinHash(num_perm=128, hashvalues=h)
+        for row, (h, scheme) in zip(rows, sigs):
+            m = MinHash(num_perm=128, hashvalues=h, scheme=scheme)
             if lsh.query(m):
                 removed.append(row["id"])
                 continue

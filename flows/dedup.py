@@ -33,7 +33,7 @@ from corpusforge.flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
-from corpusforge.flows.workers import compute_each
+from corpusforge.flows.workers import compute_each, on_warm_workers
 from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.dedup.index import DedupIndex
 from corpusforge.pipeline.dedup.signatures import compute_shard
@@ -115,7 +115,7 @@ def dedup_flow(params: DedupParams) -> dict[str, Any]:
     out = Path(params.output)
     work_root = stage_cache_dir("dedup")
     inputs = prepare_document_inputs(
-        params.input, work_root, allow_incomplete=params.allow_incomplete
+        params.input, work_root, allow_incomplete=params.allow_incomplete, map_fn=on_warm_workers
     )
     shards = inputs.shards
     if out.resolve() in {Path(s).resolve().parent for s in shards}:

@@ -24,7 +24,7 @@ from corpusforge.flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
-from corpusforge.flows.workers import compute_each
+from corpusforge.flows.workers import compute_each, on_warm_workers
 from corpusforge.pipeline.documents import list_shards
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.stage import assemble, scrub_shard
@@ -58,7 +58,7 @@ def pii_flow(params: PiiParams) -> dict[str, Any]:
     check_output_directory(Path(params.output), "pii", overwrite=params.overwrite)
     cache_root = stage_cache_dir("pii")
     inputs = prepare_document_inputs(
-        params.input, cache_root, allow_incomplete=params.allow_incomplete
+        params.input, cache_root, allow_incomplete=params.allow_incomplete, map_fn=on_warm_workers
     )
     shards = inputs.shards
     progress = Progress(len(shards), f"pii: {len(shards)} shards")

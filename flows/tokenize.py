@@ -26,7 +26,7 @@ from corpusforge.flows.common import (
     stage_cache_dir,
     task_runner_for,
 )
-from corpusforge.flows.workers import compute_each
+from corpusforge.flows.workers import compute_each, on_warm_workers
 from corpusforge.pipeline.stage_io import (
     StagedOutput,
     check_output_directory,
@@ -74,7 +74,10 @@ def encode_task(shards: list[str], chunk_root: str, plan: EncodePlan) -> list[di
 @flow(name="tokenize", log_prints=True)
 def tokenize_flow(params: TokenizeParams) -> dict[str, Any]:
     inputs = prepare_document_inputs(
-        params.input, _cache_root(), allow_incomplete=params.allow_incomplete
+        params.input,
+        _cache_root(),
+        allow_incomplete=params.allow_incomplete,
+        map_fn=on_warm_workers,
     )
     shards = inputs.shards
     with StagedOutput(params.output, "tokenize", overwrite=params.overwrite) as staged:

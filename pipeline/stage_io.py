@@ -30,6 +30,7 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ from corpusforge.pipeline.manifest import (
 CONVERTED_VERSION = 1
 _DONE = "_DONE.json"
 _JSONL_ROWS_PER_BATCH = 2048
+# How the units of a large input are run: `map_fn(fn, [args, ...])` -> [fn(*args), ...].
+MapFn = Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]
 # An input file larger than this is read as several units of about this size (one per core
 # and more, so the cores stay balanced); a smaller one is one unit.
 UNIT_BYTES = 8 << 20
@@ -91,9 +94,15 @@ def default_cache_root(out_dir: str | Path) -> Path:
 
 
 def prepare_document_inputs(
-    path: str | Path, cache_root: str | Path, *, allow_incomplete: bool = False
+    path: str | Path,
+    cache_root: str | Path,
+    *,
+    allow_incomplete: bool = False,
+    map_fn: MapFn | None = None,
 ) -> DocumentInputs:
-    """The shards of `path` that a stage can read, JSONL converted (see the module doc)."""
+    """The shards of `path` that a stage can read, JSONL converted (see the module doc).
+    `map_fn(fn, calls)` runs the units of a large JSONL file (default: one after another;
+    a flow passes its worker pool)."""
     p = Path(path)
     incomplete = False
     if p.is_dir():
@@ -102,7 +111,7 @@ def prepare_document_inputs(
     for shard in list_shards(p):
         large = shard.stat().st_size > UNIT_BYTES
         if shard.suffix == ".jsonl" and large:
-            units, rejects = convert_jsonl_units(shard, Path(cache_root) / "inputs")
+            units, rejects = convert_jsonl_units(shard, Path(cache_root) / "inputs", map_fn=map_fn)
             inputs.shards.extend(str(u) for u in units)
             inputs.rejects.extend(rejects)
         elif shard.suffix == ".jsonl":
@@ -270,18 +279,26 @@ def jsonl_spans(path: Path, units: int) -> list[_Span]:
     return spans
 
 
+def _serial_map(fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Any]:
+    return [fn(*args) for args in calls]
+
+
 def convert_jsonl_units(
-    path: Path, cache_root: Path, unit_bytes: int | None = None
+    path: Path, cache_root: Path, unit_bytes: int | None = None, map_fn: MapFn | None = None
 ) -> tuple[list[Path], list[Reject]]:
     """A large JSONL file as several Parquet shards, one per byte range (see the module doc);
     each range is converted and cached on its own, so a rerun reuses the finished ones."""
+    run = map_fn or _serial_map
     digest = sha256_file(path)
     spans = jsonl_spans(path, math.ceil(path.stat().st_size / (unit_bytes or UNIT_BYTES)))
-    units = [_convert_span(path, digest, span, k, cache_root, None) for k, span in enumerate(spans)]
+    units = run(
+        _convert_span, [(path, digest, s, k, cache_root, None) for k, s in enumerate(spans)]
+    )
     if len({u[2] for u in units}) > 1:
         # the ranges disagree on an extra column's type: every range with extras as text, so
         # that all shards of the file share one schema
-        units = [_convert_span(path, digest, s, k, cache_root, True) for k, s in enumerate(spans)]
+        calls = [(path, digest, s, k, cache_root, True) for k, s in enumerate(spans)]
+        units = run(_convert_span, calls)
     return [u[0] for u in units], [r for u in units for r in u[1]]
 
 

@@ -146,3 +146,18 @@ def test_dedup_on_a_split_file_keeps_what_the_whole_file_keeps(tmp_path, monkeyp
         )
 
     assert kept("split") == kept("whole")
+
+
+def test_a_flow_converts_the_units_on_its_warm_workers(tmp_path, small_units):
+    from corpusforge.flows import workers
+
+    src = _jsonl(tmp_path / "big.jsonl")
+    serial = prepare_document_inputs(src, tmp_path / "serial")
+    workers.shutdown_pool()
+    workers.warm_pool(2)
+    try:
+        pooled = prepare_document_inputs(src, tmp_path / "pooled", map_fn=workers.on_warm_workers)
+    finally:
+        workers.shutdown_pool()
+    assert [sha256_file(s) for s in pooled.shards] == [sha256_file(s) for s in serial.shards]
+    assert [r.position for r in pooled.rejects] == [58, 312]
