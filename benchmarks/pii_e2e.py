@@ -9,7 +9,7 @@ tickets, CVs, logs, ...), repeated with fresh seeds up to --docs, written as one
 
 - corpusforge: `corpusforge pii IN.jsonl -o OUT --mode full` in a fresh process, while the
   workspace's Prefect server runs (started by an earlier command), its stage cache removed
-  first: imports, JSONL conversion (a file over 8 MB is split into units), the worker pool on
+  first: imports, JSONL conversion (a file over 1 MB is split into 16 units), the worker pool on
   every core, the Prefect flow run, output shards, manifest and audit entries. Per core: the
   file's characters / wall seconds / the cores the command used (os.cpu_count()).
 - stock presidio: AnalyzerEngine (default recognizers, the same spaCy model) + AnonymizerEngine,

@@ -10,7 +10,7 @@ Inputs (`prepare_document_inputs`):
   A bad line (invalid JSON, not an object, no `id`/`text`) is quarantined with its line
   number and reason. The valid lines go on, so `in = out + rejected + removed` holds.
 - A large input file is read as several units so that every core works on it: a JSONL file
-  over `UNIT_BYTES` as byte ranges cut at line boundaries, a Parquet file over `UNIT_BYTES`
+  over `UNIT_MIN_BYTES` as byte ranges cut at line boundaries, a Parquet file over that size
   with several row groups as contiguous runs of row groups. Each unit becomes one Parquet
   shard, cached on its own (keyed by the file's hash and the unit's range, so its id and
   content are the same on every run, and a rerun reuses the units already done), in input
@@ -60,9 +60,22 @@ _DONE = "_DONE.json"
 _JSONL_ROWS_PER_BATCH = 2048
 # How the units of a large input are run: `map_fn(fn, [args, ...])` -> [fn(*args), ...].
 MapFn = Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]
-# An input file larger than this is read as several units of about this size (one per core
-# and more, so the cores stay balanced); a smaller one is one unit.
-UNIT_BYTES = 8 << 20
+# An input file larger than UNIT_MIN_BYTES is read as several units: UNITS_PER_FILE of them
+# (enough for every core of a large machine, and to balance two), each at least UNIT_MIN_BYTES
+# and at most UNIT_MAX_BYTES. The count depends on the file's size only, never on the machine,
+# so the same file gives the same units (and output shards) everywhere. A smaller file is one
+# unit, read as before.
+UNIT_MIN_BYTES = 1 << 20
+UNIT_MAX_BYTES = 64 << 20
+UNITS_PER_FILE = 16
+
+
+def unit_count(size: int) -> int:
+    """How many units a file of `size` bytes is read as."""
+    if size <= UNIT_MIN_BYTES:
+        return 1
+    unit = min(max(-(-size // UNITS_PER_FILE), UNIT_MIN_BYTES), UNIT_MAX_BYTES)
+    return math.ceil(size / unit)
 
 
 @dataclass
@@ -109,7 +122,7 @@ def prepare_document_inputs(
         incomplete = not _complete_stage_output(p, allow_incomplete)
     inputs = DocumentInputs(shards=[], incomplete=incomplete)
     for shard in list_shards(p):
-        large = shard.stat().st_size > UNIT_BYTES
+        large = unit_count(shard.stat().st_size) > 1
         if shard.suffix == ".jsonl" and large:
             units, rejects = convert_jsonl_units(shard, Path(cache_root) / "inputs", map_fn=map_fn)
             inputs.shards.extend(str(u) for u in units)
@@ -284,13 +297,13 @@ def _serial_map(fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[An
 
 
 def convert_jsonl_units(
-    path: Path, cache_root: Path, unit_bytes: int | None = None, map_fn: MapFn | None = None
+    path: Path, cache_root: Path, units: int | None = None, map_fn: MapFn | None = None
 ) -> tuple[list[Path], list[Reject]]:
     """A large JSONL file as several Parquet shards, one per byte range (see the module doc);
     each range is converted and cached on its own, so a rerun reuses the finished ones."""
     run = map_fn or _serial_map
     digest = sha256_file(path)
-    spans = jsonl_spans(path, math.ceil(path.stat().st_size / (unit_bytes or UNIT_BYTES)))
+    spans = jsonl_spans(path, units or unit_count(path.stat().st_size))
     units = run(
         _convert_span, [(path, digest, s, k, cache_root, None) for k, s in enumerate(spans)]
     )
@@ -336,7 +349,7 @@ def shard_name_of(k: int) -> str:
     return f"part-{k:05d}.parquet"
 
 
-def parquet_units(path: Path, cache_root: Path, unit_bytes: int | None = None) -> list[Path]:
+def parquet_units(path: Path, cache_root: Path, units: int | None = None) -> list[Path]:
     """A large Parquet file as several shards of contiguous row groups (itself when it has
     one row group): each written and cached on its own, in the file's row order."""
     meta = pq.read_metadata(path)
@@ -344,7 +357,7 @@ def parquet_units(path: Path, cache_root: Path, unit_bytes: int | None = None) -
     if groups <= 1:
         return [path]
     sizes = [meta.row_group(i).total_byte_size for i in range(groups)]
-    units = min(groups, math.ceil(path.stat().st_size / (unit_bytes or UNIT_BYTES)))
+    units = min(groups, units or unit_count(path.stat().st_size))
     total, done, runs = sum(sizes) or 1, 0, []
     for i, size in enumerate(sizes):  # a new run when a group's midpoint passes the next share
         if not runs or (len(runs) < units and (done + size / 2) * units >= len(runs) * total):

@@ -38,7 +38,7 @@ def _rows(shards: list[str]) -> pa.Table:
 
 @pytest.fixture
 def small_units(monkeypatch):
-    monkeypatch.setattr(stage_io, "UNIT_BYTES", 4096)
+    monkeypatch.setattr(stage_io, "UNIT_MIN_BYTES", 4096)
 
 
 def test_large_jsonl_becomes_units_that_add_up_to_the_whole_file(tmp_path, small_units):
@@ -110,9 +110,22 @@ def test_large_parquet_file_becomes_units_of_row_groups(tmp_path, small_units, m
     assert calls == []  # reused
 
 
+def test_unit_count_depends_on_the_size_only():
+    mb = 1 << 20
+    assert [stage_io.unit_count(n) for n in (0, mb, mb + 1, 6 * mb, 65 * mb, 65 * mb + 7)] == [
+        1,
+        1,
+        2,
+        6,
+        16,
+        16,
+    ]
+    assert stage_io.unit_count(4096 * mb) == 64  # units of at most 64 MB
+
+
 def test_small_files_are_one_unit_as_before(tmp_path):
     src = _jsonl(tmp_path / "small.jsonl", 50)
-    assert src.stat().st_size < stage_io.UNIT_BYTES
+    assert src.stat().st_size < stage_io.UNIT_MIN_BYTES
     inputs = prepare_document_inputs(src, tmp_path / "cache")
     digest = sha256_file(src)
     assert inputs.shards == [
@@ -129,7 +142,7 @@ def test_dedup_on_a_split_file_keeps_what_the_whole_file_keeps(tmp_path, monkeyp
 
     src = _jsonl(tmp_path / "big.jsonl")
     whole = run_dedup_local(src, tmp_path / "whole", workers=1)
-    monkeypatch.setattr(stage_io, "UNIT_BYTES", 4096)
+    monkeypatch.setattr(stage_io, "UNIT_MIN_BYTES", 4096)
     split = run_dedup_local(src, tmp_path / "split", workers=2)
     assert len(split["outputs"]) > len(whole["outputs"]) == 1
     c = split["counts"]
