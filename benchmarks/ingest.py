@@ -203,6 +203,8 @@ def main() -> None:
     data_dir = args.keep or tmp / "warc"
     data_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(tmp / "prefect"))
+    # the flow's Prefect API: this run's own workspace server (stopped at the end)
+    os.environ["CORPUSFORGE_WORKSPACE"] = str(tmp / "ws")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     configure_offline_environment()
     files, html_bytes = [], 0
@@ -283,6 +285,10 @@ def main() -> None:
         "finished children) / wall seconds; CPU ratio = baseline CPU seconds / run CPU seconds "
         "(the overhead in work done, whatever the machine's load)"
     )
+    from corpusforge.core.workspace import Workspace
+    from corpusforge.flows import server
+
+    server.stop(Workspace.resolve(tmp / "ws"))
     shutil.rmtree(tmp, ignore_errors=True)
 
 
