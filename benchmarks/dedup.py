@@ -17,6 +17,16 @@ MinHashLSH query-then-insert) and datatrove's MinHash stages 1-4 (local executor
 by the `bench` extra). Peers named in --subset-peers (default: plain datasketch, ~0.3 MB/s)
 run on a random subset of whole families of --subset-mb, scored against that subset's own
 ground truth, and are labelled so in the table.
+
+End to end (`--e2e-mb 65`, issue 18): the same kind of corpus as one JSONL file, deduplicated
+by the `corpusforge dedup` command (a fresh process: imports, JSONL conversion, Prefect flow
+run reported to the workspace's Prefect server, which an earlier command started; the output
+Parquet shards, clusters and manifest written) against a batched datasketch script on
+--workers processes (reads the JSONL, MinHash.bulk signatures of 1,000-document batches on a
+process pool, MinHashLSH query-then-insert in input order, kept documents written as JSONL),
+in the same run, each in its own process, wall time of the whole process.
+
+    .venv/bin/python benchmarks/dedup.py --e2e-mb 65
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -391,6 +402,108 @@ WARM_KERNELS = (
 )
 
 
+# ------------------------------------------------------------------------------ end to end
+DATASKETCH_BATCHED = r"""
+import json, sys
+from concurrent.futures import ProcessPoolExecutor
+import re
+
+from datasketch import MinHash, MinHashLSH
+
+SPLIT = re.compile(r"\W+")
+
+
+def signatures(texts):
+    sets = []
+    for text in texts:
+        words = [w for w in SPLIT.split(text.lower()) if w]
+        sets.append([" ".join(words[k : k + 5]).encode() for k in range(max(1, len(words) - 4))])
+    return [(m.hashvalues, m.scheme) for m in MinHash.bulk(sets, num_perm=128)]
+
+
+def main():
+    src, dst, workers, threshold = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    rows = [json.loads(line) for line in open(src, encoding="utf-8") if line.strip()]
+    texts = [r["text"] for r in rows]
+    step = 1000
+    with ProcessPoolExecutor(workers) as pool:
+        sigs = [h for batch in pool.map(signatures, [texts[i:i + step]
+                for i in range(0, len(texts), step)]) for h in batch]
+    lsh = MinHashLSH(threshold=threshold, num_perm=128)
+    removed = []
+    with open(dst, "w", encoding="utf-8") as out:
+        for row, (h, scheme) in zip(rows, sigs):
+            m = MinHash(num_perm=128, hashvalues=h, scheme=scheme)
+            if lsh.query(m):
+                removed.append(row["id"])
+                continue
+            lsh.insert(row["id"], m)
+            out.write(json.dumps(row) + "\n")
+    print(json.dumps({"removed": len(removed), "in": len(rows)}))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def end_to_end(work: Path, size_mb: float, threshold: float, workers: int) -> None:
+    """`corpusforge dedup` on one JSONL file vs batched datasketch on `workers` processes."""
+    corpus = work / "e2e-corpus"
+    info = build_corpus(corpus, size_mb, 1)
+    jsonl = work / "corpus.jsonl"
+    table = pq.read_table(corpus / "part-00000.parquet", columns=["id", "text", "source", "meta"])
+    with open(jsonl, "w", encoding="utf-8") as fh:
+        for row in table.to_pylist():
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    mb = jsonl.stat().st_size / 1e6
+    print(
+        f"end to end: one JSONL file of {info['documents']} documents, {mb:.1f} MB; "
+        f"{workers} workers, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    subprocess.run([sys.executable, "-c", WARM_KERNELS], check=True, cwd=ROOT)
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(CORPUSFORGE_WORKSPACE=str(work / "ws"), CORPUSFORGE_SERVER_IDLE_S="600")
+    cli = [sys.executable, "-m", "corpusforge.cli"]
+    subprocess.run([*cli, "server", "start"], env=env, check=True, capture_output=True)
+    script = work / "datasketch_batched.py"
+    script.write_text(DATASKETCH_BATCHED)
+    rows = []
+    try:
+        for rep in range(2):
+            for tool in ("corpusforge", "datasketch"):
+                out = work / f"e2e-{tool}-{rep}"
+                if tool == "corpusforge":
+                    shutil.rmtree(work / "ws" / "cache", ignore_errors=True)  # redo the work
+                    cmd = [*cli, "dedup", str(jsonl), "-o", str(out), "--threshold"]
+                    cmd += [str(threshold)]
+                else:
+                    cmd = [sys.executable, str(script), str(jsonl), str(out) + ".jsonl"]
+                    cmd += [str(workers), str(threshold)]
+                t0 = time.perf_counter()
+                done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+                seconds = time.perf_counter() - t0
+                if done.returncode != 0:
+                    raise SystemExit(f"{tool} failed: {done.stderr[-2000:]}")
+                if tool == "corpusforge":
+                    counts = json.loads((out / "manifest.json").read_text())["counts"]
+                    removed = counts["in"] - counts["out"] - counts["rejected"]
+                else:
+                    removed = json.loads(done.stdout.strip().splitlines()[-1])["removed"]
+                rows.append((rep, tool, seconds, removed))
+    finally:
+        subprocess.run([*cli, "server", "stop"], env=env, capture_output=True)
+    best = {t: min(s for _, tt, s, _ in rows if tt == t) for t in ("corpusforge", "datasketch")}
+    print("\n| run | tool | wall (s) | MB/s | removed |")
+    print("|---:|---|---:|---:|---:|")
+    for rep, tool, seconds, removed in rows:
+        print(f"| {rep + 1} | {tool} | {seconds:.1f} | {mb / seconds:.1f} | {removed} |")
+    print(
+        f"\ncorpusforge dedup end to end vs datasketch batched on {workers} processes "
+        f"(best of 2 each): **{best['datasketch'] / best['corpusforge']:.2f}x**"
+    )
+
+
 def run_tool(tool: str, corpus: Path, work: Path, args) -> dict:
     if tool == "datatrove":
         if not Path(args.peer_python).exists():
@@ -432,6 +545,12 @@ def main() -> None:
         help="python with datatrove installed (default: this one; `pip install -e .[bench]`)",
     )
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument(
+        "--e2e-mb",
+        type=float,
+        default=None,
+        help="only the end-to-end row: `corpusforge dedup` on one JSONL file of this size",
+    )
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--corpus", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -440,6 +559,9 @@ def main() -> None:
         return
 
     work = args.work or Path(tempfile.mkdtemp(prefix="dedup-bench-"))
+    if args.e2e_mb:
+        end_to_end(work, args.e2e_mb, args.threshold, args.workers)
+        return
     corpus = work / "corpus"
     t0 = time.perf_counter()
     info = build_corpus(corpus, args.size_mb, args.shards)

@@ -20,10 +20,24 @@ measures, on the same files in the same run:
              a fork server, not of this process: their CPU time is not visible here, so the
              flow's "cores busy" and "CPU ratio" are left blank.
 
+Peers a user would pick instead (--peers, same files, same run):
+
+  trafilatura-2p  trafilatura (the extractor of datatrove's and FineWeb's pipelines) in a plain
+             loop on two processes, one file each at a time: fastwarc over the response
+             records, the declared charset (resiliparse's detector where none is), then
+             `trafilatura.extract` with datatrove's options (favor_precision, no images,
+             deduplicate); no timeout
+  datatrove-2w datatrove's own WarcReader -> Trafilatura -> JsonlWriter pipeline on a
+             LocalPipelineExecutor with one task per file and two workers, its extractor's
+             timeout as shipped (1 s per page), in its own process (`pip install -e .[bench]`)
+
+Each reports the documents it extracted: the extractors differ in what they keep.
+
 ratio = baseline time / run time. For the flow, "per worker" divides that by the number of
 worker processes: how close the flow comes to the plain loop run on every worker at once.
 
 Usage: python benchmarks/ingest.py [--mb 200] [--files 4] [--repeats 3] [--keep DIR]
+           [--peers trafilatura,datatrove]
 """
 
 from __future__ import annotations
@@ -91,6 +105,74 @@ def ours_flow(files: list[Path], work: Path) -> int:
     return m["counts"]["out"]
 
 
+def _trafilatura_file(path: Path) -> int:
+    import trafilatura
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+
+    docs = 0
+    with open(path, "rb") as f:
+        for rec in ArchiveIterator(f, record_types=WarcRecordType.response, parse_http=True):
+            body = rec.reader.read()
+            html = bytes_to_str(body, rec.http_charset or detect_encoding(body))
+            text = trafilatura.extract(
+                html, favor_precision=True, include_images=False, deduplicate=True
+            )
+            docs += bool(text)
+    return docs
+
+
+def trafilatura_two_processes(files: list[Path]) -> int:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2) as pool:
+        return sum(pool.map(_trafilatura_file, files))
+
+
+DATATROVE_SCRIPT = r"""
+import sys
+from pathlib import Path
+
+
+def main():
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.extractors import Trafilatura
+    from datatrove.pipeline.readers import WarcReader
+    from datatrove.pipeline.writers import JsonlWriter
+
+    data, out, tasks = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    LocalPipelineExecutor(
+        [WarcReader(data, glob_pattern="*.warc.gz"), Trafilatura(), JsonlWriter(f"{out}/docs")],
+        tasks=tasks, workers=2, logging_dir=f"{out}/logs",
+    ).run()
+    import gzip
+    docs = sum(sum(1 for _ in gzip.open(p, "rt")) for p in Path(f"{out}/docs").glob("*.gz"))
+    print(docs)
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def datatrove_two_workers(files: list[Path], work: Path) -> int:
+    import subprocess
+    import sys
+
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    script = work.parent / "datatrove_ingest.py"
+    script.write_text(DATATROVE_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(files[0].parent), str(work), str(len(files))],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"datatrove failed: {done.stderr[-2000:]}")
+    return int(done.stdout.strip().splitlines()[-1])
+
+
 def timed(fn, *args) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds (this process and its children) and the result."""
     r0, c0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -104,18 +186,26 @@ def timed(fn, *args) -> tuple[float, float, int]:
     return wall, cpu, out
 
 
+PEERS = {"trafilatura-2p": "trafilatura", "datatrove-2w": "datatrove"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=200, help="MB of HTML in all files")
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="directory for the generated WARCs (reused)")
+    ap.add_argument(
+        "--peers", default="", help="also run: trafilatura (two processes), datatrove (two workers)"
+    )
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="cf-bench-ingest-"))
     data_dir = args.keep or tmp / "warc"
     data_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(tmp / "prefect"))
+    # the flow's Prefect API: this run's own workspace server (stopped at the end)
+    os.environ["CORPUSFORGE_WORKSPACE"] = str(tmp / "ws")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     configure_offline_environment()
     files, html_bytes = [], 0
@@ -159,30 +249,36 @@ def main() -> None:
     print(f"first flow run, smallest file (not timed below): {time.perf_counter() - t0:.1f} s")
 
     workers = min(len(files), os.cpu_count() or 1)  # what run_ingest starts
+    peers = {p for p in args.peers.split(",") if p}
     runs = {"baseline": [], "detect-all": [], "ours-1": [], "ours-flow": []}
+    runs.update({name: [] for name, p in PEERS.items() if p in peers})
     for _ in range(args.repeats):  # interleaved, so load changes hit every run alike
         runs["baseline"].append(timed(baseline, files))
         runs["detect-all"].append(timed(detect_all, files))
         runs["ours-1"].append(timed(ours_single, files, tmp / "single"))
         runs["ours-flow"].append(timed(ours_flow, files, tmp / "flow"))
+        if "trafilatura-2p" in runs:
+            runs["trafilatura-2p"].append(timed(trafilatura_two_processes, files))
+        if "datatrove-2w" in runs:
+            runs["datatrove-2w"].append(timed(datatrove_two_workers, files, tmp / "datatrove"))
 
     base = statistics.median(w for w, _, _ in runs["baseline"])
     base_cpu = statistics.median(c for _, c, _ in runs["baseline"])
     print(
-        f"\n{'run':<10} {'median s':>9} {'MB/s HTML':>10} {'docs/s':>8} {'cores busy':>10} "
-        f"{'ratio':>6} {'per worker':>10} {'CPU ratio':>9}"
+        f"\n{'run':<14} {'median s':>9} {'MB/s HTML':>10} {'docs/s':>8} {'cores busy':>10} "
+        f"{'ratio':>6} {'per worker':>10} {'CPU ratio':>9} {'documents':>9}"
     )
     for name, samples in runs.items():
         wall = statistics.median(w for w, _, _ in samples)
         cpu = statistics.median(c for _, c, _ in samples)
         docs = samples[-1][2]
-        flow = name == "ours-flow"
+        flow = name in ("ours-flow", "datatrove-2w")  # CPU of its workers is not seen here
         per_worker = f"{base / wall / workers:>10.2f}" if flow else f"{'':>10}"
         busy = f"{'':>10}" if flow else f"{cpu / wall:>10.2f}"
         cpu_ratio = f"{'':>9}" if flow else f"{base_cpu / cpu:>9.2f}"
         print(
-            f"{name:<10} {wall:>9.2f} {html_bytes / 1e6 / wall:>10.1f} {docs / wall:>8.0f} "
-            f"{busy} {base / wall:>6.2f} {per_worker} {cpu_ratio}"
+            f"{name:<14} {wall:>9.2f} {html_bytes / 1e6 / wall:>10.1f} {docs / wall:>8.0f} "
+            f"{busy} {base / wall:>6.2f} {per_worker} {cpu_ratio} {docs:>9}"
         )
     print(
         "\nratio = baseline time / run time (>= 0.8: at most 20% overhead); per worker = ratio / "
@@ -190,6 +286,10 @@ def main() -> None:
         "finished children) / wall seconds; CPU ratio = baseline CPU seconds / run CPU seconds "
         "(the overhead in work done, whatever the machine's load)"
     )
+    from corpusforge.core.workspace import Workspace
+    from corpusforge.flows import server
+
+    server.stop(Workspace.resolve(tmp / "ws"))
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -24,6 +24,7 @@ from corpusforge.commands import (
     run,
     sample,
     serve,
+    server,
     store,
     tokenize,
     train,
@@ -57,6 +58,7 @@ COMMAND_MODULES = (
     audit,
     run,
     serve,
+    server,
     doctor,
     demo,
 )
@@ -72,6 +74,8 @@ def main() -> None:
     """
     try:
         app()
+    except SystemExit as exc:  # click ends every command this way, success included
+        _exit_now(exc.code)
     except CorpusforgeError as exc:
         _fail(str(exc), exc)
     except ValidationError as exc:
@@ -83,6 +87,31 @@ def main() -> None:
         sys.exit(130)
     except Exception as exc:  # a bug or an environment failure: the details go to the log
         _fail(record_unexpected(exc))
+
+
+def _exit_now(code: int | str | None) -> None:
+    """End the process without the interpreter's own teardown: the exit hooks run (Prefect
+    sends its last events and logs, log files are flushed), but freeing a heap that holds
+    Prefect, Arrow and numba, and waiting for idle pool workers to wind down, took seconds
+    after the work was done (the workers exit with their parent: corpusforge.core.processes)."""
+    import atexit
+    import contextlib
+    import multiprocessing
+    import os
+
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    # The command is done: its worker processes are idle (multiprocessing's exit hook would
+    # wait for them, and the pool's own shutdown, skipped here, would not have asked them to go).
+    for child in multiprocessing.active_children():
+        child.kill()
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code or 0)
 
 
 def _fail(message: str, exc: BaseException | None = None) -> None:

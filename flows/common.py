@@ -32,12 +32,22 @@ def share_api_with_workers() -> None:
 
     Without a configured PREFECT_API_URL, Prefect runs an ephemeral API server inside each
     process that needs one; every process-pool worker would then start its own (seconds each,
-    minutes on a busy machine). Starting the ephemeral server here and exporting its URL lets
-    the workers, which inherit the environment, report to it instead.
+    minutes on a busy machine). The workspace's background server (`corpusforge.flows.server`,
+    started on first use) is used instead, or with CORPUSFORGE_PREFECT_SERVER=temporary a
+    server of this process; its URL is exported so that the workers, which inherit the
+    environment, report to it too.
     """
     from prefect.settings import get_current_settings
 
     if os.environ.get("PREFECT_API_URL") or get_current_settings().api.url:
+        return
+    from corpusforge.flows import server as workspace_server
+
+    if workspace_server.enabled():  # one background server per workspace, reused
+        os.environ["PREFECT_API_URL"] = workspace_server.ensure(Workspace.resolve())
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()  # Prefect read the environment at import
         return
     from prefect.server.api.server import SubprocessASGIServer
 

@@ -218,6 +218,20 @@ def compute_each(fn: Callable[..., T], calls: list[tuple[Any, ...]]) -> list[T]:
     return results
 
 
+def on_warm_workers(fn: Callable[..., T], calls: list[tuple[Any, ...]]) -> list[T]:
+    """`fn(*args)` for every call, spread over this process's warm workers when they run
+    (a flow's own steps, such as converting the units of a large input file, outside any
+    task); one after another here otherwise (a thread or Dask runner)."""
+    pool = _pool
+    if pool is None:
+        return [fn(*args) for args in calls]
+    token = _target.set(_pool_size)
+    try:
+        return compute_each(fn, calls)
+    finally:
+        _target.reset(token)
+
+
 class LocalWorkersTaskRunner(ThreadPoolTaskRunner):
     """Tasks on threads, their compute (see `compute`) on the warm worker processes."""
 

@@ -108,8 +108,15 @@ def drive(job: StageJob, run_request: Callable[[Request], Any]) -> dict[str, Any
     """Feed `job` the results of its requests (computed by `run_request`) until it returns its
     manifest. A request that fails is raised inside the job, so its staging directory and
     other clean-up run before the error reaches the caller."""
-    steps = job.steps
-    request = next(steps)
+    return drive_steps(job.steps, run_request)
+
+
+def drive_steps(steps: Generator[Request, Any, Any], run_request: Callable[[Request], Any]) -> Any:
+    """`drive` for any generator of requests (a job's, or a part of one); its return value."""
+    try:
+        request = next(steps)
+    except StopIteration as stop:  # nothing to compute
+        return stop.value
     while True:
         try:
             result = run_request(request)

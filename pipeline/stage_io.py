@@ -9,6 +9,13 @@ Inputs (`prepare_document_inputs`):
 - A JSONL file is read line by line into Parquet once (cached by the file's content hash).
   A bad line (invalid JSON, not an object, no `id`/`text`) is quarantined with its line
   number and reason. The valid lines go on, so `in = out + rejected + removed` holds.
+- A large input file is read as several units so that every core works on it: a JSONL file
+  over `UNIT_MIN_BYTES` as byte ranges cut at line boundaries, a Parquet file over that size
+  with several row groups as contiguous runs of row groups. Each unit becomes one Parquet
+  shard, cached on its own (keyed by the file's hash and the unit's range, so its id and
+  content are the same on every run, and a rerun reuses the units already done), in input
+  order, with line numbers counted from the start of the file. Smaller files are one unit,
+  read as before.
 
 Outputs (`StagedOutput`): a stage writes into a staging directory beside its output and
 publishes it by renaming, so readers see the old output or the whole new one, never half.
@@ -18,9 +25,12 @@ replacing an earlier output needs `overwrite`.
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
 import shutil
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,10 +54,29 @@ from corpusforge.pipeline.manifest import (
     read_manifest,
     write_json_atomic,
 )
+from corpusforge.pipeline.stage import Units, drive_steps
 
 CONVERTED_VERSION = 1
 _DONE = "_DONE.json"
 _JSONL_ROWS_PER_BATCH = 2048
+# How the units of a large input are run: `map_fn(fn, [args, ...])` -> [fn(*args), ...].
+MapFn = Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]
+# An input file larger than UNIT_MIN_BYTES is read as several units: UNITS_PER_FILE of them
+# (enough for every core of a large machine, and to balance two), each at least UNIT_MIN_BYTES
+# and at most UNIT_MAX_BYTES. The count depends on the file's size only, never on the machine,
+# so the same file gives the same units (and output shards) everywhere. A smaller file is one
+# unit, read as before.
+UNIT_MIN_BYTES = 1 << 20
+UNIT_MAX_BYTES = 64 << 20
+UNITS_PER_FILE = 16
+
+
+def unit_count(size: int) -> int:
+    """How many units a file of `size` bytes is read as."""
+    if size <= UNIT_MIN_BYTES:
+        return 1
+    unit = min(max(-(-size // UNITS_PER_FILE), UNIT_MIN_BYTES), UNIT_MAX_BYTES)
+    return math.ceil(size / unit)
 
 
 @dataclass
@@ -79,19 +108,45 @@ def default_cache_root(out_dir: str | Path) -> Path:
 
 
 def prepare_document_inputs(
-    path: str | Path, cache_root: str | Path, *, allow_incomplete: bool = False
+    path: str | Path,
+    cache_root: str | Path,
+    *,
+    allow_incomplete: bool = False,
+    map_fn: MapFn | None = None,
 ) -> DocumentInputs:
-    """The shards of `path` that a stage can read, JSONL converted (see the module doc)."""
+    """The shards of `path` that a stage can read, JSONL converted (see the module doc).
+    `map_fn(fn, calls)` runs the units of a large JSONL file (default: one after another).
+    A stage job uses `document_inputs` instead, so its driver spreads them."""
+    run = map_fn or _serial_map
+    return drive_steps(
+        document_inputs(path, cache_root, allow_incomplete=allow_incomplete),
+        lambda request: run(request.fn, list(request.calls)),
+    )
+
+
+def document_inputs(
+    path: str | Path, cache_root: str | Path, *, allow_incomplete: bool = False
+) -> Generator[Units, Any, DocumentInputs]:
+    """`prepare_document_inputs` as job steps: `inputs = yield from document_inputs(...)`
+    inside a stage job, so the units of a large JSONL file are converted by the job's driver
+    (on its workers), as a "convert" step."""
     p = Path(path)
     incomplete = False
     if p.is_dir():
         incomplete = not _complete_stage_output(p, allow_incomplete)
     inputs = DocumentInputs(shards=[], incomplete=incomplete)
     for shard in list_shards(p):
-        if shard.suffix == ".jsonl":
+        large = unit_count(shard.stat().st_size) > 1
+        if shard.suffix == ".jsonl" and large:
+            units, rejects = yield from jsonl_units(shard, Path(cache_root) / "inputs")
+            inputs.shards.extend(str(u) for u in units)
+            inputs.rejects.extend(rejects)
+        elif shard.suffix == ".jsonl":
             converted, rejects = convert_jsonl(shard, Path(cache_root) / "inputs")
             inputs.shards.append(str(converted))
             inputs.rejects.extend(rejects)
+        elif large:
+            inputs.shards.extend(str(u) for u in parquet_units(shard, Path(cache_root) / "inputs"))
         else:
             inputs.shards.append(str(shard))
     return inputs
@@ -167,24 +222,43 @@ def convert_jsonl(path: Path, cache_root: Path) -> tuple[Path, list[Reject]]:
     return final / shard.name, rejects
 
 
-def _write_jsonl_as_parquet(path: Path, work: Path) -> list[Reject]:
+def _write_jsonl_as_parquet(path: Path, work: Path, span: _Span | None = None) -> list[Reject]:
     """Extra columns keep their JSON types; if the lines disagree on a column's type (or the
     first lines leave it empty), the file is written again with extra columns as text."""
     import pyarrow as pa
 
     try:
-        return _write_jsonl_once(path, work, extras_as_text=False)
+        return _write_jsonl_once(path, work, extras_as_text=False, span=span)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         shutil.rmtree(work, ignore_errors=True)
-        return _write_jsonl_once(path, work, extras_as_text=True)
+        return _write_jsonl_once(path, work, extras_as_text=True, span=span)
 
 
-def _write_jsonl_once(path: Path, work: Path, extras_as_text: bool) -> list[Reject]:
+@dataclass(frozen=True)
+class _Span:
+    """Bytes [start, end) of a file, beginning at line `first_line` (counted from 1)."""
+
+    start: int
+    end: int
+    first_line: int
+
+
+def _lines(fh, span: _Span | None):
+    """(line number, raw line) of the whole file or of one span of it."""
+    if span is None:
+        return enumerate(fh, 1)
+    fh.seek(span.start)
+    return enumerate(io.BytesIO(fh.read(span.end - span.start)), span.first_line)
+
+
+def _write_jsonl_once(
+    path: Path, work: Path, extras_as_text: bool, span: _Span | None = None
+) -> list[Reject]:
     rejects: list[Reject] = []
     batch: list[dict[str, Any]] = []
     rows = 0
     with ShardWriter(work, rows_per_shard=1 << 62) as writer, open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
+        for lineno, raw in _lines(fh, span):
             if not raw.strip():
                 continue
             reason, row = _parse_line(raw)
@@ -205,6 +279,132 @@ def _write_jsonl_once(path: Path, work: Path, extras_as_text: bool) -> list[Reje
         "".join(r.model_dump_json(exclude_none=True) + "\n" for r in rejects)
     )
     return rejects
+
+
+def jsonl_spans(path: Path, units: int) -> list[_Span]:
+    """`units` byte ranges of about equal size, each cut after a newline (fewer when lines are
+    long), with the line number each one starts at. The same file gives the same spans."""
+    size = path.stat().st_size
+    cuts = [0]
+    with open(path, "rb") as fh:
+        for k in range(1, units):
+            fh.seek(max(k * size // units, cuts[-1]))
+            if fh.tell() > 0:
+                fh.seek(fh.tell() - 1)  # a cut right after a newline stays there
+            fh.readline()
+            if cuts[-1] < fh.tell() < size:
+                cuts.append(fh.tell())
+        cuts.append(size)
+        spans, line, pos = [], 1, 0
+        for start, end in zip(cuts, cuts[1:], strict=False):
+            while pos < start:  # count the newlines before this span
+                fh.seek(pos)
+                chunk = fh.read(min(1 << 20, start - pos))
+                line += chunk.count(b"\n")
+                pos += len(chunk)
+            spans.append(_Span(start, end, line))
+    return spans
+
+
+def _serial_map(fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Any]:
+    return [fn(*args) for args in calls]
+
+
+def convert_jsonl_units(
+    path: Path, cache_root: Path, units: int | None = None, map_fn: MapFn | None = None
+) -> tuple[list[Path], list[Reject]]:
+    """A large JSONL file as several Parquet shards, one per byte range (see the module doc);
+    each range is converted and cached on its own, so a rerun reuses the finished ones."""
+    run = map_fn or _serial_map
+    return drive_steps(jsonl_units(path, cache_root, units), lambda r: run(r.fn, list(r.calls)))
+
+
+def jsonl_units(
+    path: Path, cache_root: Path, units: int | None = None
+) -> Generator[Units, Any, tuple[list[Path], list[Reject]]]:
+    """`convert_jsonl_units` as job steps (one "convert" step per pass over the ranges)."""
+    digest = sha256_file(path)
+    spans = jsonl_spans(path, units or unit_count(path.stat().st_size))
+    names = [f"{path.name}@{s.start}" for s in spans]
+    sizes = [s.end - s.start for s in spans]
+    calls = [(path, digest, s, k, cache_root, None) for k, s in enumerate(spans)]
+    done = yield Units("convert", _convert_span, calls, names, sizes)
+    if len({u[2] for u in done}) > 1:
+        # the ranges disagree on an extra column's type: every range with extras as text, so
+        # that all shards of the file share one schema
+        calls = [(path, digest, s, k, cache_root, True) for k, s in enumerate(spans)]
+        done = yield Units("convert", _convert_span, calls, names, sizes)
+    return [u[0] for u in done], [r for u in done for r in u[1]]
+
+
+def _convert_span(
+    path: Path, digest: str, span: _Span, k: int, cache_root: Path, as_text: bool | None
+) -> tuple[Path, list[Reject], str]:
+    """(shard, rejects, schema) of one byte range of `path`, from the cache or converted."""
+    mode = "-text" if as_text else ""
+    unit = CachedUnit(cache_root, f"{digest}-v{CONVERTED_VERSION}-{span.start}-{span.end}{mode}")
+    record = unit.load()
+    if record is None:
+        work = unit.begin()
+        if as_text:
+            rejects = _write_jsonl_once(path, work, extras_as_text=True, span=span)
+        else:
+            rejects = _write_jsonl_as_parquet(path, work, span)
+        (work / "part-00000.parquet").replace(work / shard_name_of(k))
+        schema = pq.read_schema(work / shard_name_of(k)).to_string(show_schema_metadata=False)
+        record = unit.commit(
+            {
+                "source": str(path),
+                "sha256_source": digest,
+                "bytes": [span.start, span.end],
+                "first_line": span.first_line,
+                "shard": shard_name_of(k),
+                "schema": schema,
+                "rejects": [r.model_dump(exclude_none=True) for r in rejects],
+            }
+        )
+    shard = unit.final / record["shard"]
+    return shard, [Reject(**r) for r in record["rejects"]], record["schema"]
+
+
+def shard_name_of(k: int) -> str:
+    return f"part-{k:05d}.parquet"
+
+
+def parquet_units(path: Path, cache_root: Path, units: int | None = None) -> list[Path]:
+    """A large Parquet file as several shards of contiguous row groups (itself when it has
+    one row group): each written and cached on its own, in the file's row order."""
+    meta = pq.read_metadata(path)
+    groups = meta.num_row_groups
+    if groups <= 1:
+        return [path]
+    sizes = [meta.row_group(i).total_byte_size for i in range(groups)]
+    units = min(groups, units or unit_count(path.stat().st_size))
+    total, done, runs = sum(sizes) or 1, 0, []
+    for i, size in enumerate(sizes):  # a new run when a group's midpoint passes the next share
+        if not runs or (len(runs) < units and (done + size / 2) * units >= len(runs) * total):
+            runs.append([])
+        runs[-1].append(i)
+        done += size
+    digest = sha256_file(path)
+    out = []
+    for k, run in enumerate(runs):
+        unit = CachedUnit(cache_root, f"{digest}-rg-{run[0]}-{run[-1]}")
+        record = unit.load()
+        if record is None:
+            work = unit.begin()
+            table = pq.ParquetFile(path).read_row_groups(run)
+            pq.write_table(table, work / shard_name_of(k), compression="zstd")
+            record = unit.commit(
+                {
+                    "source": str(path),
+                    "sha256_source": digest,
+                    "row_groups": run,
+                    "shard": shard_name_of(k),
+                }
+            )
+        out.append(unit.final / record["shard"])
+    return out
 
 
 def _extras_as_text(row: dict[str, Any]) -> dict[str, Any]:

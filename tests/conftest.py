@@ -14,6 +14,9 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="corpusforge-tests-"))
 os.environ["CORPUSFORGE_WORKSPACE"] = str(_SESSION_DIR / "workspace")
 os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# CLI subprocesses without PREFECT_API_URL start their workspace's background Prefect server
+# (corpusforge.flows.server); in a test workspace it need not outlive the test by long.
+os.environ.setdefault("CORPUSFORGE_SERVER_IDLE_S", "20")
 os.environ.pop("CORPUSFORGE_AUDIT_URL", None)
 os.environ.pop("CORPUSFORGE_AUDIT_KEY", None)  # each test workspace keys its own log
 

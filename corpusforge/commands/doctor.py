@@ -72,14 +72,20 @@ def check_spacy_model() -> Check:
     )
 
 
-def check_prefect_api(timeout: float = 3.0) -> Check:
+def check_prefect_api(timeout: float = 3.0, ws: Workspace | None = None) -> Check:
     url = os.environ.get("PREFECT_API_URL", "")
     if not url:
+        from corpusforge.flows import server  # no Prefect import
+
+        state = server.status(ws) if ws is not None else None
+        if state is not None and server.healthy(state["api_url"], timeout=timeout):
+            return Check("prefect-api", "OK", f"workspace server {state['ui_url']} healthy")
         return Check(
             "prefect-api",
             "WARN",
-            "PREFECT_API_URL not set: each run starts a temporary local API, no UI to watch",
-            "prefect server start, then export PREFECT_API_URL=http://127.0.0.1:4200/api",
+            "PREFECT_API_URL not set and the workspace's Prefect server is not running: "
+            "the next stage command starts it",
+            "corpusforge server start (UI), or export PREFECT_API_URL for a shared server",
         )
     import httpx
 
@@ -190,7 +196,7 @@ def run_checks(ws: Workspace) -> list[Check]:
         check_spacy_model,
         check_gpu,
         check_dask,
-        check_prefect_api,
+        lambda: check_prefect_api(ws=ws),
         lambda: check_workspace(ws),
         lambda: check_audit_log(ws),
         lambda: check_store_keys(ws),

@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from corpusforge.commands._common import WorkspaceOption, fail, flows_imported, use_workspace
+from corpusforge.core.workspace import Workspace
 
 
 def serve(
@@ -78,10 +79,17 @@ def serve(
         typer.echo(f"corpus-to-model/{d.name}: stages {stages}; {sched}; concurrency limit {limit}")
     if check:
         return
-    if not os.environ.get("PREFECT_API_URL"):
+    from corpusforge.flows import server
+
+    if not os.environ.get("PREFECT_API_URL") and server.enabled():
+        os.environ["PREFECT_API_URL"] = server.ensure(Workspace.resolve())
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()  # Prefect read the environment at import
         typer.echo(
-            "note: PREFECT_API_URL is not set, so runs go to a temporary local API; start a "
-            "server (`prefect server start`) and export PREFECT_API_URL to see them in the UI",
+            "note: PREFECT_API_URL is not set, so the deployments and their runs go to the "
+            f"workspace's own Prefect server (UI: {os.environ['PREFECT_API_URL'][:-4]}); "
+            "export PREFECT_API_URL to use a shared server",
             err=True,
         )
     if gpu_pool:

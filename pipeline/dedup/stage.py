@@ -36,7 +36,7 @@ from corpusforge.pipeline.stage_io import (
     StagedOutput,
     check_output_directory,
     default_cache_root,
-    prepare_document_inputs,
+    document_inputs,
 )
 
 CLUSTERS_NAME = "clusters.parquet"
@@ -470,7 +470,7 @@ def _dedup_steps(
     out = Path(out_dir)
     check_output_directory(out, "dedup", overwrite=overwrite)
     work_root = Path(cache_root) if cache_root else default_cache_root(out)
-    inputs = prepare_document_inputs(input_path, work_root, allow_incomplete=allow_incomplete)
+    inputs = yield from document_inputs(input_path, work_root, allow_incomplete=allow_incomplete)
     shards = inputs.shards
     if out.resolve() in {Path(s).resolve().parent for s in shards}:
         raise InputError(f"{out}: output directory must differ from the input directory")

@@ -41,7 +41,7 @@ from corpusforge.pipeline.stage_io import (
     StagedOutput,
     check_output_directory,
     default_cache_root,
-    prepare_document_inputs,
+    document_inputs,
 )
 
 REMOVALS_DIR = "removals"
@@ -287,7 +287,7 @@ def filter_job(
 def _filter_steps(input_path, out_dir, config, cache_root, overwrite, allow_incomplete) -> JobSteps:
     check_output_directory(Path(out_dir), "filter", overwrite=overwrite)
     cache = Path(cache_root) if cache_root else default_cache_root(out_dir)
-    inputs = prepare_document_inputs(input_path, cache, allow_incomplete=allow_incomplete)
+    inputs = yield from document_inputs(input_path, cache, allow_incomplete=allow_incomplete)
     shards = inputs.shards
     results = yield Units(
         "filter",

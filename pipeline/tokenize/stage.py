@@ -33,7 +33,7 @@ from corpusforge.pipeline.stage_io import (
     StagedOutput,
     check_output_directory,
     default_cache_root,
-    prepare_document_inputs,
+    document_inputs,
 )
 from corpusforge.pipeline.tokenize.config import TokenizeConfig
 from corpusforge.pipeline.tokenize.encode import SPLITS, EncodePlan, encode_input_shard, is_blank
@@ -338,7 +338,7 @@ def _tokenize_steps(
 ) -> JobSteps:
     check_output_directory(Path(out_dir), "tokenize", overwrite=overwrite)
     cache = Path(cache_root) if cache_root else default_cache_root(out_dir)
-    inputs = prepare_document_inputs(input_path, cache, allow_incomplete=allow_incomplete)
+    inputs = yield from document_inputs(input_path, cache, allow_incomplete=allow_incomplete)
     shards = [Path(s) for s in inputs.shards]
     with StagedOutput(out_dir, "tokenize", overwrite=overwrite) as staged:
         out = staged.path
