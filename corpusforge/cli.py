@@ -75,7 +75,9 @@ def main() -> None:
     try:
         app()
     except SystemExit as exc:  # click ends every command this way, success included
-        _exit_now(exc.code)
+        if exc.code not in (0, None):
+            raise  # a usage error: nothing heavy was loaded, and a caller may catch it
+        _exit_now(0)
     except CorpusforgeError as exc:
         _fail(str(exc), exc)
     except ValidationError as exc:
@@ -89,7 +91,7 @@ def main() -> None:
         _fail(record_unexpected(exc))
 
 
-def _exit_now(code: int | str | None) -> None:
+def _exit_now(code: int) -> None:
     """End the process without the interpreter's own teardown: the exit hooks run (Prefect
     sends its last events and logs, log files are flushed), but freeing a heap that holds
     Prefect, Arrow and numba, and waiting for idle pool workers to wind down, took seconds
@@ -99,9 +101,6 @@ def _exit_now(code: int | str | None) -> None:
     import multiprocessing
     import os
 
-    if isinstance(code, str):
-        print(code, file=sys.stderr)
-        code = 1
     # The command is done: its worker processes are idle (multiprocessing's exit hook would
     # wait for them, and the pool's own shutdown, skipped here, would not have asked them to go).
     for child in multiprocessing.active_children():
@@ -111,7 +110,7 @@ def _exit_now(code: int | str | None) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
-    os._exit(code or 0)
+    os._exit(code)
 
 
 def _fail(message: str, exc: BaseException | None = None) -> None:

@@ -123,6 +123,18 @@ def publish_table(key: str, rows: Sequence[Mapping[str, Any]], description: str)
     )
 
 
+def publish_report_link(html: str) -> None:
+    """The compliance report as a link artifact, in a flow run of its own ("compliance-report"),
+    so the UI's artifacts page and runs list lead to it."""
+    from prefect import flow
+
+    @flow(name="compliance-report", log_prints=False)
+    def compliance_report(html: str) -> None:
+        publish_link("compliance-report", Path(html), "Compliance report (HTML)")
+
+    compliance_report(html)
+
+
 def publish_link(key: str, path: Path, description: str) -> None:
     """A link artifact to a file the run wrote (the compliance report), so the UI's artifacts
     page leads to it."""

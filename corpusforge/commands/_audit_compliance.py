@@ -147,9 +147,9 @@ def report(
     result = write_report(AuditLog.for_workspace(ws), out or ws.root / "reports", since, until)
     typer.echo(f"report: {result['markdown']}\nreport: {result['html']}")
     if os.environ.get("PREFECT_API_URL"):  # a Prefect server to show it in; never start one
-        from corpusforge.flows.common import publish_link  # lazy: Prefect
+        from corpusforge.flows.common import publish_report_link  # lazy: Prefect
 
-        publish_link("compliance-report", Path(result["html"]), "Compliance report (HTML)")
+        publish_report_link(result["html"])
     typer.echo(
         f"audit chain {result['status']}: {result['entries']} entries, head {result['head_hash']}"
     )

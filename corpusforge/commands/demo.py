@@ -117,9 +117,9 @@ def run_demo(ws: Workspace, seed: int = 0, report: Report = print) -> dict[str, 
     log = AuditLog(ws.audit_url)
     lineage = checkpoint_lineage(log, final)
     compliance = write_report(log, ws.root / "reports")
-    from corpusforge.flows.common import publish_link
+    from corpusforge.flows.common import publish_report_link
 
-    publish_link("compliance-report", Path(compliance["html"]), "Compliance report (HTML)")
+    publish_report_link(compliance["html"])
     evaluated = stages["eval"]["manifest"].get("evaluations", {}) if "eval" in stages else {}
     return {
         "stages": {name: r["manifest"].get("counts", {}) for name, r in stages.items()},
