@@ -7,7 +7,8 @@ the same stage through its Python API in a fresh process, side by side in one ru
 Columns (wall seconds, median of --repeat runs, interleaved so load changes hit both sides):
 
 - `api`: `python -c "<the stage's own function>(IN, OUT)"` in a fresh process (imports and the
-  stage's process pool included): `run_dedup_local`, `scrub_documents`, `tokenize_corpus`;
+  stage's process pool included): the stage's job on `run_local` (dedup on 2 workers, PII on
+  one, tokenize as its config says);
 - `cli warm`: `corpusforge <stage> IN -o OUT` while the workspace's Prefect server runs (it was
   started by an earlier command), with the workspace's stage cache removed before each run so
   the command redoes the work; its runs land in that server's API (the UI shows them);
@@ -40,12 +41,21 @@ from dedup import _sentences  # noqa: E402  (the dedup benchmark's real-text sen
 
 CLI = [sys.executable, "-m", "corpusforge.cli"]
 API = {
-    "dedup": "from corpusforge.pipeline.dedup.stage import run_dedup_local as f; f({i!r}, {o!r})",
-    "pii": "from corpusforge.pipeline.pii.stage import scrub_documents as f; f({i!r}, {o!r})",
+    "dedup": (
+        "from corpusforge.pipeline.stage import run_local\n"
+        "from corpusforge.pipeline.dedup.stage import dedup_job\n"
+        "run_local(dedup_job({i!r}, {o!r}), workers=2)"
+    ),
+    "pii": (
+        "from corpusforge.pipeline.stage import run_local\n"
+        "from corpusforge.pipeline.pii.stage import pii_job\n"
+        "run_local(pii_job({i!r}, {o!r}), workers=1)"
+    ),
     "tokenize": (
-        "from corpusforge.pipeline.tokenize.stage import tokenize_corpus as f\n"
+        "from corpusforge.pipeline.stage import run_local\n"
+        "from corpusforge.pipeline.tokenize.stage import tokenize_job\n"
         "from corpusforge.pipeline.tokenize.config import TokenizeConfig as C\n"
-        "f({i!r}, {o!r}, C(vocab_size=512))"
+        "run_local(tokenize_job({i!r}, {o!r}, C(vocab_size=512)))"
     ),
 }
 CLI_ARGS = {"dedup": [], "pii": ["--mode", "full"], "tokenize": ["--vocab-size", "512"]}

@@ -13,6 +13,7 @@ import pytest
 
 from corpusforge.core.hashing import sha256_file
 from corpusforge.pipeline import stage_io
+from corpusforge.pipeline.stage import run_local
 from corpusforge.pipeline.stage_io import convert_jsonl, prepare_document_inputs
 
 
@@ -138,12 +139,12 @@ def test_small_files_are_one_unit_as_before(tmp_path):
 
 
 def test_dedup_on_a_split_file_keeps_what_the_whole_file_keeps(tmp_path, monkeypatch):
-    from corpusforge.pipeline.dedup.stage import run_dedup_local
+    from corpusforge.pipeline.dedup.stage import dedup_job
 
     src = _jsonl(tmp_path / "big.jsonl")
-    whole = run_dedup_local(src, tmp_path / "whole", workers=1)
+    whole = run_local(dedup_job(src, tmp_path / "whole"), workers=1)
     monkeypatch.setattr(stage_io, "UNIT_MIN_BYTES", 4096)
-    split = run_dedup_local(src, tmp_path / "split", workers=2)
+    split = run_local(dedup_job(src, tmp_path / "split"), workers=2)
     assert len(split["outputs"]) > len(whole["outputs"]) == 1
     c = split["counts"]
     assert c == whole["counts"]
