@@ -5,8 +5,8 @@
 
 Both sides use the same tokenizer, text, cores and machine in the same run. The raw side is
 `Tokenizer.encode_batch` / `encode_batch_fast` on texts already in memory, with the tokenizers
-thread pool on every core; the end-to-end side is `tokenize_job` on `run_local` with one worker process
-per core. Also prints bytes per token of a 32k tokenizer on the real-format fixture corpus.
+thread pool on every core; the end-to-end side is `tokenize_job` on `run_local` with one worker
+process per core. Also prints bytes per token of a 32k tokenizer on the real-format fixture corpus.
 """
 
 from __future__ import annotations
