@@ -4,7 +4,8 @@ Both sides run ingest -> dedup -> PII -> tokenize on the same sample corpus, wit
 plain side calls the `pipeline/` functions directly (`ingest_file` + `assemble`, the dedup job on
 `run_local`, `scrub_shard` + `assemble`, the tokenize job's own steps); the flow side runs
 `corpusforge.flows.pipeline.run_pipeline`, whose tasks map over files and shards. Sizes: the
-demo corpus (`write_sample(scale=1)`) and one 100x larger. Prints wall time of each side, the flow/plain ratio, and the number of task runs.
+demo corpus (`write_sample(scale=1)`) and one 100x larger. Prints wall time of each side, the
+flow/plain ratio, and the number of task runs.
 
     .venv/bin/python benchmarks/orchestration.py            # scale 1 and 100
     .venv/bin/python benchmarks/orchestration.py --quick    # scale 1 and 10
