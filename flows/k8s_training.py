@@ -23,7 +23,6 @@ unknown or misspelt fields, wrong types and missing required fields fail with on
 from __future__ import annotations
 
 import copy
-import importlib
 import inspect
 import re
 import time
@@ -196,17 +195,24 @@ def _model_class(name: str) -> type:
     upstream = re.match(_UPSTREAM, name)
     if upstream:
         name = upstream.group(1)
-    for module in ("kubeflow.training.models", "kubernetes.client.models"):
-        try:
-            mod = importlib.import_module(module)
-        except ImportError as exc:
-            raise ConfigError(
-                "the Kubernetes training path needs the k8s extra: "
-                "pip install 'corpusforge[k8s]' (kubeflow-training, kubernetes)"
-            ) from exc
+    for mod in _model_modules():
         if hasattr(mod, name):
             return getattr(mod, name)
     raise ConfigError(f"no Kubernetes API model named {name}")
+
+
+def _model_modules() -> tuple[Any, Any]:
+    """The API model modules of the operator's SDK and of the Kubernetes client (fixed names,
+    imported statically; the type names looked up in them come from their own metadata)."""
+    try:
+        import kubeflow.training.models as training_models
+        import kubernetes.client.models as client_models
+    except ImportError as exc:
+        raise ConfigError(
+            "the Kubernetes training path needs the k8s extra: "
+            "pip install 'corpusforge[k8s]' (kubeflow-training, kubernetes)"
+        ) from exc
+    return training_models, client_models
 
 
 def _required(cls: type, attr: str) -> bool:

@@ -435,7 +435,15 @@ DYNAMIC_CALLS = {
     "load_entry_point",
 }
 # getattr/setattr with a computed name, each reviewed: the name comes from code, not data.
-REVIEWED_GETATTR = {("flows/pipeline_steps.py", "getattr(ctx.config, self.name)")}
+REVIEWED_GETATTR = {
+    ("flows/pipeline_steps.py", "getattr(ctx.config, self.name)"),
+    # a stage name from the fixed OPTIONAL_STAGES tuple, read as the config's section
+    ("flows/pipeline_config.py", "getattr(self, s)"),
+    # API model classes and their properties, named by the Kubernetes SDKs' own type metadata
+    # (openapi_types), to build a JSON Schema; nothing from a config or parameter
+    ("flows/k8s_training.py", "getattr(mod, name)"),
+    ("flows/k8s_training.py", "getattr(cls, attr)"),
+}
 
 
 def _sources():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -35,6 +35,41 @@ AllowIncompleteOption = Annotated[
         help="Read an input directory that has no complete manifest (recorded in the audit).",
     ),
 ]
+
+
+TaskRunnerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--task-runner",
+        help="where tasks run: local processes (default), 'threads', or dask://HOST:PORT",
+    ),
+]
+
+C = TypeVar("C")
+
+
+class RunByDefaultGroup(typer.core.TyperGroup):
+    """A command group whose `run` subcommand is also the group itself: `pii IN -o OUT` is
+    `pii run IN -o OUT`, while `pii review ...` stays a subcommand."""
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.commands:
+            args = ["run", *args]
+        return super().resolve_command(ctx, args)
+
+
+def build_config(cls: type[C], what: str = "", **values: Any) -> C:
+    """`cls(**values)` from command options; an invalid value is a one-line error naming the
+    option (never echoing the value)."""
+    from pydantic import ValidationError
+
+    from corpusforge.core.settings import validation_message
+
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        fail(f"invalid {what + ' ' if what else ''}option: {validation_message(exc, cls)}")
+        raise  # unreachable: fail() exits
 
 
 def use_workspace(path: Path | None) -> Workspace:

@@ -7,13 +7,13 @@ import typer
 from corpusforge.commands._common import (
     AllowIncompleteOption,
     OverwriteOption,
+    TaskRunnerOption,
     WorkspaceOption,
+    build_config,
     check_task_runner,
-    fail,
     flows_imported,
     use_workspace,
 )
-from corpusforge.core.settings import validation_message
 
 
 def dedup(
@@ -37,16 +37,12 @@ def dedup(
         "--index",
         help="persistent index (directory or URL): dedup against earlier batches and extend it",
     ),
-    task_runner: str | None = typer.Option(
-        None, help="where tasks run: local processes (default), 'threads', or dask://HOST:PORT"
-    ),
+    task_runner: TaskRunnerOption = None,
     overwrite: OverwriteOption = False,
     allow_incomplete: AllowIncompleteOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Remove exact and near duplicates; write kept shards, clusters.parquet and a manifest."""
-    from pydantic import ValidationError
-
     check_task_runner(task_runner)
     use_workspace(workspace)
     from corpusforge.flows.dedup import DedupParams, run_dedup  # lazy: Prefect
@@ -54,18 +50,16 @@ def dedup(
 
     flows_imported()
 
-    try:
-        config = DedupConfig(
-            threshold=threshold,
-            ngram=ngram,
-            num_perm=num_perm,
-            bands=bands,
-            rows=rows,
-            keep=keep,
-            prefer_sources=prefer_source,
-        )
-    except ValidationError as exc:
-        fail(f"invalid option: {validation_message(exc, DedupConfig)}")
+    config = build_config(
+        DedupConfig,
+        threshold=threshold,
+        ngram=ngram,
+        num_perm=num_perm,
+        bands=bands,
+        rows=rows,
+        keep=keep,
+        prefer_sources=prefer_source,
+    )
     manifest = run_dedup(
         DedupParams(
             input=str(input_path),

@@ -10,25 +10,15 @@ import typer
 from corpusforge.commands._common import (
     AllowIncompleteOption,
     OverwriteOption,
+    RunByDefaultGroup,
     WorkspaceOption,
-    fail,
+    build_config,
     flows_imported,
     use_workspace,
 )
-from corpusforge.core.settings import validation_message
-
-
-class _FilterGroup(typer.core.TyperGroup):
-    """`filter IN -o OUT` runs the stage; `filter review OUT` is a subcommand."""
-
-    def resolve_command(self, ctx, args):
-        if args and args[0] not in self.commands:
-            args = ["run", *args]
-        return super().resolve_command(ctx, args)
-
 
 filter_app = typer.Typer(
-    cls=_FilterGroup,
+    cls=RunByDefaultGroup,
     help="Filter documents: language ID and published quality rules, every removal with a reason.",
     no_args_is_help=True,
 )
@@ -53,8 +43,6 @@ def run(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Remove low-quality and unwanted-language documents (Gopher, C4, FineWeb rules)."""
-    from pydantic import ValidationError
-
     use_workspace(workspace)
     from corpusforge.pipeline.filter.config import FilterConfig
 
@@ -64,10 +52,7 @@ def run(
         language["keep_languages"] = [] if codes == ["all"] else codes
     if min_confidence is not None:
         language["min_confidence"] = min_confidence
-    try:
-        config = FilterConfig(language=language)
-    except ValidationError as exc:
-        fail(f"invalid filter option: {validation_message(exc, FilterConfig)}")
+    config = build_config(FilterConfig, "filter", language=language)
     from corpusforge.flows.filter import FilterParams, run_filter  # lazy: Prefect
 
     flows_imported()

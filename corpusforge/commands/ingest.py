@@ -6,13 +6,14 @@ import typer
 
 from corpusforge.commands._common import (
     OverwriteOption,
+    TaskRunnerOption,
     WorkspaceOption,
+    build_config,
     check_task_runner,
     fail,
     flows_imported,
     use_workspace,
 )
-from corpusforge.core.settings import validation_message
 
 
 def ingest(
@@ -29,16 +30,12 @@ def ingest(
     max_doc_chars: int = typer.Option(16_000_000, help="quarantine documents longer than this"),
     extractor: str = typer.Option("resiliparse", help="HTML extractor: resiliparse|trafilatura"),
     text_field: str = typer.Option("text", help="text column of JSONL/Parquet datasets"),
-    task_runner: str | None = typer.Option(
-        None, help="where tasks run: local processes (default), 'threads', or dask://HOST:PORT"
-    ),
+    task_runner: TaskRunnerOption = None,
     strict: bool = typer.Option(False, "--strict", help="exit non-zero if anything was rejected"),
     overwrite: OverwriteOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Ingest web, book, wiki and dataset files into Parquet document shards."""
-    from pydantic import ValidationError
-
     check_task_runner(task_runner)
     use_workspace(workspace)
     from corpusforge.flows.ingest import IngestParams, run_ingest  # lazy: Prefect
@@ -46,15 +43,13 @@ def ingest(
 
     flows_imported()
 
-    try:
-        config = IngestConfig(
-            min_chars=min_chars,
-            max_doc_chars=max_doc_chars,
-            web_extractor=extractor,
-            text_field=text_field,
-        )
-    except ValidationError as exc:
-        fail(f"invalid option: {validation_message(exc, IngestConfig)}")
+    config = build_config(
+        IngestConfig,
+        min_chars=min_chars,
+        max_doc_chars=max_doc_chars,
+        web_extractor=extractor,
+        text_field=text_field,
+    )
     manifest = run_ingest(
         IngestParams(
             inputs=inputs,

@@ -11,25 +11,15 @@ import typer
 from corpusforge.commands._common import (
     AllowIncompleteOption,
     OverwriteOption,
+    RunByDefaultGroup,
     WorkspaceOption,
-    fail,
+    build_config,
     flows_imported,
     use_workspace,
 )
-from corpusforge.core.settings import validation_message
-
-
-class _PiiGroup(typer.core.TyperGroup):
-    """`pii IN -o OUT` runs the stage; `pii review IN` is a subcommand."""
-
-    def resolve_command(self, ctx, args):
-        if args and args[0] not in self.commands:
-            args = ["run", *args]
-        return super().resolve_command(ctx, args)
-
 
 pii_app = typer.Typer(
-    cls=_PiiGroup,
+    cls=RunByDefaultGroup,
     help="Remove PII: `pii IN -o OUT` scrubs document shards, `pii review IN` spot-checks.\n\n"
     "corpusforge pii IN -o OUT [--mode fast|full] is the same as `pii run IN -o OUT` (every "
     "option: `corpusforge pii run --help`). Presidio recognizers, typed placeholders, audit.",
@@ -55,15 +45,12 @@ def run(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Scrub PII from document shards (or instruction data with --sft)."""
-    from pydantic import ValidationError
-
     use_workspace(workspace)
     from corpusforge.pipeline.pii.config import PiiConfig  # lazy: spaCy, presidio
 
-    try:
-        config = PiiConfig(mode=mode, **({"spacy_model": spacy_model} if spacy_model else {}))
-    except ValidationError as exc:
-        fail(f"invalid PII option: {validation_message(exc, PiiConfig)}")
+    config = build_config(
+        PiiConfig, "PII", mode=mode, **({"spacy_model": spacy_model} if spacy_model else {})
+    )
     if sft:
         from corpusforge.flows.common import audit  # lazy: Prefect
         from corpusforge.pipeline.pii.stage import scrub_sft_jsonl  # lazy: spaCy, presidio

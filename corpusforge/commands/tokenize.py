@@ -9,13 +9,14 @@ import typer
 from corpusforge.commands._common import (
     AllowIncompleteOption,
     OverwriteOption,
+    TaskRunnerOption,
     WorkspaceOption,
+    build_config,
     check_task_runner,
     fail,
     flows_imported,
     use_workspace,
 )
-from corpusforge.core.settings import validation_message
 
 
 def _parse_mixture(values: list[str]) -> dict[str, float] | None:
@@ -50,16 +51,12 @@ def tokenize(
     ),
     seed: int = typer.Option(0, help="salt of the split/sample/mixture hashes"),
     workers: int | None = typer.Option(None, help="encoding processes (default: cores)"),
-    task_runner: str | None = typer.Option(
-        None, help="where tasks run: local processes (default), 'threads', or dask://HOST:PORT"
-    ),
+    task_runner: TaskRunnerOption = None,
     overwrite: OverwriteOption = False,
     allow_incomplete: AllowIncompleteOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Train (or adopt) a tokenizer and encode documents into train/val token shards."""
-    from pydantic import ValidationError
-
     check_task_runner(task_runner)
     use_workspace(workspace)
     from corpusforge.flows.tokenize import TokenizeParams, run_tokenize  # lazy: Prefect
@@ -67,19 +64,17 @@ def tokenize(
 
     flows_imported()
 
-    try:
-        config = TokenizeConfig(
-            vocab_size=vocab_size,
-            tokenizer_dir=str(tokenizer) if tokenizer else None,
-            val_fraction=val_fraction,
-            shard_tokens=shard_tokens,
-            train_sample_bytes=train_sample_bytes,
-            mixture=_parse_mixture(mix),
-            seed=seed,
-            workers=workers,
-        )
-    except ValidationError as exc:
-        fail(f"invalid option: {validation_message(exc, TokenizeConfig)}")
+    config = build_config(
+        TokenizeConfig,
+        vocab_size=vocab_size,
+        tokenizer_dir=str(tokenizer) if tokenizer else None,
+        val_fraction=val_fraction,
+        shard_tokens=shard_tokens,
+        train_sample_bytes=train_sample_bytes,
+        mixture=_parse_mixture(mix),
+        seed=seed,
+        workers=workers,
+    )
     manifest = run_tokenize(
         TokenizeParams(
             input=str(input),
