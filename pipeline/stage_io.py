@@ -38,7 +38,8 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from corpusforge.core.errors import InputError, IntegrityError
-from corpusforge.core.hashing import sha256_file
+from corpusforge.core.hashing import sha256_file, sha256_json
+from corpusforge.core.version import code_version
 from corpusforge.pipeline.documents import (
     DOC_COLUMNS,
     DOC_SCHEMA,
@@ -98,6 +99,12 @@ class DocumentInputs:
         run.counts["in"] += self.rejected
         if self.incomplete:
             run.extra["input_incomplete"] = True
+
+
+def unit_key(input_sha256: str, settings: Any) -> str:
+    """The cache key of one unit's result: the sha256 of its input, the settings that decide
+    the result (JSON-able), and the code version, so a code change recomputes every unit."""
+    return sha256_json({"input": input_sha256, "settings": settings, "code": code_version()})[:32]
 
 
 def default_cache_root(out_dir: str | Path) -> Path:

@@ -19,13 +19,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
-from corpusforge.core.hashing import sha256_file, sha256_json
-from corpusforge.core.version import code_version
+from corpusforge.core.hashing import sha256_file
 from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.dedup.minhash import band_keys, permutations, signatures
 from corpusforge.pipeline.dedup.shingles import normalize_for_dedup, shingle_sets
 from corpusforge.pipeline.documents import iter_shard_batches
-from corpusforge.pipeline.stage_io import CachedUnit
+from corpusforge.pipeline.stage_io import CachedUnit, unit_key
 
 DONE_NAME = "_DONE.json"
 NO_SIGNATURE = -1  # sig_row of a document with empty normalised text
@@ -33,9 +32,7 @@ _TITLE_CHARS = 200
 
 
 def shard_work_key(shard_sha256: str, config: DedupConfig) -> str:
-    return sha256_json(
-        {"shard": shard_sha256, "sig": config.signature_params(), "code": code_version()}
-    )[:32]
+    return unit_key(shard_sha256, config.signature_params())
 
 
 def _title(meta: Any) -> str:

@@ -28,7 +28,6 @@ import pyarrow.parquet as pq
 
 from corpusforge.core.errors import InputError, environment_problem
 from corpusforge.core.hashing import sha256_file, sha256_json
-from corpusforge.core.version import code_version
 from corpusforge.pipeline.documents import ShardWriter, iter_shard_batches, shard_name
 from corpusforge.pipeline.filter.config import FilterConfig
 from corpusforge.pipeline.filter.engine import Decision, DocumentFilter
@@ -42,6 +41,7 @@ from corpusforge.pipeline.stage_io import (
     check_output_directory,
     default_cache_root,
     document_inputs,
+    unit_key,
 )
 
 REMOVALS_DIR = "removals"
@@ -68,9 +68,7 @@ def get_filter(config: FilterConfig) -> DocumentFilter:
 
 
 def shard_cache_key(shard_sha256: str, config: FilterConfig) -> str:
-    return sha256_json(
-        {"shard": shard_sha256, "config": config.model_dump(mode="json"), "code": code_version()}
-    )[:32]
+    return unit_key(shard_sha256, config.model_dump(mode="json"))
 
 
 def _with_language(meta: Any, decision: Decision) -> str:

@@ -22,7 +22,6 @@ import orjson
 
 from corpusforge.core.errors import InputError, environment_problem
 from corpusforge.core.hashing import sha256_file, sha256_json
-from corpusforge.core.version import code_version
 from corpusforge.pipeline.documents import shard_name
 from corpusforge.pipeline.ingest.config import IngestConfig
 from corpusforge.pipeline.ingest.datasets import read_hub_dataset
@@ -38,6 +37,7 @@ from corpusforge.pipeline.stage_io import (
     StagedOutput,
     check_output_directory,
     default_cache_root,
+    unit_key,
 )
 from corpusforge.pipeline.text import normalize_texts
 
@@ -119,9 +119,7 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[str]:
 
 
 def file_cache_key(file_sha256: str, config: IngestConfig) -> str:
-    return sha256_json(
-        {"file": file_sha256, "config": config.model_dump(mode="json"), "code": code_version()}
-    )[:32]
+    return unit_key(file_sha256, config.model_dump(mode="json"))
 
 
 def _read_records(path: str, config: IngestConfig) -> Iterator[RawDocument | RecordError]:

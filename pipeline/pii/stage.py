@@ -23,7 +23,6 @@ import pyarrow.parquet as pq
 
 from corpusforge.core.errors import InputError, environment_problem
 from corpusforge.core.hashing import sha256_file, sha256_json
-from corpusforge.core.version import code_version
 from corpusforge.pipeline.documents import ShardWriter, iter_shard_batches, shard_name
 from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun
 from corpusforge.pipeline.pii.config import PiiConfig
@@ -37,6 +36,7 @@ from corpusforge.pipeline.stage_io import (
     check_output_directory,
     default_cache_root,
     document_inputs,
+    unit_key,
 )
 
 DONE_NAME = "_DONE.json"
@@ -57,9 +57,7 @@ def get_scrubber(config: PiiConfig) -> Scrubber:
 
 
 def shard_cache_key(shard_sha256: str, config: PiiConfig) -> str:
-    return sha256_json(
-        {"shard": shard_sha256, "config": config.fingerprint(), "code": code_version()}
-    )[:32]
+    return unit_key(shard_sha256, config.fingerprint())
 
 
 def _counts_table(rows: list[dict[str, Any]], entity_types: list[str]) -> pa.Table:

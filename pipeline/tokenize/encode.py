@@ -21,11 +21,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpusforge.core.errors import InputError
-from corpusforge.core.hashing import sha256_file, sha256_json
-from corpusforge.core.version import code_version
+from corpusforge.core.hashing import sha256_file
 from corpusforge.pipeline import special_tokens as st
 from corpusforge.pipeline.documents import iter_shard_batches
-from corpusforge.pipeline.stage_io import CachedUnit
+from corpusforge.pipeline.stage_io import CachedUnit, unit_key
 from corpusforge.pipeline.tokenize.sampling import copies_of, doc_columns, split_of
 from corpusforge.pipeline.tokenize.shard_format import token_dtype
 from corpusforge.pipeline.tokenize.tokenizer import load_tokenizer, special_ids
@@ -55,16 +54,13 @@ class EncodePlan:
     settings: dict[str, Any] = field(default_factory=dict)
 
     def chunk_key(self, input_sha256: str) -> str:
-        return sha256_json(
-            {
-                "input": input_sha256,
-                "tokenizer": self.tokenizer_sha256,
-                "val_fraction": self.val_fraction,
-                "seed": self.seed,
-                "multipliers": self.multipliers,
-                "code": code_version(),
-            }
-        )[:32]
+        settings = {
+            "tokenizer": self.tokenizer_sha256,
+            "val_fraction": self.val_fraction,
+            "seed": self.seed,
+            "multipliers": self.multipliers,
+        }
+        return unit_key(input_sha256, settings)
 
 
 def is_blank(text: str) -> bool:
