@@ -27,15 +27,12 @@ from corpusforge.pipeline.documents import ShardWriter, iter_shard_batches, shar
 from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.scrub import Scrubbed, Scrubber, freeze_heap, language_of
-from corpusforge.pipeline.remote import document_stage
-from corpusforge.pipeline.stage import JobSteps, StageJob, Units, unit_names, unit_sizes
+from corpusforge.pipeline.shard_job import per_shard_job
+from corpusforge.pipeline.stage import StageJob
 from corpusforge.pipeline.stage_io import (
     CachedUnit,
     DocumentInputs,
     StagedOutput,
-    check_output_directory,
-    default_cache_root,
-    document_inputs,
     unit_key,
 )
 
@@ -245,33 +242,18 @@ def pii_job(
     allow_incomplete: bool = False,
 ) -> StageJob:
     """The PII stage over document shards (run it with `run_local` or the Prefect driver)."""
-    config = config or PiiConfig()
-    steps = document_stage(
+    return per_shard_job(
         "pii",
-        lambda i, o, c, _: _pii_steps(i, o, config, c, overwrite, allow_incomplete),
+        "scrub",
+        scrub_shard,
+        assemble,
         input_path,
         out_dir,
+        config or PiiConfig(),
         cache_root,
         overwrite=overwrite,
         allow_incomplete=allow_incomplete,
     )
-    return StageJob("pii", steps)
-
-
-def _pii_steps(input_path, out_dir, config, cache_root, overwrite, allow_incomplete) -> JobSteps:
-    check_output_directory(Path(out_dir), "pii", overwrite=overwrite)
-    cache = Path(cache_root) if cache_root else default_cache_root(out_dir)
-    inputs = yield from document_inputs(input_path, cache, allow_incomplete=allow_incomplete)
-    shards = inputs.shards
-    results = yield Units(
-        "scrub",
-        scrub_shard,
-        [(s, cache, config) for s in shards],
-        unit_names(shards),
-        unit_sizes(shards),
-        documents=lambda r: r["counts"].get("in", 0),
-    )
-    return assemble(results, cache, out_dir, config, inputs, overwrite=overwrite)
 
 
 # Text fields of instruction rows, and of preference rows (chosen and rejected alike).
