@@ -29,6 +29,7 @@ from corpusforge.flows.stage_driver import run_stage_job
 from corpusforge.pipeline.ingest.config import IngestConfig
 from corpusforge.pipeline.ingest.stage import expand_inputs, ingest_job
 from corpusforge.pipeline.remote import audit_object, check_output, is_remote
+from corpusforge.pipeline.stage_io import unit_count
 
 
 class IngestParams(StrictModel):
@@ -58,13 +59,14 @@ def ingest_flow(params: IngestParams) -> dict[str, Any]:
 
 
 def run_ingest(params: IngestParams) -> dict[str, Any]:
-    """Run the flow on the local worker processes (one per file, up to the cores), on
-    threads, or on Dask."""
+    """Run the flow on the local worker processes (one per unit: a file, or a part of a
+    large WARC file; up to the cores), on threads, or on Dask."""
     check_output(params.output, "ingest", overwrite=params.overwrite)
     local = [i for i in params.inputs if not is_remote(i)]
     files = expand_inputs(local) + [i for i in params.inputs if is_remote(i)]
     check_worker_paths(params.task_runner, files)
-    runner = task_runner_for(params.task_runner, workers=min(len(files), os.cpu_count() or 1))
+    units = sum(unit_count(os.path.getsize(f)) if os.path.isfile(f) else 1 for f in files)
+    runner = task_runner_for(params.task_runner, workers=min(units, os.cpu_count() or 1))
     return ingest_flow.with_options(task_runner=runner)(params)
 
 

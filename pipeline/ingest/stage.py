@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections import Counter
@@ -22,12 +23,14 @@ import orjson
 
 from corpusforge.core.errors import InputError, environment_problem
 from corpusforge.core.hashing import sha256_file, sha256_json
+from corpusforge.pipeline import stage_io
 from corpusforge.pipeline.documents import shard_name
 from corpusforge.pipeline.ingest.config import IngestConfig
 from corpusforge.pipeline.ingest.datasets import read_hub_dataset
 from corpusforge.pipeline.ingest.detect import detect_format
 from corpusforge.pipeline.ingest.readers import open_reader
 from corpusforge.pipeline.ingest.records import RawDocument, RecordError
+from corpusforge.pipeline.ingest.warc import read_warc, warc_spans
 from corpusforge.pipeline.ingest.writer import BackgroundShardWriter
 from corpusforge.pipeline.manifest import REJECTS_NAME, Reject, StageRun
 from corpusforge.pipeline.remote import source_stage
@@ -122,32 +125,53 @@ def file_cache_key(file_sha256: str, config: IngestConfig) -> str:
     return unit_key(file_sha256, config.model_dump(mode="json"))
 
 
-def _read_records(path: str, config: IngestConfig) -> Iterator[RawDocument | RecordError]:
+def _read_records(
+    path: str,
+    config: IngestConfig,
+    span: tuple[int, int] | None = None,
+    stats: Counter | None = None,
+) -> Iterator[RawDocument | RecordError]:
     if path.startswith(HUB_PREFIX):
         yield from read_hub_dataset(path[len(HUB_PREFIX) :], config)
+        return
+    if span is not None:  # a unit of a large WARC file (`warc_units`)
+        yield from read_warc(Path(path), config, stats, span=span)
         return
     yield from open_reader(Path(path), config)
 
 
 def ingest_file(
-    path: str, cache_root: str | Path, config: IngestConfig, uri: str | None = None
+    path: str,
+    cache_root: str | Path,
+    config: IngestConfig,
+    uri: str | None = None,
+    span: tuple[int, int] | None = None,
+    file_sha256: str | None = None,
 ) -> dict[str, Any]:
-    """Ingest one source file into its cache directory; return its result record.
+    """Ingest one source file (or the byte range `span` of a WARC file) into its cache
+    directory; return its result record.
 
     `uri` is where the file came from when `path` is a local copy of it (an object fetched
     from a URL): documents, rejects and the result name it instead of `path`.
     Bad records are quarantined (rejects.jsonl) and counted; a file that cannot be read at all
-    becomes one reject. Nothing here raises for bad input.
+    becomes one reject. Nothing here raises for bad input. `file_sha256`, when the caller
+    has it, saves hashing the file again (every unit of a large file would).
     """
     t0 = time.perf_counter()
-    return _read_file(path, cache_root, config, *_file_key(path, config, uri), t0, uri)()
+    file_sha, key = _file_key(path, config, uri, file_sha256)
+    if span is not None:
+        key = sha256_json({"key": key, "span": list(span)})[:32]
+    return _read_file(path, cache_root, config, file_sha, key, t0, uri, span)()
 
 
-def _file_key(path: str, config: IngestConfig, uri: str | None = None) -> tuple[str, str]:
+def _file_key(
+    path: str, config: IngestConfig, uri: str | None = None, file_sha: str | None = None
+) -> tuple[str, str]:
     """The file's sha256 (of the spec for a hub dataset) and its cache key (which covers
     `uri` when given: the cached documents carry it)."""
     is_hub = path.startswith(HUB_PREFIX)
-    file_sha = hashlib.sha256(path.encode()).hexdigest() if is_hub else sha256_file(path)
+    if file_sha is None:
+        file_sha = hashlib.sha256(path.encode()).hexdigest() if is_hub else sha256_file(path)
     key = file_cache_key(file_sha, config)
     return file_sha, key if uri is None else sha256_json({"key": key, "uri": uri})[:32]
 
@@ -160,6 +184,7 @@ def _read_file(
     key: str,
     t0: float,
     uri: str | None = None,
+    span: tuple[int, int] | None = None,
 ) -> Callable[[], dict[str, Any]]:
     """`ingest_file` up to the end of reading; returns the call that finishes the file: waits
     for the shard writer's last batches and records the result."""
@@ -172,6 +197,7 @@ def _read_file(
     work = unit.begin()
     counts: Counter[str] = Counter()
     by_source: Counter[str] = Counter()
+    reader_stats: Counter[str] = Counter()
     licenses: set[str] = set()
     fmt = "hub-dataset" if is_hub else None
     new_id = id_maker(file_sha)
@@ -215,7 +241,7 @@ def _read_file(
         try:
             if not is_hub:
                 fmt = detect_format(Path(local))
-            for item in _read_records(local, config):
+            for item in _read_records(local, config, span, reader_stats):
                 if isinstance(item, RecordError):
                     reject(item.position, item.reason)
                     continue
@@ -253,7 +279,7 @@ def _read_file(
             "path": path,
             "sha256": file_sha,
             "format": fmt or "unknown",
-            "bytes": 0 if is_hub else Path(local).stat().st_size,
+            "bytes": (span[1] - span[0]) if span else 0 if is_hub else Path(local).stat().st_size,
             "cache_key": key,
             "documents": sum(o["rows"] for o in outputs),
             "by_source": dict(by_source),
@@ -266,6 +292,9 @@ def _read_file(
             "outputs": outputs,
             "seconds": round(busy + time.perf_counter() - t1, 3),  # reading + waiting
         }
+        if span is not None:
+            result["span"] = list(span)
+            result["overran"] = bool(reader_stats["overran"])
         return {**unit.commit(result), "cached": False}
 
     return finish
@@ -289,20 +318,7 @@ def assemble(
     with StagedOutput(out_dir, "ingest", overwrite=overwrite) as staged:
         out = staged.path
         run = StageRun("ingest", out, config, inputs=[], hash_inputs=False)
-        run.inputs = [
-            {
-                "path": r["path"],
-                "sha256": r["sha256"],
-                "format": r["format"],
-                "bytes": r["bytes"],
-                "documents": r["documents"],
-                "rejected": r["rejected"],
-                "dropped_short": r["dropped_short"],
-                "licenses": r["licenses"],
-                "cached": r.get("cached", False),
-            }
-            for r in results
-        ]
+        run.inputs = [_input_entry(group) for group in _by_file(results)]
         index = 0
         by_source: Counter[str] = Counter()
         for r in results:
@@ -321,14 +337,46 @@ def assemble(
             # a reject that is not a too-large record was never counted as a record
             run.counts["in"] += r["records"] + r["rejected"] - r.get("too_large", 0)
             run.counts["dropped_short"] += r["dropped_short"]
-            run.counts["files"] += 1
-            run.counts["files_cached"] += int(r.get("cached", False))
+            run.counts["units"] += 1
+            run.counts["units_cached"] += int(r.get("cached", False))
             run.counts["cache_recomputed"] += r.get("cache_recomputed", 0)
+        run.counts["files"] = len(run.inputs)
+        run.counts["files_cached"] = sum(int(i["cached"]) for i in run.inputs)
         run.counts["removed"] = run.counts["dropped_short"]
         run.extra["by_source"] = dict(by_source)
         manifest = run.finish()
         staged.publish()
     return manifest
+
+
+def _by_file(results: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The results in input order, the units of one file together."""
+    groups: list[list[dict[str, Any]]] = []
+    for r in results:
+        if r.get("span") and r["span"][0] > 0 and groups and groups[-1][0]["path"] == r["path"]:
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    return groups
+
+
+def _input_entry(units: list[dict[str, Any]]) -> dict[str, Any]:
+    """One file's line in the manifest's `inputs`, over its units."""
+    first = units[0]
+    entry = {
+        "path": first["path"],
+        "sha256": first["sha256"],
+        "format": first["format"],
+        "bytes": sum(u["bytes"] for u in units),
+        "documents": sum(u["documents"] for u in units),
+        "rejected": sum(u["rejected"] for u in units),
+        "dropped_short": sum(u["dropped_short"] for u in units),
+        "licenses": sorted({lic for u in units for lic in u["licenses"]}),
+        "cached": all(u.get("cached", False) for u in units),
+    }
+    if len(units) > 1:
+        entry["units"] = [u["span"] for u in units]
+    return entry
 
 
 def ingest_job(
@@ -352,12 +400,60 @@ def _ingest_steps(inputs, out_dir, cache_root, uri_of, *, config, overwrite) -> 
     check_output_directory(Path(out_dir), "ingest", overwrite=overwrite)
     files = expand_inputs(inputs)
     cache = Path(cache_root) if cache_root else default_cache_root(out_dir)
-    results = yield Units(
-        "read",
-        ingest_file,
-        [(f, cache, config, uri_of(f) if uri_of else None) for f in files],
-        unit_names(files),
-        unit_sizes(files),
-        documents=lambda r: r["documents"],
-    )
+    plan = [(f, uri_of(f) if uri_of else None, warc_units(f)) for f in files]
+    calls, names, sizes, owner = [], [], [], []
+    for k, (f, uri, units) in enumerate(plan):
+        if units is None:
+            calls.append((f, cache, config, uri))
+            names += unit_names([f])
+            sizes += unit_sizes([f])
+            owner.append(k)
+            continue
+        digest, spans = units
+        for span in spans:
+            calls.append((f, cache, config, uri, span, digest))
+            names.append(f"{Path(f).name}@{span[0]}")
+            sizes.append(span[1] - span[0])
+            owner.append(k)
+    results = yield Units("read", ingest_file, calls, names, sizes, documents=_documents)
+    # A cut that fell inside a record after all (the last record of a unit ran past it):
+    # that file is read whole instead, as it would be unsplit.
+    redo = sorted({owner[i] for i, r in enumerate(results) if r.get("overran")})
+    if redo:
+        again = yield Units(
+            "read",
+            ingest_file,
+            [(files[k], cache, config, plan[k][1]) for k in redo],
+            unit_names([files[k] for k in redo]),
+            unit_sizes([files[k] for k in redo]),
+            documents=_documents,
+        )
+        whole = dict(zip(redo, again, strict=True))
+        results = [
+            whole.get(owner[i], r)
+            for i, r in enumerate(results)
+            if owner[i] not in whole or i == owner.index(owner[i])
+        ]
     return assemble(results, cache, out_dir, config, files, overwrite=overwrite)
+
+
+def _documents(result: dict[str, Any]) -> int:
+    return result["documents"]
+
+
+def warc_units(path: str) -> tuple[str, list[tuple[int, int]]] | None:
+    """(sha256, byte ranges) of a WARC file large enough to be read as several units
+    (`stage_io.unit_count`), cut where records start; None for any other input, which is
+    one unit."""
+    if path.startswith(HUB_PREFIX) or not os.path.isfile(path):
+        return None
+    units = stage_io.unit_count(os.path.getsize(path))
+    if units <= 1:
+        return None
+    try:
+        if detect_format(Path(path)) != "warc":
+            return None
+    except InputError:  # unreadable or unknown: one unit, which records why
+        return None
+    spans = warc_spans(path, units)
+    return (sha256_file(path), spans) if len(spans) > 1 else None

@@ -8,6 +8,11 @@ RecordError and the walk goes on: after an unreadable record the reader resynchr
 next gzip member (record-at-a-time `.warc.gz`) or the next `WARC/1.x` line (plain WARC), and a
 file cut in the middle of its last record ends with one RecordError.
 
+A large WARC is read as several units (`warc_spans`, `read_warc(span=...)`): byte ranges cut
+where a record starts, so that every core extracts from one big file. A `.warc.gz` is split
+only when it is record-at-a-time (one gzip member per record, as Common Crawl writes them); a
+single gzip stream cannot be entered in the middle and stays one unit.
+
 Charset: HTTP header, then `<meta charset>`, then resiliparse's detector (charset-normalizer
 as the last resort); text is decoded with errors="replace".
 """
@@ -309,12 +314,88 @@ def _gzipped(fh: BinaryIO) -> bool:
     return fh.read(2) == b"\x1f\x8b"
 
 
+def _record_start(fh: BinaryIO, pos: int, gzipped: bool) -> bool:
+    """Whether a WARC record header (whole, with a Content-Length) starts at `pos`; in a
+    `.warc.gz`, as the start of a gzip member."""
+    fh.seek(pos)
+    raw = fh.read(_TAIL_HEAD)
+    if gzipped:
+        if not raw.startswith(b"\x1f\x8b\x08"):
+            return False
+        try:
+            raw = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw, _TAIL_HEAD)
+        except zlib.error:
+            return False
+    return raw.startswith(b"WARC/1.") and _expected_length(raw) is not None
+
+
+def _first_member_ends(fh: BinaryIO, within: int) -> bool:
+    """Whether the first gzip member ends in the first `within` bytes: true of a
+    record-at-a-time `.warc.gz`, false of one gzip stream over the whole file."""
+    fh.seek(0)
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    read = 0
+    try:
+        while read < within and (chunk := fh.read(min(_SCAN_CHUNK, within - read))):
+            read += len(chunk)
+            d.decompress(chunk, 1 << 16)  # output thrown away; bounded per call
+            while d.unconsumed_tail and not d.eof:
+                d.decompress(d.unconsumed_tail, 1 << 16)
+            if d.eof:
+                return bool(d.unused_data) or fh.read(1) != b""
+    except zlib.error:
+        return False
+    return False
+
+
+def warc_spans(path: str | Path, units: int) -> list[tuple[int, int]]:
+    """About `units` byte ranges of a WARC file, each starting where a record starts.
+
+    Cut k is the first record start at or after k/units of the file, found by scanning for
+    the next gzip member (`.warc.gz`) or `WARC/1.` line (plain WARC) whose header parses;
+    none before the next cut means one range fewer. A `.warc.gz` that is one gzip stream
+    stays one range. The same file gives the same ranges. A scan could in principle take the
+    copy of a record inside a payload for a record start (a crawled WARC file); `read_warc`
+    notices that (`overran`) and the stage then reads the file whole.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if units <= 1 or size == 0:
+        return [(0, size)]
+    with open(path, "rb") as fh:
+        gzipped = _gzipped(fh)
+        if gzipped and not _first_member_ends(fh, max(size // units, 1)):
+            return [(0, size)]
+        cuts = [0]
+        for k in range(1, units):
+            limit = (k + 1) * size // units
+            pos = max(k * size // units, cuts[-1] + 1)
+            while pos < limit:
+                hit = _resync(fh, pos, gzipped)
+                if hit is None or hit >= limit:
+                    break
+                if _record_start(fh, hit, gzipped):
+                    cuts.append(hit)
+                    break
+                pos = hit + 1
+        cuts.append(size)
+    return list(zip(cuts, cuts[1:], strict=False))
+
+
 def read_warc(
-    path: str | Path, config: IngestConfig | None = None, stats: Counter | None = None
+    path: str | Path,
+    config: IngestConfig | None = None,
+    stats: Counter | None = None,
+    span: tuple[int, int] | None = None,
 ) -> Iterator[RawDocument | RecordError]:
     """Yield one RawDocument per HTTP 2xx HTML response, RecordError for damaged records.
 
     `stats` (optional) counts records, responses and why records were skipped.
+
+    `span` (start, end): only the records that start in that byte range (`warc_spans` cuts
+    where records start). When the last record read runs past `end` without damage, `end`
+    was not a record start after all and `stats["overran"]` is set: the caller then reads
+    the file whole (the next unit would begin inside a record).
 
     Records are taken in batches (`_BATCH_PAGES` pages or `_BATCH_BYTES` of bodies): the
     header checks and body reads of a batch run together, then its pages are extracted one
@@ -329,7 +410,10 @@ def read_warc(
     batch: list[_Page] = []
     with open(path, "rb") as fh:
         gzipped = _gzipped(fh)
-        start = 0
+        size = fh.seek(0, 2)
+        start, end = span if span is not None else (0, size)
+        whole = end >= size  # the walk reaches the end of the file (checked for a cut tail)
+        next_pos: int | None = None  # the first record at or after `end`
         last_pos: int | None = None
         last_flagged = False
         pending: RecordError | None = None  # reported once the walk is back on its feet
@@ -342,6 +426,9 @@ def read_warc(
                 )
                 batch_bytes = 0
                 for record in iterator:
+                    if record.stream_pos >= end:
+                        next_pos = record.stream_pos
+                        break
                     if pending is not None:
                         yield pending
                         pending = None
@@ -384,14 +471,22 @@ def read_warc(
                 pending = RecordError(
                     failed_at, f"unreadable WARC data after byte {failed_at} ({reason})"
                 )
-            if nxt is None:
-                pending.reason += "; rest of file skipped"
+            if nxt is None or nxt >= end:  # the next unit (if any) starts at `end` itself
+                if whole:
+                    pending.reason += "; rest of file skipped"
+                else:
+                    pending.reason = pending.reason.split("; resumed at", 1)[0]
+                    pending.reason += f"; skipped to byte {end} (the next part of the file)"
                 yield pending
                 return
             pending.reason = pending.reason.split("; resumed at", 1)[0] + f"; resumed at byte {nxt}"
             start, last_pos = nxt, None
         if pending is not None:
             yield pending
+            return
+        if not whole:
+            if next_pos != end and not last_flagged:
+                stats["overran"] = 1
             return
         if last_pos is not None and not last_flagged:
             problem = _tail_problem(fh, last_pos, gzipped)
