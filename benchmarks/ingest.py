@@ -13,12 +13,16 @@ measures, on the same files in the same run:
   ours-1     corpusforge's ingest stage in one process (reader, charset, title, normalisation,
              ids, quarantine, Parquet shards on a writer thread, manifest): the overhead we
              add is ours-1 against the baseline
-  ours-flow  `corpusforge ingest` as the user runs it: the Prefect flow, one task per file on
-             min(files, cores) warm worker processes (corpusforge.flows.workers; started by the
+  ours-flow  `corpusforge ingest` as the user runs it: the Prefect flow, tasks over the units
+             (a file, or a part of a large WARC file cut at a record start) on
+             min(units, cores) warm worker processes (corpusforge.flows.workers; started by the
              untimed first run), assemble, audit and artifacts. The API server runs already (started
              before timing, as a deployment's server would be). The workers are children of
              a fork server, not of this process: their CPU time is not visible here, so the
              flow's "cores busy" and "CPU ratio" are left blank.
+  flow-whole the same flow with every file read as one unit, as before large WARC files were
+             split (shown when a file is large enough to be split: `--files 1` measures one
+             large WARC file on every core against one core)
 
 Peers a user would pick instead (--peers, same files, same run):
 
@@ -54,6 +58,7 @@ from pathlib import Path
 from _warcgen import write_warc  # beside this script
 
 from corpusforge.core.workspace import configure_offline_environment
+from corpusforge.pipeline import stage_io
 from corpusforge.pipeline.stage import run_local
 
 
@@ -103,6 +108,16 @@ def ours_flow(files: list[Path], work: Path) -> int:
     os.environ["CORPUSFORGE_WORKSPACE"] = str(work / "ws")
     m = run_ingest(IngestParams(inputs=[str(f) for f in files], output=str(work / "out")))
     return m["counts"]["out"]
+
+
+def flow_whole_files(files: list[Path], work: Path) -> int:
+    """`ours_flow` with every file one unit (the split is decided in this process)."""
+    saved = stage_io.UNIT_MIN_BYTES
+    stage_io.UNIT_MIN_BYTES = 1 << 62
+    try:
+        return ours_flow(files, work)
+    finally:
+        stage_io.UNIT_MIN_BYTES = saved
 
 
 def _trafilatura_file(path: Path) -> int:
@@ -248,15 +263,20 @@ def main() -> None:
     ours_flow([min(files, key=lambda p: p.stat().st_size)], tmp / "flow")
     print(f"first flow run, smallest file (not timed below): {time.perf_counter() - t0:.1f} s")
 
-    workers = min(len(files), os.cpu_count() or 1)  # what run_ingest starts
+    units = sum(stage_io.unit_count(p.stat().st_size) for p in files)
+    workers = min(units, os.cpu_count() or 1)  # what run_ingest starts
     peers = {p for p in args.peers.split(",") if p}
     runs = {"baseline": [], "detect-all": [], "ours-1": [], "ours-flow": []}
+    if units > len(files):
+        runs["flow-whole"] = []
     runs.update({name: [] for name, p in PEERS.items() if p in peers})
     for _ in range(args.repeats):  # interleaved, so load changes hit every run alike
         runs["baseline"].append(timed(baseline, files))
         runs["detect-all"].append(timed(detect_all, files))
         runs["ours-1"].append(timed(ours_single, files, tmp / "single"))
         runs["ours-flow"].append(timed(ours_flow, files, tmp / "flow"))
+        if "flow-whole" in runs:
+            runs["flow-whole"].append(timed(flow_whole_files, files, tmp / "flow"))
         if "trafilatura-2p" in runs:
             runs["trafilatura-2p"].append(timed(trafilatura_two_processes, files))
         if "datatrove-2w" in runs:
@@ -265,20 +285,22 @@ def main() -> None:
     base = statistics.median(w for w, _, _ in runs["baseline"])
     base_cpu = statistics.median(c for _, c, _ in runs["baseline"])
     print(
-        f"\n{'run':<14} {'median s':>9} {'MB/s HTML':>10} {'docs/s':>8} {'cores busy':>10} "
-        f"{'ratio':>6} {'per worker':>10} {'CPU ratio':>9} {'documents':>9}"
+        f"\n{'run':<14} {'median s':>9} {'range s':>11} {'MB/s HTML':>10} {'docs/s':>8} "
+        f"{'cores busy':>10} {'ratio':>6} {'per worker':>10} {'CPU ratio':>9} {'documents':>9}"
     )
     for name, samples in runs.items():
         wall = statistics.median(w for w, _, _ in samples)
         cpu = statistics.median(c for _, c, _ in samples)
+        spread = f"{min(w for w, _, _ in samples):.2f}-{max(w for w, _, _ in samples):.2f}"
         docs = samples[-1][2]
-        flow = name in ("ours-flow", "datatrove-2w")  # CPU of its workers is not seen here
-        per_worker = f"{base / wall / workers:>10.2f}" if flow else f"{'':>10}"
+        flow = name in ("ours-flow", "flow-whole", "datatrove-2w")  # workers' CPU not seen
+        n = min(len(files), workers) if name == "flow-whole" else workers
+        per_worker = f"{base / wall / n:>10.2f}" if flow else f"{'':>10}"
         busy = f"{'':>10}" if flow else f"{cpu / wall:>10.2f}"
         cpu_ratio = f"{'':>9}" if flow else f"{base_cpu / cpu:>9.2f}"
         print(
-            f"{name:<14} {wall:>9.2f} {html_bytes / 1e6 / wall:>10.1f} {docs / wall:>8.0f} "
-            f"{busy} {base / wall:>6.2f} {per_worker} {cpu_ratio} {docs:>9}"
+            f"{name:<14} {wall:>9.2f} {spread:>11} {html_bytes / 1e6 / wall:>10.1f} "
+            f"{docs / wall:>8.0f} {busy} {base / wall:>6.2f} {per_worker} {cpu_ratio} {docs:>9}"
         )
     print(
         "\nratio = baseline time / run time (>= 0.8: at most 20% overhead); per worker = ratio / "
