@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextvars
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from prefect import flow
@@ -45,6 +44,7 @@ from corpusforge.flows.pipeline_fingerprint import (
 )
 from corpusforge.flows.pipeline_steps import STEPS, StepContext, available_stages
 from corpusforge.flows.workers import prestart
+from corpusforge.pipeline.remote import audit_object, join_location
 
 __all__ = [
     "STAGES",
@@ -86,7 +86,7 @@ def _run_stage(name: str, config: PipelineConfig, force: bool) -> dict[str, Any]
         _report(name, "skipped", info)
         audit(
             "pipeline.stage",
-            f"dir:{out_dir}",
+            audit_object(out_dir),
             counts=manifest.get("counts", {}),
             details={"stage": name, "fingerprint": fingerprint},
             decision="skipped",
@@ -108,7 +108,7 @@ def _run_stage(name: str, config: PipelineConfig, force: bool) -> dict[str, Any]
     _report(name, "ran", info)
     audit(
         "pipeline.stage",
-        f"dir:{out_dir}",
+        audit_object(out_dir),
         counts=manifest.get("counts", {}),
         details={"stage": name, "fingerprint": fingerprint, "seconds": seconds},
         decision="ran",
@@ -229,5 +229,5 @@ def previous_fingerprint(config: PipelineConfig, stage: str) -> str | None:
     """The fingerprint recorded for `stage`'s output, if any (for status displays)."""
     if stage not in STEPS:
         raise ConfigError(f"unknown stage {stage!r}")
-    record = read_fingerprint(Path(config.output_root()) / STEPS[stage].dirname)
+    record = read_fingerprint(join_location(config.output_root(), STEPS[stage].dirname))
     return record.get("fingerprint") if record else None

@@ -21,6 +21,7 @@ from corpusforge.core.settings import contained_path
 from corpusforge.flows.pipeline_config import PipelineConfig
 from corpusforge.pipeline.ingest.stage import HUB_PREFIX, expand_inputs
 from corpusforge.pipeline.manifest import StageRun, read_manifest
+from corpusforge.pipeline.remote import is_remote, source_identity
 from corpusforge.pipeline.stage_io import StagedOutput
 
 LEDGER_NAME = "ingested.jsonl"
@@ -42,10 +43,15 @@ def plan_batch(config: PipelineConfig) -> tuple[list[dict[str, Any]], PipelineCo
     """The new files and the config of their batch (None when nothing is new)."""
     done = done_files(config)
     new = []
-    for f in expand_inputs(config.inputs):
+    for f in expand_inputs([i for i in config.inputs if not is_remote(i)]):
         sha = sha256_json(f) if f.startswith(HUB_PREFIX) else sha256_file(f)
         if sha not in done:
             new.append({"path": f, "sha256": sha})
+    # objects at a URL: known by their backend version and size (not fetched to be hashed)
+    for obj in (o for i in config.inputs if is_remote(i) for o in source_identity(i)):
+        sha = sha256_json(obj)
+        if sha not in done:
+            new.append({"path": obj["path"], "sha256": sha})
     if not new:
         return [], None
     batch_id = "batch-" + sha256_json(sorted(n["sha256"] for n in new))[:12]

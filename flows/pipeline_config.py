@@ -2,7 +2,9 @@
 
 Stage sections are the stages' own config models (ingest: `IngestConfig`, ...), so a typo or a
 bad value fails at load time with the YAML path of the problem, before anything runs.
-Relative paths are resolved against the YAML file's directory.
+Relative paths are resolved against the YAML file's directory. Inputs, the output root and the
+dedup index may be fsspec URLs (`s3://bucket/prefix`, ...), as the stage commands take them:
+the data stages then read and publish there (the training stages keep a local output).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from corpusforge.core.errors import ConfigError
+from corpusforge.core.errors import ConfigError, InputError
 from corpusforge.core.settings import (
     LocalPathOrUrl,
     StrictModel,
@@ -20,12 +22,24 @@ from corpusforge.core.settings import (
     load_yaml_file,
     validate,
 )
-from corpusforge.flows.pipeline_steps import OPTIONAL_STAGES, STAGES, available_stages
+from corpusforge.flows.pipeline_steps import (
+    LOCAL_OUTPUT_STAGES,
+    OPTIONAL_STAGES,
+    STAGES,
+    available_stages,
+)
 from corpusforge.model.config import FinetuneSection, PretrainSection
 from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.filter.config import FilterConfig
 from corpusforge.pipeline.ingest.config import IngestConfig
 from corpusforge.pipeline.pii.config import PiiConfig
+from corpusforge.pipeline.remote import (
+    is_remote,
+    is_url,
+    join_location,
+    location_exists,
+    redact,
+)
 from corpusforge.pipeline.tokenize.config import TokenizeConfig
 
 StageName = Literal["ingest", "filter", "dedup", "pii", "tokenize", "pretrain", "finetune", "eval"]
@@ -105,6 +119,19 @@ class PipelineConfig(StrictModel):
             self.stages = [s for s in STAGES if s in self.stages]
         if "finetune" in self.selected_stages() and not self.finetune.data:
             raise ValueError("finetune.data: Field required (the instruction-tuning JSONL file)")
+        if is_remote(self.output):
+            local_only = [s for s in self.selected_stages() if s in LOCAL_OUTPUT_STAGES]
+            if local_only:
+                raise ValueError(
+                    f"output: {redact(self.output)} is a URL, and stages {local_only} write "
+                    "their job folders locally; list the data stages in `stages`, or give "
+                    "a local output"
+                )
+            if self.incremental:
+                raise ValueError(
+                    f"output: {redact(self.output)} is a URL; incremental runs keep their "
+                    "batches and ledger in a local output directory"
+                )
         return self
 
     def selected_stages(self) -> list[str]:
@@ -113,19 +140,25 @@ class PipelineConfig(StrictModel):
         optional = [s for s in OPTIONAL_STAGES if getattr(self, s) is None]
         return [s for s in available_stages() if s not in optional]
 
-    def output_root(self) -> Path:
+    def output_root(self) -> Path | str:
+        """The output directory, or the URL prefix (s3://..., any fsspec URL)."""
+        if is_remote(self.output):
+            return self.output.rstrip("/")
         return Path(self.output).expanduser().resolve()
 
     def dedup_index_dir(self) -> str | None:
         if self.dedup_index:
+            if is_remote(self.dedup_index):
+                return self.dedup_index
             return str(Path(self.dedup_index).expanduser().resolve())
-        return str(self.output_root() / "dedup-index") if self.incremental else None
+        return str(join_location(self.output_root(), "dedup-index")) if self.incremental else None
 
 
 def check_inputs(config: PipelineConfig, where: str = "config") -> None:
-    """Raise ConfigError naming the first input of `config` that does not exist (local paths;
-    URLs are read through their own clients): the sources when ingest runs, the instruction
-    file when fine-tuning runs, a given tokenizer directory when tokenize runs."""
+    """Raise ConfigError naming the first input of `config` that does not exist (a local path,
+    or an object or prefix at an fsspec URL, looked up with the backend's own credentials):
+    the sources when ingest runs, the instruction file when fine-tuning runs, a given
+    tokenizer directory when tokenize runs. A `hf://` hub dataset is checked when read."""
     stages = config.selected_stages()
     named: list[tuple[str, str | None]] = []
     if "ingest" in stages:
@@ -135,8 +168,14 @@ def check_inputs(config: PipelineConfig, where: str = "config") -> None:
     if "finetune" in stages:
         named.append(("finetune.data", config.finetune.data))
     for field, value in named:
-        if value and "://" not in value and not Path(value).expanduser().exists():
-            raise ConfigError(f"{where}: {field}: {value} does not exist")
+        if not value or (is_url(value) and not is_remote(value)):
+            continue
+        try:
+            exists = location_exists(value)
+        except InputError as exc:  # the backend refused (credentials, endpoint): say which
+            raise ConfigError(f"{where}: {field}: {exc}") from None
+        if not exists:
+            raise ConfigError(f"{where}: {field}: {redact(value)} does not exist")
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from prefect.schedules import Cron
 
 from corpusforge.flows.pipeline import corpus_to_model
 from corpusforge.flows.pipeline_config import PipelineConfig
+from corpusforge.pipeline.remote import is_remote
 
 DATA_STAGES = ("ingest", "filter", "dedup", "pii", "tokenize")
 TRAIN_STAGES = ("pretrain", "finetune")
@@ -39,10 +40,14 @@ def build_deployments(
     timezone: str = "UTC",
 ) -> list[RunnerDeployment]:
     """The deployments for `config` (the drop folder replaces its inputs when given); its
-    `stages`, when given, limit which stages they run."""
+    `stages`, when given, limit which stages they run. With the output at a URL only
+    `full-pipeline` (the nightly batches need a local output directory)."""
     have = config.selected_stages()  # the config's `stages`, else every available stage
-    data = [s for s in DATA_STAGES if s in have]
-    train = [s for s in TRAIN_STAGES if s in have]
+    # Nightly batches and their ledger live in a local output directory: an output at a URL
+    # gets the on-demand pipeline only.
+    batches = not is_remote(config.output)
+    data = [s for s in DATA_STAGES if s in have] if batches else []
+    train = [s for s in TRAIN_STAGES if s in have] if batches else []
     common = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": ["corpusforge"]}
     deployments = []
     if data:

@@ -1,9 +1,10 @@
 """Stage fingerprints: hash of (stage, inputs, config, code version), kept beside the manifest.
 
-A stage's output is reusable when `_FINGERPRINT.json` in its directory carries the same
-fingerprint and the manifest it was written with is still there, unchanged, with every output
-shard present. Inputs are identified by content hashes (the upstream manifest's shard sha256s,
-or the source files' sha256), never by paths or times alone.
+A stage's output (a directory, or an fsspec URL prefix) is reusable when `_FINGERPRINT.json` in
+it carries the same fingerprint and the manifest it was written with is still there, unchanged,
+with every output shard present. Inputs are identified by content hashes (the upstream
+manifest's shard sha256s, or the source files' sha256; a source object at a URL by its
+backend version and size), never by paths or times alone.
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from corpusforge import __version__
-from corpusforge.core.hashing import sha256_file, sha256_json
+from corpusforge.core.errors import CorpusforgeError
+from corpusforge.core.hashing import sha256_json
 from corpusforge.core.version import module_sources
-from corpusforge.pipeline.manifest import MANIFEST_NAME, write_json_atomic
+from corpusforge.pipeline.manifest import MANIFEST_NAME
+from corpusforge.pipeline.remote import (
+    output_files,
+    read_output_bytes,
+    remove_output_file,
+    write_output_bytes,
+)
 
 FINGERPRINT_NAME = "_FINGERPRINT.json"
 
@@ -41,40 +49,49 @@ def stage_fingerprint(stage: str, inputs: Any, config: Any, code: str) -> str:
 
 
 def read_fingerprint(out_dir: str | Path) -> dict[str, Any] | None:
-    path = Path(out_dir) / FINGERPRINT_NAME
+    """The fingerprint record of a stage output (a directory or a URL), if any."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        return json.loads(read_output_bytes(out_dir, FINGERPRINT_NAME))
+    except (OSError, CorpusforgeError, json.JSONDecodeError):
+        return None
+
+
+def _manifest_sha256(out_dir: str | Path) -> str | None:
+    try:
+        return hashlib.sha256(read_output_bytes(out_dir, MANIFEST_NAME)).hexdigest()
+    except (OSError, CorpusforgeError):
         return None
 
 
 def write_fingerprint(out_dir: str | Path, stage: str, fingerprint: str, code: str) -> None:
     """Record that `out_dir` holds the finished output for `fingerprint` (written last)."""
-    out = Path(out_dir)
-    manifest = out / MANIFEST_NAME
     record = {
         "stage": stage,
         "fingerprint": fingerprint,
         "code_version": code,
-        "manifest_sha256": sha256_file(manifest) if manifest.exists() else None,
+        "manifest_sha256": _manifest_sha256(out_dir),
     }
-    write_json_atomic(out / FINGERPRINT_NAME, record)
+    data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
+    write_output_bytes(out_dir, FINGERPRINT_NAME, data)
 
 
 def is_complete(out_dir: str | Path, fingerprint: str) -> bool:
-    out = Path(out_dir)
-    record = read_fingerprint(out)
+    record = read_fingerprint(out_dir)
     if not record or record.get("fingerprint") != fingerprint:
         return False
-    manifest = out / MANIFEST_NAME
     if record.get("manifest_sha256") is None:  # a stage without a manifest (none so far)
         return True
-    if not manifest.exists() or sha256_file(manifest) != record["manifest_sha256"]:
+    try:
+        raw = read_output_bytes(out_dir, MANIFEST_NAME)
+    except (OSError, CorpusforgeError):
         return False
-    outputs = json.loads(manifest.read_text()).get("outputs", [])
-    return all((out / o["path"]).exists() for o in outputs if "path" in o)
+    if hashlib.sha256(raw).hexdigest() != record["manifest_sha256"]:
+        return False
+    outputs = json.loads(raw).get("outputs", [])
+    present = output_files(out_dir)
+    return all(o["path"] in present for o in outputs if "path" in o)
 
 
 def invalidate(out_dir: str | Path) -> None:
     """Forget that `out_dir` is finished (called before a stage rewrites it)."""
-    (Path(out_dir) / FINGERPRINT_NAME).unlink(missing_ok=True)
+    remove_output_file(out_dir, FINGERPRINT_NAME)

@@ -10,6 +10,7 @@ which validating a pipeline config does not need.
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -20,8 +21,15 @@ from corpusforge.core.errors import ConfigError
 from corpusforge.core.hashing import sha256_file
 from corpusforge.model.config import SFTConfig, TrainConfig
 from corpusforge.pipeline.ingest.stage import HUB_PREFIX, expand_inputs
-from corpusforge.pipeline.manifest import StageRun, read_manifest
+from corpusforge.pipeline.manifest import MANIFEST_NAME, StageRun, read_manifest
 from corpusforge.pipeline.pii import scrub_sft_jsonl
+from corpusforge.pipeline.remote import (
+    is_remote,
+    join_location,
+    output_exists,
+    read_output_bytes,
+    source_identity,
+)
 
 if TYPE_CHECKING:
     from corpusforge.flows.pipeline_config import PipelineConfig
@@ -37,15 +45,18 @@ STAGES = (  # pipeline order
     "eval",
 )
 OPTIONAL_STAGES = ("eval",)  # run only when configured (an `eval` section or named in `stages`)
+# Stages whose output folder is written with local file APIs (job folders, checkpoint
+# metadata); the data stages read and publish fsspec URLs as well (corpusforge.pipeline.remote).
+LOCAL_OUTPUT_STAGES = ("pretrain", "finetune", "eval")
 
 
 @dataclass(frozen=True)
 class StepContext:
     config: PipelineConfig
-    root: Path
+    root: Path | str  # a directory, or a URL prefix (data stages only)
 
-    def stage_dir(self, stage: str) -> Path:
-        return self.root / STEPS[stage].dirname
+    def stage_dir(self, stage: str) -> Path | str:
+        return join_location(self.root, STEPS[stage].dirname)
 
     def previous(self, stage: str) -> str:
         """The stage whose output `stage` reads: the nearest earlier stage selected in this run
@@ -56,11 +67,11 @@ class StepContext:
         chosen = [s for s in earlier if s in selected]
         return chosen[-1] if chosen else previous_stage(stage)
 
-    def upstream(self, stage: str) -> Path:
+    def upstream(self, stage: str) -> Path | str:
         """The finished output directory `stage` reads: that of the previous stage."""
         prev = self.previous(stage)
         out = self.stage_dir(prev)
-        if not (out / "manifest.json").exists():
+        if not output_exists(out, MANIFEST_NAME):
             raise ConfigError(
                 f"stage {stage} reads the {prev} output at {out}, which does not exist yet; "
                 f"run the {prev} stage first (add it to `stages`)"
@@ -68,9 +79,16 @@ class StepContext:
         return out
 
 
-def _manifest_outputs(out_dir: Path) -> list[dict[str, Any]]:
+def read_stage_manifest(out_dir: Path | str) -> dict[str, Any]:
+    """The manifest of a finished stage output, a directory or a URL prefix."""
+    if is_remote(out_dir):
+        return json.loads(read_output_bytes(out_dir, MANIFEST_NAME))
+    return read_manifest(out_dir)
+
+
+def _manifest_outputs(out_dir: Path | str) -> list[dict[str, Any]]:
     """Content identity of a finished stage output: its shards' names, hashes and row counts."""
-    manifest = read_manifest(out_dir)
+    manifest = read_stage_manifest(out_dir)
     return [{k: o.get(k) for k in ("path", "sha256", "rows")} for o in manifest.get("outputs", [])]
 
 
@@ -88,7 +106,7 @@ class Step:
         return section.model_dump(mode="json") if hasattr(section, "model_dump") else section
 
     def read_result(self, ctx: StepContext) -> dict[str, Any]:
-        return read_manifest(ctx.stage_dir(self.name))
+        return read_stage_manifest(ctx.stage_dir(self.name))
 
 
 def _upstream_identity(stage: str) -> Callable[[StepContext], Any]:
@@ -102,10 +120,12 @@ def _upstream_identity(stage: str) -> Callable[[StepContext], Any]:
 
 
 def _ingest_inputs(ctx: StepContext) -> Any:
+    local = [i for i in ctx.config.inputs if not is_remote(i)]
+    remote = [o for i in ctx.config.inputs if is_remote(i) for o in source_identity(i)]
     return [
         {"path": f, "sha256": f if f.startswith(HUB_PREFIX) else sha256_file(f)}
-        for f in expand_inputs(ctx.config.inputs)
-    ]
+        for f in expand_inputs(local)
+    ] + remote
 
 
 def _run_ingest(ctx: StepContext) -> dict[str, Any]:

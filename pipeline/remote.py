@@ -133,6 +133,84 @@ def read_output_bytes(location: str | Path, rel: str) -> bytes:
         return fs.cat_file(path)
 
 
+def join_location(location: str | Path, rel: str) -> str | Path:
+    """`rel` under a stage output: a URL under a URL, a path under a directory."""
+    return _join(str(location), rel) if is_remote(location) else Path(location) / rel
+
+
+def output_exists(location: str | Path, rel: str) -> bool:
+    """Whether the file `rel` of a stage output (a directory or a URL) exists."""
+    if not is_remote(location):
+        return (Path(location) / rel).is_file()
+    url = _join(str(location), rel)
+    fs, path = _filesystem(url)
+    with _errors(url):
+        return bool(fs.exists(path))
+
+
+def location_exists(location: str | Path) -> bool:
+    """Whether a file or directory (a URL: an object or a non-empty prefix) exists."""
+    if not is_remote(location):
+        return Path(location).expanduser().exists()
+    fs, path = _filesystem(str(location))
+    with _errors(str(location)):
+        return bool(fs.exists(path))
+
+
+def output_files(location: str | Path) -> set[str]:
+    """The relative paths of every file under a stage output (a directory or a URL)."""
+    if not is_remote(location):
+        root = Path(location)
+        return {f.relative_to(root).as_posix() for f in root.rglob("*") if f.is_file()}
+    fs, root = _filesystem(str(location))
+    with _errors(str(location)):
+        if not fs.exists(root):
+            return set()
+    return set(_listing(fs, root.rstrip("/"), str(location), recursive=True))
+
+
+def write_output_bytes(location: str | Path, rel: str, data: bytes) -> None:
+    """Write the small file `rel` (a fingerprint) into a stage output, replacing it."""
+    if not is_remote(location):
+        target = Path(location) / rel
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        return
+    url = _join(str(location), rel)
+    fs, path = _filesystem(url)
+    with _errors(url):
+        fs.pipe_file(path, data)
+
+
+def remove_output_file(location: str | Path, rel: str) -> None:
+    """Delete the file `rel` of a stage output if it is there."""
+    if not is_remote(location):
+        (Path(location) / rel).unlink(missing_ok=True)
+        return
+    url = _join(str(location), rel)
+    fs, path = _filesystem(url)
+    with _errors(url):
+        if fs.exists(path):
+            fs.rm_file(path)
+
+
+def source_identity(url: str) -> list[dict[str, Any]]:
+    """What ingest would read at `url` (an object, or the objects under a prefix, hidden ones
+    left out), identified by the backend's version (ETag, generation, ...) and size: enough to
+    tell a changed source without fetching it."""
+    fs, root = _filesystem(url)
+    info = _info(fs, root, url)
+    if info.get("type") != "directory":
+        return [{"path": redact(url), "version": _version(info), "size": info.get("size")}]
+    base = redact(url).rstrip("/")
+    return [
+        {"path": f"{base}/{rel}", "version": _version(i), "size": i.get("size")}
+        for rel, i in sorted(_listing(fs, root.rstrip("/"), url, recursive=True).items())
+        if not any(part.startswith(".") for part in rel.split("/"))
+    ]
+
+
 def read_rejects(location: str | Path) -> list[dict[str, Any]]:
     """The quarantine records of a published stage output (a directory or a URL)."""
     try:

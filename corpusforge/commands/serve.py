@@ -72,6 +72,11 @@ def serve(
 
     for d in deployments:  # every input of every deployment, before anything is registered
         check_inputs(PipelineConfig.model_validate(d.parameters["config"]), f"{config} ({d.name})")
+    if "://" in cfg.output and not any(d.name == "nightly-prepare" for d in deployments):
+        typer.echo(
+            "note: the output is a URL, so only the on-demand pipeline is served (nightly "
+            "batches keep their ledger in a local output directory)"
+        )
     for d in deployments:
         stages = d.parameters["config"]["stages"] or "all"
         sched = f"cron '{cron}' {timezone}" if d.schedules else "on demand"
