@@ -135,3 +135,31 @@ def test_pipeline_reads_and_writes_the_bucket_and_skips_what_is_done(
     third = corpus_to_model(config)
     assert {r["status"] for r in third["stages"].values()} == {"ran"}
     assert third["stages"]["dedup"]["manifest"]["counts"]["out"] == 8
+
+
+def test_nightly_batches_take_new_objects_of_a_bucket_prefix(s3, tmp_path):
+    from corpusforge.flows.pipeline_batches import plan_batch, record_batch
+
+    _put_jsonl(s3, "nightly/a.jsonl", ["first night"])
+    config = load_config(
+        _yaml(
+            tmp_path,
+            inputs=[f"s3://{BUCKET}/nightly"],
+            output=str(tmp_path / "out"),
+            stages=["ingest", "dedup"],
+            incremental=True,
+        )
+    )
+    new, batch = plan_batch(config)
+    assert [n["path"] for n in new] == [f"s3://{BUCKET}/nightly/a.jsonl"]
+    assert batch.inputs == [f"s3://{BUCKET}/nightly/a.jsonl"]
+    (tmp_path / "out").mkdir()
+    record_batch(config, new, batch)
+    assert plan_batch(config) == ([], None)
+    _put_jsonl(s3, "nightly/b.jsonl", ["second night"])
+    _put_jsonl(s3, "nightly/a.jsonl", ["first night, edited"])  # a new version is new data
+    new, _ = plan_batch(config)
+    assert sorted(n["path"] for n in new) == [
+        f"s3://{BUCKET}/nightly/a.jsonl",
+        f"s3://{BUCKET}/nightly/b.jsonl",
+    ]
