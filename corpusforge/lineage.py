@@ -4,13 +4,16 @@ Facts used, all ids and hashes: `store.put` entries name the token manifest a ch
 trained on (`trained_on`, from the checkpoint metadata `token_manifest_sha256`);
 `tokenize.run` entries name the token-shard folders, whose document tables map shards to
 document ids; `ingest.run` entries name the ingest folders, whose rows map document ids to
-source file (`uri`) and record (`locator`). Erasure rebuilds the token shards without the
+source file (`uri`) and record (`locator`). A stage output published to object storage
+(`url:` objects) is followed the same way: its manifest is read in the bucket and its files
+through a verified local copy in the workspace cache. Erasure rebuilds the token shards without the
 documents (`corpusforge.pipeline.tokenize.rebuild_without`) and marks every checkpoint trained
 on the old shards as affected.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections import Counter, defaultdict
@@ -24,6 +27,13 @@ from corpusforge.core.errors import InputError
 from corpusforge.core.hashing import sha256_file
 from corpusforge.pipeline.documents import iter_documents
 from corpusforge.pipeline.manifest import read_manifest
+from corpusforge.pipeline.remote import (
+    fetch_output,
+    is_remote,
+    output_exists,
+    publish,
+    read_output_bytes,
+)
 from corpusforge.pipeline.tokenize import rebuild_without
 from corpusforge.pipeline.tokenize.lineage import document_lineage as shard_hits
 from corpusforge.pipeline.tokenize.shards import read_doc_table
@@ -31,22 +41,54 @@ from corpusforge.pipeline.tokenize.shards import read_doc_table
 MANIFEST = "manifest.json"
 
 
-def _dirs(log: AuditLog, actions: Iterable[str]) -> list[Path]:
-    """Stage folders named by `dir:` objects of these actions that still hold a manifest."""
-    seen: dict[Path, None] = {}
+Location = Path | str  # a stage output folder, or the URL of one published to object storage
+
+
+def _dirs(log: AuditLog, actions: Iterable[str]) -> list[Location]:
+    """Stage outputs named by `dir:` and `url:` objects of these actions that still hold a
+    manifest (a URL's is looked up in its bucket, with the backend's own credentials)."""
+    seen: dict[Location, None] = {}
     for action in actions:
         for e in log.events(action_prefix=action):
             if e.action != action:
                 continue
-            for obj in [e.object, *(f"dir:{d}" for d in [e.details.get("new_dir")] if d)]:
-                if obj.startswith("dir:") and (Path(obj[4:]) / MANIFEST).is_file():
-                    seen[Path(obj[4:])] = None
+            new_dir = e.details.get("new_dir")
+            named = [e.object, *([_object_of(new_dir)] if new_dir else [])]
+            for obj in named:
+                kind, _, where = obj.partition(":")
+                if kind == "dir" and (Path(where) / MANIFEST).is_file():
+                    seen[Path(where)] = None
+                elif kind == "url" and is_remote(where) and _remote_manifest(where):
+                    seen[where] = None
     return list(seen)
 
 
-def token_dirs(log: AuditLog) -> dict[str, Path]:
-    """sha256 of a token manifest -> its folder (tokenize runs and erasure rebuilds)."""
-    return {sha256_file(d / MANIFEST): d for d in _dirs(log, ["tokenize.run", "audit.erase"])}
+def _object_of(location: str) -> str:
+    return f"url:{location}" if is_remote(location) else f"dir:{location}"
+
+
+def _remote_manifest(url: str) -> bool:
+    try:
+        return output_exists(url, MANIFEST)
+    except InputError:  # gone, or the bucket refuses: not an output lineage can follow
+        return False
+
+
+def _manifest_sha256(location: Location) -> str:
+    return hashlib.sha256(read_output_bytes(location, MANIFEST)).hexdigest()
+
+
+def local_copy(log: AuditLog, location: Location) -> Path:
+    """The folder to read a stage output from: itself, or for a URL a verified local copy in
+    the workspace cache (reused while the objects are unchanged)."""
+    if not is_remote(location):
+        return Path(location)
+    return fetch_output(str(location), log.home / "cache" / "lineage")
+
+
+def token_dirs(log: AuditLog) -> dict[str, Location]:
+    """sha256 of a token manifest -> its folder or URL (tokenize runs and erasure rebuilds)."""
+    return {_manifest_sha256(d): d for d in _dirs(log, ["tokenize.run", "audit.erase"])}
 
 
 def token_documents(token_dir: Path) -> list[dict[str, Any]]:
@@ -73,7 +115,8 @@ def document_sources(log: AuditLog, ids: set[str] | None = None) -> dict[str, di
     """Document id -> source, uri, locator, license, from the ingest output shards."""
     found: dict[str, dict[str, Any]] = {}
     for d in _dirs(log, ["ingest.run"]):
-        for row in iter_documents(d, columns=["id", "source", "uri", "locator", "meta"]):
+        columns = ["id", "source", "uri", "locator", "meta"]
+        for row in iter_documents(local_copy(log, d), columns=columns):
             if ids is not None and row["id"] not in ids:
                 continue
             try:
@@ -157,7 +200,7 @@ def checkpoint_lineage(log: AuditLog, name: str) -> dict[str, Any]:
             f"checkpoint {name}: token manifest {ckpt['trained_on'][:16]}... "
             "is not among the recorded tokenize runs"
         )
-    shards = token_documents(token_dir)
+    shards = token_documents(local_copy(log, token_dir))
     ids = {i for s in shards for i in s["ids"]}
     docs = document_sources(log, ids)
     by_uri: dict[str, dict[str, Any]] = defaultdict(lambda: {"documents": 0, "licenses": set()})
@@ -194,7 +237,7 @@ def document_lineage(log: AuditLog, doc_id: str) -> dict[str, Any]:
     origin = document_sources(log, {doc_id}).get(doc_id)
     placements, shas = [], set()
     for sha, d in token_dirs(log).items():
-        hits = shard_hits(d, doc_id)
+        hits = shard_hits(local_copy(log, d), doc_id)
         if hits:
             shas.add(sha)
             placements.append(
@@ -255,16 +298,25 @@ def erase(
     recorded = [log.recorded_id(i) for i in doc_ids[:200]]
     rebuilt, affected = [], []
     for sha, d in token_dirs(log).items():
-        if not any(shard_hits(d, i) for i in doc_ids):
+        local = local_copy(log, d)
+        if not any(shard_hits(local, i) for i in doc_ids):
             continue
-        new_dir = d.with_name(f"{d.name}.{request}")
-        manifest = rebuild_without(d, doc_ids, new_dir)
+        if is_remote(d):  # rebuilt locally, then published beside the old prefix
+            new_dir: Location = f"{str(d).rstrip('/')}.{request}"
+            built = log.home / "cache" / "erasure" / request / local.name
+            manifest = rebuild_without(local, doc_ids, built)
+            publish(built, str(new_dir), "tokenize", overwrite=False)
+            new_sha = sha256_file(built / MANIFEST)
+        else:
+            new_dir = d.with_name(f"{d.name}.{request}")
+            manifest = rebuild_without(d, doc_ids, new_dir)
+            new_sha = sha256_file(new_dir / MANIFEST)
         rebuilt.append(
             {
                 "old_dir": str(d),
                 "old_manifest_sha256": sha,
                 "new_dir": str(new_dir),
-                "new_manifest_sha256": sha256_file(new_dir / MANIFEST),
+                "new_manifest_sha256": new_sha,
                 "shards_rewritten": manifest["erasure"]["shards_rewritten"],
                 "copies_removed": manifest["erasure"]["document_copies_removed"],
             }

@@ -441,6 +441,31 @@ def fetch_documents(url: str, cache_root: Path, *, allow_incomplete: bool = Fals
     return mirror
 
 
+def fetch_output(url: str, cache_root: Path) -> Path:
+    """A local copy of every file of the complete stage output at `url` (the manifest's
+    shards verified against their sha256; companions such as a token folder's document
+    indexes and tokenizer as listed), for reading it as a whole: lineage and erasure."""
+    mirror = cache_root / "remote" / _url_key(url) / _name_of(url)
+    fetcher = _Fetcher(url, mirror)
+    listing = _listing(fetcher.fs, fetcher.root, url, recursive=True)
+    problem, manifest, raw = _remote_incompleteness(fetcher, listing)
+    if problem is not None or manifest is None or raw is None:
+        raise InputError(f"{redact(url)}: {problem}; not a complete stage output")
+    mirror.mkdir(parents=True, exist_ok=True)
+    (mirror / MANIFEST_NAME).write_bytes(raw)  # the bytes that were checked
+    fetcher.kept.add(MANIFEST_NAME)
+    digests = {o["path"]: o.get("sha256") for o in manifest.get("outputs", []) if "path" in o}
+    fetcher.fetch(
+        [
+            (rel, info, digests.get(rel))
+            for rel, info in sorted(listing.items())
+            if rel != MANIFEST_NAME and not any(p.startswith(".") for p in rel.split("/"))
+        ]
+    )
+    fetcher.prune()
+    return mirror
+
+
 def _fetch_object(url: str, local: Path, info: dict[str, Any]) -> Path:
     fetcher = _Fetcher(url, local)
     fetcher.fetch([("", info, None)])
