@@ -110,7 +110,9 @@ def test_erasure_rebuilds_the_shards_in_the_bucket(trained_in_s3, s3):
     )["Body"].read()
     assert hashlib.sha256(new_manifest).hexdigest() == rebuilt["new_manifest_sha256"]
     assert json.loads(new_manifest)["erasure"]["document_copies_removed"] >= 1
-    # the lineage finds the document only in the old shards now, and the checkpoint marked
+    # the rebuilt prefix is followed too (named by the audit.erase entry) ...
+    assert rebuilt["new_dir"] in lineage.token_dirs(t["log"]).values()
+    # ... and the lineage finds the document only in the old shards now; the checkpoint marked
     after = lineage.document_lineage(t["log"], doc_id)
     assert [p["token_dir"] for p in after["token_shards"]] == [t["tokens_url"]]
     listed = open_store(t["ws"], t["tokens"]["user:admin"]).list_checkpoints()
