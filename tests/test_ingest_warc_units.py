@@ -4,6 +4,7 @@ documents, order and ids as the file read whole; resume per unit; damage stays i
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import zlib
 
@@ -159,3 +160,36 @@ def test_a_cut_inside_a_record_falls_back_to_the_whole_file(
     assert "units" not in manifest["inputs"][0]
     assert rows == whole
     assert manifest["counts"]["rejected"] == 0
+
+
+def test_cli_reads_a_large_warc_as_units_through_prefect(
+    prefect_harness, workspace, tmp_path, fixtures_dir, monkeypatch, small_units
+):
+    """`corpusforge ingest` (the Prefect flow, its worker processes): the same table as the
+    file read whole, one audit entry for the file, and a rerun reuses every unit."""
+    from typer.testing import CliRunner
+
+    from corpusforge.cli import app
+    from corpusforge.core.audit import open_audit_log
+
+    monkeypatch.setenv("PREFECT_HOME", str(workspace.prefect_home))
+    src = fixtures_dir / CC
+    _, whole = _whole(src, tmp_path, monkeypatch)
+    out = tmp_path / "docs"
+
+    def ingest(*extra):
+        result = CliRunner().invoke(
+            app, ["ingest", str(src), "-o", str(out), *extra, "--workspace", str(workspace.root)]
+        )
+        assert result.exit_code == 0, result.output
+        return json.loads((out / "manifest.json").read_text())
+
+    manifest = ingest()
+    assert len(manifest["inputs"][0]["units"]) == manifest["counts"]["units"] >= 4
+    assert read_table(out).to_pylist() == whole
+    again = ingest("--overwrite")
+    assert again["counts"]["units_cached"] == again["counts"]["units"]
+    assert again["counts"]["files_cached"] == 1
+    assert read_table(out).to_pylist() == whole
+    actions = [e.action for e in open_audit_log(workspace.audit_url).events()]
+    assert actions.count("ingest.file") == 2  # one per file and run, not one per unit
