@@ -227,7 +227,7 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
     if model is None:  # a full fine-tune resuming: weights and state from one fetch
         resume = ResumePoint(storage, weights_from, config.preset)  # closed by resume_training
         try:
-            model = load(resume.path)
+            model = resume.training_model()  # full fine-tuning: weights from the shards
         except BaseException:
             resume.close()
             raise

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from corpusforge.model.checkpoint import LocalCheckpoint
 from corpusforge.model.pretrain import pretrain
 from corpusforge.pipeline.tokenize import TokenDataset
 from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
@@ -32,7 +31,7 @@ def _losses(path: Path) -> dict[int, float]:
 
 
 def test_resume_across_world_sizes_ddp_and_fsdp(fixtures_dir, tmp_path):
-    from corpusforge.model.store import bootstrap_store, open_store
+    from corpusforge.model.store import bootstrap_store, fetched, open_store
 
     shards = token_shards(book_paragraphs(fixtures_dir, 120_000), tmp_path / "shards")
     assert TokenDataset(shards, "train").num_tokens > 0
@@ -72,13 +71,16 @@ def test_resume_across_world_sizes_ddp_and_fsdp(fixtures_dir, tmp_path):
     chain: dict[int, float] = {}
     for end, world, fsdp in [(2, 1, False), (4, 2, True), (6, 1, False), (8, 2, False)]:
         chain |= leg("chain", end, world, fsdp)
-        if end == 4:  # FSDP2: each rank wrote its own optimizer shard, one object each
-            with LocalCheckpoint(store, "runs/chain/step-0000004") as path:
-                shards = {p.name for p in (path / "optimizer").iterdir()}
+        if end == 4:  # FSDP2: each rank wrote and stored its own shards, one object each
+            with fetched(store, "runs/chain/step-0000004", tmp_path / "raw") as path:
+                stored = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()}
                 state = torch.load(path / "training_state.pt", weights_only=True)
-            assert {".metadata", "__0_0.distcp", "__1_0.distcp"} <= shards
+            for folder in ("model", "optimizer"):
+                assert {f"{folder}/.metadata", f"{folder}/__0_0.distcp"} <= stored
+                assert f"{folder}/__1_0.distcp" in stored
+            assert "model.safetensors" not in stored and "config.json" in stored
             assert "optimizer" not in state and state["world_size"] == 2
-            assert store.info("runs/chain/step-0000004")["files"] >= len(shards) + 3
+            assert store.info("runs/chain/step-0000004")["files"] == len(stored)
     chain |= leg("chain", 10, 1)
     assert sorted(chain) == list(range(1, 11))
     assert chain[1] == straight[1] and chain[2] == straight[2]  # the first leg: same process
