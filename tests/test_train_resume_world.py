@@ -1,13 +1,15 @@
-"""Resume on another world size: one process -> torchrun 2 (FSDP2) -> one -> 2 (DDP) -> one,
-on CPU with gloo, each leg picking up the previous leg's checkpoint. The global batch stays the
-same (8 windows: 8 x 1 rank or 4 x 2 ranks), so every step sees the same tokens as an
-uninterrupted single-process run and the losses agree up to floating-point reduction order.
-(Bit-identity where the world size does not change: test_train_pretrain.py.)"""
+"""Resume on another world size: one process -> torchrun 2 (FSDP2) -> 2 (FSDP2) -> one -> 2
+(DDP) -> one, on CPU with gloo, each leg picking up the previous leg's checkpoint. The global
+batch stays the same (8 windows: 8 x 1 rank or 4 x 2 ranks), so every step sees the same tokens
+as an uninterrupted single-process run and the losses agree up to floating-point reduction
+order. (Bit-identity where the world size does not change: test_train_pretrain.py.) Each rank
+of the FSDP2 2 -> 2 leg reads its own shards' byte ranges, not the whole checkpoint."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +25,8 @@ from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
     tiny_config,
     token_shards,
 )
+
+READ = re.compile(r"resume rank (\d+): read (\d+) bytes")
 
 
 def _losses(path: Path) -> dict[int, float]:
@@ -40,6 +44,8 @@ def test_resume_across_world_sizes_ddp_and_fsdp(fixtures_dir, tmp_path):
     # every step inside the warmup: the schedule does not depend on where a leg stops
     common = dict(data=str(shards), warmup_steps=10, log_every=1, eval_every=100, cpu_threads=1)
     common["storage_args"] = {"workspace": str(tmp_path / "ws")}
+
+    reads: dict[int, dict[int, int]] = {}  # leg end -> rank -> bytes read from the store
 
     def leg(run: str, end: int, world: int, fsdp: bool = False) -> dict[int, float]:
         metrics = tmp_path / f"{run}-{end}.jsonl"
@@ -65,11 +71,13 @@ def test_resume_across_world_sizes_ddp_and_fsdp(fixtures_dir, tmp_path):
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
         assert f"world={world}" in out.stdout and "resumed from" in out.stdout
+        reads[end] = {int(r): int(b) for r, b in READ.findall(out.stdout)}
         return _losses(metrics)
 
     straight = leg("straight", 10, 1)
     chain: dict[int, float] = {}
-    for end, world, fsdp in [(2, 1, False), (4, 2, True), (6, 1, False), (8, 2, False)]:
+    legs = [(2, 1, False), (4, 2, True), (5, 2, True), (6, 1, False), (8, 2, False)]
+    for end, world, fsdp in legs:
         chain |= leg("chain", end, world, fsdp)
         if end == 4:  # FSDP2: each rank wrote and stored its own shards, one object each
             with fetched(store, "runs/chain/step-0000004", tmp_path / "raw") as path:
@@ -81,6 +89,10 @@ def test_resume_across_world_sizes_ddp_and_fsdp(fixtures_dir, tmp_path):
             assert "model.safetensors" not in stored and "config.json" in stored
             assert "optimizer" not in state and state["world_size"] == 2
             assert store.info("runs/chain/step-0000004")["files"] == len(stored)
+        if end == 5:  # FSDP2 2 -> 2: each rank reads its own slices, not the checkpoint
+            size = store.info("runs/chain/step-0000004")["bytes"]
+            assert sorted(reads[5]) == [0, 1], reads
+            assert all(n < 0.6 * size for n in reads[5].values()), (reads[5], size)
     chain |= leg("chain", 10, 1)
     assert sorted(chain) == list(range(1, 11))
     assert chain[1] == straight[1] and chain[2] == straight[2]  # the first leg: same process
