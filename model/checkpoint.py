@@ -242,25 +242,26 @@ def write_hf_weights(storage: CheckpointStorage, name: str, path: Path) -> None:
     os.chmod(path / HF_WEIGHTS, 0o600)  # like every file the store decrypts
 
 
-def fetch_checkpoint(storage: CheckpointStorage, name: str, dest: Path) -> Path:
+def fetch_checkpoint(
+    storage: CheckpointStorage, name: str, dest: Path, *, weights: bool = True
+) -> Path:
     """Fetch `name` into `dest` in Hugging Face layout (what consumers of the weights load):
     every file but the resumable state, the weights consolidated from the shards when the
-    checkpoint is sharded (`write_hf_weights`)."""
+    checkpoint is sharded (`write_hf_weights`). `weights=False`: configs and tokenizer only."""
     if not storage.exists(name):
         raise InputError(f"checkpoint not found in the store: {name}")
-    path = Path(
-        storage.get_checkpoint(
-            name,
-            dest,
-            files=lambda rel: (
-                not _is_shard(rel) and rel != STATE_FILE and not (rel.startswith(f"{SHARDS_DIR}/"))
-            ),
-        )
-    )
-    if (path / MODEL_DIR / DCP_METADATA).is_file() and not (path / HF_WEIGHTS).exists():
+
+    def wanted(rel: str) -> bool:
+        if _is_shard(rel) or rel == STATE_FILE or rel.startswith(f"{SHARDS_DIR}/"):
+            return False
+        return weights or rel != HF_WEIGHTS
+
+    path = Path(storage.get_checkpoint(name, dest, files=wanted))
+    if weights and (path / MODEL_DIR / DCP_METADATA).is_file() and not (path / HF_WEIGHTS).exists():
         write_hf_weights(storage, name, path)
     shutil.rmtree(path / MODEL_DIR, ignore_errors=True)
-    missing = [f for f in (*HF_FILES, CONFIG_FILE) if not (path / f).is_file()]
+    needed = (*HF_FILES, CONFIG_FILE) if weights else ("config.json", CONFIG_FILE)
+    missing = [f for f in needed if not (path / f).is_file()]
     if missing:
         raise IntegrityError(f"checkpoint {name} is incomplete: missing {', '.join(missing)}")
     return path
@@ -327,13 +328,14 @@ class LocalCheckpoint:
     """A fetched checkpoint (Hugging Face layout, `fetch_checkpoint`) in a temp dir that is
     removed on exit."""
 
-    def __init__(self, storage: CheckpointStorage, name: str):
-        self.storage, self.name = storage, name
+    def __init__(self, storage: CheckpointStorage, name: str, *, weights: bool = True):
+        self.storage, self.name, self.weights = storage, name, weights
         self._tmp: str | None = None
 
     def __enter__(self) -> Path:
         self._tmp = tempfile.mkdtemp(prefix="ckpt-fetch-")
-        return fetch_checkpoint(self.storage, self.name, Path(self._tmp) / "checkpoint")
+        dest = Path(self._tmp) / "checkpoint"
+        return fetch_checkpoint(self.storage, self.name, dest, weights=self.weights)
 
     def __exit__(self, *exc: object) -> None:
         if self._tmp:

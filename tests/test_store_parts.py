@@ -169,3 +169,17 @@ def test_a_part_needs_put_permission_and_clearance_and_is_audited(env):
     denied = [e for e in events(env["ws"], "store.put") if e.decision == "deny"]
     assert denied and denied[-1].actor == "user:eve"
     assert _objects(env) == []
+
+
+def test_objects_of_an_attempt_that_died_before_its_commit_are_removed_by_the_commit(env):
+    store = env["trainer"]
+    (dir0, _), (dir1, _) = env["rank0"], env["rank1"]
+    store.put_part(NAME, dir1, META)  # a rank stored its part, then the job died
+    parts = store.put_part(NAME, dir1, META)  # the rerun reaches the same step
+    assert len(_objects(env)) == 4
+    store.put_checkpoint(NAME, dir0, META, parts=parts)
+    body = json.loads((Path(store.root) / NAME / "@manifest.json").read_text())["body"]
+    assert {p.name for p in _objects(env)} == {f"@{e['file_id']}.enc" for e in body["files"]}
+    swept = [e for e in events(env["ws"], "store.put") if "earlier attempt" in e.details["reason"]]
+    assert swept and swept[-1].details["objects"] == 2
+    assert store.get_checkpoint(NAME, env["tmp"] / "all")  # the committed ones are intact

@@ -514,7 +514,38 @@ class SecureCheckpointStore:
                 self._discard_objects(name, written)
                 self._refuse(principal, "put", obj, exc, hide)
                 raise
+            # A distributed put's commit clears what a died attempt of it left (a rerun
+            # reaches the same step name). Plain puts do not: there a concurrent put of the
+            # name may still be writing the objects its own failure will remove.
+            with contextlib.suppress(OSError):
+                stale = (
+                    self._sweep_uncommitted(name, {e["file_id"] for e in body["files"]})
+                    if parts
+                    else 0
+                )
+                if stale:
+                    self._allow(
+                        principal,
+                        "put",
+                        obj,
+                        "uncommitted objects of an earlier attempt removed",
+                        objects=stale,
+                    )
         return name
+
+    def _sweep_uncommitted(self, name: str, committed: set[str]) -> int:
+        """Remove the objects directly in `name`'s folder that its manifest does not list: parts
+        of an attempt that died before its commit (a crashed rank). Nothing can commit them any
+        more (the name is taken); a nested checkpoint's objects live in sub-folders."""
+        removed = 0
+        for entry in self.fs.ls(f"{self.root}/{name}", detail=True):
+            base = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+            file_id = base[1:-4] if base.startswith("@") and base.endswith(".enc") else None
+            if entry.get("type") == "file" and _is_file_id(file_id) and file_id not in committed:
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(entry["name"])
+                    removed += 1
+        return removed
 
     def _check_parts(
         self, name: str, parts: list[dict[str, Any]], files: list[tuple[str, Path, int]]
