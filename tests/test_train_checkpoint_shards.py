@@ -1,10 +1,12 @@
 """Sharded training checkpoints on one process: the stored layout (weight and optimizer shards,
 no consolidated weights), the separate Hugging Face export (function and `corpusforge store
-export`), and the attack: a tampered or swapped shard object is refused on resume and export."""
+export`), and the attack: a tampered or swapped shard object is refused on resume and export.
+Two ranks (gloo, spawned): one that cannot store its shards fails both at once, nothing kept."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,83 @@ def store_ws(trained):
     from corpusforge.core.workspace import Workspace
 
     return Workspace.resolve(trained["tmp"] / "ws")
+
+
+class _RankOneCannotStore:
+    """The real store, except that rank 1's part fails (a full disk on its node)."""
+
+    def __init__(self, store, rank: int):
+        self.store, self.rank = store, rank
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def put_part(self, name, local_dir, metadata):
+        if self.rank == 1:
+            raise OSError(28, "No space left on device")
+        return self.store.put_part(name, local_dir, metadata)
+
+
+def _save_on_rank(rank: int, world: int, port: int, ws: str, token: str, out: str) -> None:
+    import datetime
+
+    import torch.distributed as dist
+    from transformers import LlamaConfig
+
+    from corpusforge.model.blocks import CausalLM
+    from corpusforge.model.checkpoint import save_training_checkpoint
+    from corpusforge.model.config import TrainConfig
+    from corpusforge.model.loop import Job
+    from corpusforge.model.runtime import Runtime
+
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world,
+        timeout=datetime.timedelta(seconds=60),
+    )
+    try:
+        config = TrainConfig(preset="tiny", data=ws, run_name="fail", max_steps=1)
+        rt = Runtime(torch.device("cpu"), rank, rank, world)
+        llama = LlamaConfig(
+            vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+            num_attention_heads=2, num_key_value_heads=2, tie_word_embeddings=True,
+        )  # fmt: skip
+        model = torch.nn.parallel.DistributedDataParallel(CausalLM(llama))
+        optimizer = torch.optim.AdamW(model.parameters())
+        model(torch.tensor([[1, 2, 3]]), torch.tensor([[2, 3, 4]])).backward()
+        optimizer.step()
+        store = _RankOneCannotStore(open_store(ws, token), rank)
+        job = Job(config, rt, store, model.module, None, None, [], dict, print)
+        started = time.monotonic()
+        try:
+            save_training_checkpoint(job, model, optimizer, None, 1, 0, {})
+            outcome = "saved"
+        except Exception as exc:
+            outcome = f"{type(exc).__name__}: {exc}"
+        Path(out, f"rank{rank}.txt").write_text(f"{time.monotonic() - started:.1f}\n{outcome}")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_rank_that_cannot_store_its_shards_fails_every_rank_and_leaves_nothing(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    tokens = bootstrap_store(tmp_path / "ws")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = (2, port, str(tmp_path / "ws"), tokens["svc:trainer"], str(tmp_path))
+    mp.spawn(_save_on_rank, args=args, nprocs=2, join=True)
+    for rank in (0, 1):
+        seconds, outcome = (tmp_path / f"rank{rank}.txt").read_text().split("\n", 1)
+        assert outcome.startswith("IntegrityError") and "rank 1 could not store" in outcome
+        assert "No space left on device" in outcome and float(seconds) < 30
+    store = open_store(tmp_path / "ws", tokens["svc:trainer"])
+    assert store.list_checkpoints() == []
+    leftovers = list(Path(store.root).rglob("@*.enc")) if Path(store.root).exists() else []
+    assert leftovers == []  # rank 0's part never went up; nothing was committed
