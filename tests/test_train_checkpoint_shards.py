@@ -6,6 +6,7 @@ Two ranks (gloo, spawned): one that cannot store its shards fails both at once, 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from corpusforge.core.errors import IntegrityError
-from corpusforge.model.checkpoint import export_checkpoint
+from corpusforge.model.checkpoint import export_checkpoint, write_hf_weights
 from corpusforge.model.pretrain import pretrain
 from corpusforge.model.store import bootstrap_store, fetched, open_store
 from tests._store_attack import events
@@ -27,16 +28,24 @@ from tests._train_helpers import (  # noqa: F401 (one_torch_thread: autouse)
 NAME = "runs/shards/step-0000002"
 
 
+@pytest.fixture(scope="module")
+def _trained_once(fixtures_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("shards")
+    shards = token_shards(book_paragraphs(fixtures_dir, 60_000), root / "tok")
+    tokens = bootstrap_store(root / "ws")
+    config = tiny_config(root, data=str(shards), run_name="shards", max_steps=2, checkpoint_every=2)
+    pretrain(config, open_store(root / "ws", tokens["svc:trainer"]))
+    return root, config, tokens["svc:trainer"]
+
+
 @pytest.fixture
-def trained(fixtures_dir, tmp_path):
-    shards = token_shards(book_paragraphs(fixtures_dir, 60_000), tmp_path / "tok")
-    tokens = bootstrap_store(tmp_path / "ws")
-    store = open_store(tmp_path / "ws", tokens["svc:trainer"])
-    config = tiny_config(
-        tmp_path, data=str(shards), run_name="shards", max_steps=2, checkpoint_every=2
-    )
-    pretrain(config, store)
-    return {"store": store, "config": config, "tmp": tmp_path, "token": tokens["svc:trainer"]}
+def trained(_trained_once, tmp_path):
+    """A copy of the trained workspace (store, keys, audit log) for each test to attack."""
+    root, config, token = _trained_once
+    shutil.copytree(root / "ws", tmp_path / "ws")
+    config = config.model_copy(update={"metrics_path": str(tmp_path / "metrics.jsonl")})
+    store = open_store(tmp_path / "ws", token)
+    return {"store": store, "config": config, "tmp": tmp_path, "token": token}
 
 
 def _object(store, rel: str) -> Path:
@@ -77,6 +86,28 @@ def test_layout_and_the_separate_hf_export(trained, tmp_path):
     assert result.exit_code == 0, result.output
     for name in ("model.safetensors", "config.json"):
         assert (tmp_path / "cli" / name).read_bytes() == (out / name).read_bytes()
+
+
+def test_a_checkpoint_of_the_previous_layout_resumes_to_the_same_losses(trained, tmp_path):
+    """Before the weights were sharded, a checkpoint held them as model.safetensors."""
+    store, config = trained["store"], trained["config"]
+    with fetched(store, NAME, tmp_path / "raw") as raw:
+        write_hf_weights(store, NAME, raw)
+        shutil.rmtree(raw / "model")
+        store.put_checkpoint("runs/old/step-0000002", raw, store.info(NAME)["metadata"])
+
+    def resume(run: str) -> dict[int, float]:
+        losses: dict[int, float] = {}
+        update = {"run_name": run, "max_steps": 4, "metrics_path": None}
+        pretrain(
+            config.model_copy(update=update),
+            store,
+            on_step=lambda r: losses.__setitem__(r["step"], r["loss"]),
+        )
+        return losses
+
+    old, new = resume("old"), resume("shards")
+    assert sorted(old) == [3, 4] and old == new
 
 
 def test_a_tampered_shard_object_is_refused_on_resume_and_export(trained, tmp_path):
