@@ -480,6 +480,7 @@ def save_training_checkpoint(
             parts = _put_parts(job.storage, name, out, metadata, rt)
         failure: list[str | None] = [None]
         if rt.is_main:
+            failure = ["rank 0 stopped before its commit"]  # until the commit returns
             try:
                 if sharded:
                     write_hf_config(job.raw_model, job.tokenizer, out)
@@ -500,12 +501,11 @@ def save_training_checkpoint(
                 torch.save(training_state, out / STATE_FILE)
                 (out / CONFIG_FILE).write_text(cfg.model_dump_json(indent=2))
                 job.storage.put_checkpoint(name, out, metadata, parts=parts or None)
+                failure = [None]
             except Exception as exc:
                 if parts:
                     with contextlib.suppress(Exception):
                         job.storage.discard_parts(name, parts)
-                if not rt.distributed:
-                    raise
                 failure = [_error_line(exc)]
                 raise
             finally:
