@@ -1,23 +1,31 @@
-"""Resumable checkpoints in Hugging Face layout, written and read only through the store.
+"""Resumable checkpoints, written and read only through the store, sharded by the ranks.
 
-A checkpoint directory holds what `from_pretrained` needs (config.json, model.safetensors,
-generation_config.json, tokenizer files: the consolidated export), the optimizer state as
-`torch.distributed.checkpoint` shards that every rank writes itself (optimizer/), the small
-training state in the spirit of torchtitan's checkpointer: scheduler, step, tokens seen, data
-cursor and every rank's RNG states (training_state.pt), and the run's config
-(train_config.json). The directory is assembled in a staging dir and handed to the
-`CheckpointStorage` as a whole, which stores every file as an encrypted object under one sealed
-manifest, atomically.
+A training checkpoint holds the weights and the optimizer state as `torch.distributed.checkpoint`
+(DCP) shards (model/, optimizer/: every rank writes and stores its own), the Hugging Face config,
+generation config and tokenizer files, the small training state in the spirit of torchtitan's
+checkpointer: scheduler, step, tokens seen, data cursor and every rank's RNG states
+(training_state.pt), and the run's config (train_config.json). Every rank encrypts its own shard
+files as objects of the checkpoint (`put_part`); rank 0 commits them with its own files under one
+sealed manifest. No file system is shared between the ranks.
 
 `save_training_checkpoint` and `resume_training` are the training loop's two ends of it: one
 writes every rank's state into a checkpoint, the other puts a checkpoint's state back, on any
-number of processes.
+number of processes, each rank reading only the byte ranges of the shards it needs.
+
+The consolidated Hugging Face export (config.json + model.safetensors, what `from_pretrained`
+loads) is a separate step: `export_checkpoint` (`corpusforge store export`), which every
+consumer of weights (fine-tuning's base, evaluation, generation) goes through via
+`fetch_checkpoint`. LoRA runs (DDP only, every rank holds the whole model) store the merged
+export and the adapter directly: their frozen base is the `init_from` checkpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import io
 import json
+import os
 import random
 import shutil
 import tempfile
@@ -30,7 +38,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from corpusforge.core.errors import ConfigError, InputError, IntegrityError
+from corpusforge.core.errors import ConfigError, CorpusforgeError, InputError, IntegrityError
 from corpusforge.model.blocks import CausalLM
 from corpusforge.model.config import PRESETS
 from corpusforge.model.optim import load_optimizer_state
@@ -41,9 +49,18 @@ if TYPE_CHECKING:
     from corpusforge.model.loop import Job
 
 STATE_FILE = "training_state.pt"
+MODEL_DIR = "model"  # torch.distributed.checkpoint files of the weights
 SHARDS_DIR = "optimizer"  # torch.distributed.checkpoint files of the optimizer state
+DCP_DIRS = (MODEL_DIR, SHARDS_DIR)
+DCP_METADATA = ".metadata"
 CONFIG_FILE = "train_config.json"
-HF_FILES = ("config.json", "model.safetensors")
+HF_WEIGHTS = "model.safetensors"
+HF_FILES = ("config.json", HF_WEIGHTS)
+
+
+def _is_shard(rel: str) -> bool:
+    """A DCP data file (`model/__0_0.distcp`): read by byte ranges, never fetched whole."""
+    return rel.split("/", 1)[0] in DCP_DIRS and rel.endswith(".distcp")
 
 
 def checkpoint_name(run_name: str, step: int) -> str:
@@ -101,7 +118,11 @@ def export_hf(
     else:
         model.save_pretrained(out_dir, state_dict=state_dict, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
-    GenerationConfig(
+    _generation_config(GenerationConfig, model).save_pretrained(out_dir)
+
+
+def _generation_config(cls: Any, model: torch.nn.Module) -> Any:
+    return cls(
         eos_token_id=model.config.eos_token_id,
         pad_token_id=model.config.pad_token_id,
         do_sample=True,
@@ -109,21 +130,148 @@ def export_hf(
         top_k=50,
         top_p=0.95,
         max_new_tokens=128,
-    ).save_pretrained(out_dir)
+    )
 
 
 # --- reading -----------------------------------------------------------------------------------
 
 
-def fetch_checkpoint(storage: CheckpointStorage, name: str, dest: Path) -> Path:
-    """Fetch `name` into `dest` and check it is a complete checkpoint."""
+class _StoreShardReader:
+    """Builds a DCP `FileSystemReader` over a stored checkpoint's shard directory whose
+    `.metadata` is fetched into `local` (a verified file: DCP unpickles it): the data files are
+    read as byte ranges through `storage.open_ranges`, only the ranges this process's load plan
+    asks for, each item decrypted when DCP reads it."""
+
+    @staticmethod
+    def make(storage: CheckpointStorage, name: str, local: Path, subdir: str, counter: dict):
+        from torch.distributed.checkpoint import FileSystemReader
+        from torch.distributed.checkpoint.filesystem import FileSystem
+
+        class Files(FileSystem):
+            @contextlib.contextmanager
+            def create_stream(self, path, mode):  # noqa: ANN001, ANN202 (DCP's signature)
+                path = Path(path)
+                if mode == "rb" and path.suffix == ".distcp":
+                    with storage.open_ranges(name, f"{subdir}/{path.name}") as ranges:
+                        try:
+                            yield ranges
+                        finally:
+                            counter["bytes"] = counter.get("bytes", 0) + ranges.bytes_read
+                            counter["files"] = counter.get("files", 0) + 1
+                else:
+                    with super().create_stream(path, mode) as stream:
+                        yield stream
+
+        class Reader(FileSystemReader):
+            def __init__(self) -> None:
+                super().__init__(local)
+                self.fs = Files()
+
+            def read_data(self, plan, planner):  # noqa: ANN001, ANN202
+                # In file order: each encrypted chunk is then decrypted once (the plan's own
+                # order follows the state dict and would come back to chunks read before).
+                where = self.storage_data
+
+                def key(item):  # noqa: ANN001, ANN202
+                    info = where[item.storage_index]
+                    return info.relative_path, info.offset
+
+                items = sorted(plan.items, key=key)
+                return super().read_data(dataclasses.replace(plan, items=items), planner)
+
+            def _slice_file(self, file, sinfo):  # noqa: ANN001, ANN202
+                return io.BytesIO(file.read(sinfo.offset, sinfo.length))
+
+        return Reader()
+
+
+@contextlib.contextmanager
+def _dcp_errors() -> Iterator[None]:
+    """DCP reports a failure on any rank as a `CheckpointException` (a BaseException holding
+    every rank's error): raise the cause instead, ours (a tampered shard's IntegrityError)
+    first, so the job's last line names it."""
+    from torch.distributed.checkpoint import CheckpointException
+
+    try:
+        yield
+    except CheckpointException as exc:
+        causes = [cause for cause, _ in exc.failures.values()]
+        ours = [c for c in causes if isinstance(c, CorpusforgeError)]
+        cause = (ours or causes or [None])[0]
+        if cause is None:
+            raise RuntimeError("torch.distributed.checkpoint failed") from exc
+        raise cause from None
+
+
+def _dcp_load(state: dict[str, Any], reader: Any, distributed: bool) -> None:
+    import torch.distributed.checkpoint as dcp
+
+    with warnings.catch_warnings(), _dcp_errors():
+        if not distributed:  # dcp warns on every call that it runs in one process: asked for
+            warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        dcp.load(state, storage_reader=reader, no_dist=not distributed)
+
+
+def _fetch_into(
+    storage: CheckpointStorage, name: str, root: Path, files: Any, counter: dict | None = None
+) -> None:
+    """Fetch some files of `name` and add them to the private folder `root`."""
+    with tempfile.TemporaryDirectory(prefix="ckpt-part-", dir=root.parent) as tmp:
+        got = Path(storage.get_checkpoint(name, Path(tmp) / "files", files=files))
+        for path in sorted(p for p in got.rglob("*") if p.is_file()):
+            rel = path.relative_to(got)
+            (root / rel).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.replace(path, root / rel)
+            if counter is not None:
+                counter["bytes"] = counter.get("bytes", 0) + (root / rel).stat().st_size
+                counter["files"] = counter.get("files", 0) + 1
+
+
+def write_hf_weights(storage: CheckpointStorage, name: str, path: Path) -> None:
+    """Consolidate a sharded checkpoint's weights: read every model shard of `name` (byte
+    ranges, in this one process) into the training blocks built from `path`/config.json and
+    write model.safetensors there in Hugging Face names."""
+    from transformers import LlamaConfig
+
+    model = _empty_training_model(LlamaConfig.from_pretrained(path, local_files_only=True))
+    state = {"model": model.state_dict()}
+    reader = _StoreShardReader.make(storage, name, path / MODEL_DIR, MODEL_DIR, {})
+    _dcp_load(state, reader, distributed=False)
+    model.load_state_dict(state["model"])
+    model.save_pretrained(path)
+    os.chmod(path / HF_WEIGHTS, 0o600)  # like every file the store decrypts
+
+
+def fetch_checkpoint(
+    storage: CheckpointStorage, name: str, dest: Path, *, weights: bool = True
+) -> Path:
+    """Fetch `name` into `dest` in Hugging Face layout (what consumers of the weights load):
+    every file but the resumable state, the weights consolidated from the shards when the
+    checkpoint is sharded (`write_hf_weights`). `weights=False`: configs and tokenizer only."""
     if not storage.exists(name):
         raise InputError(f"checkpoint not found in the store: {name}")
-    path = Path(storage.get_checkpoint(name, dest))
-    missing = [f for f in (*HF_FILES, CONFIG_FILE) if not (path / f).is_file()]
+
+    def wanted(rel: str) -> bool:
+        if _is_shard(rel) or rel == STATE_FILE or rel.startswith(f"{SHARDS_DIR}/"):
+            return False
+        return weights or rel != HF_WEIGHTS
+
+    path = Path(storage.get_checkpoint(name, dest, files=wanted))
+    if weights and (path / MODEL_DIR / DCP_METADATA).is_file() and not (path / HF_WEIGHTS).exists():
+        write_hf_weights(storage, name, path)
+    shutil.rmtree(path / MODEL_DIR, ignore_errors=True)
+    needed = (*HF_FILES, CONFIG_FILE) if weights else ("config.json", CONFIG_FILE)
+    missing = [f for f in needed if not (path / f).is_file()]
     if missing:
         raise IntegrityError(f"checkpoint {name} is incomplete: missing {', '.join(missing)}")
     return path
+
+
+def export_checkpoint(storage: CheckpointStorage, name: str, dest: Path) -> Path:
+    """The consolidated Hugging Face export of checkpoint `name` into `dest` (a new or empty
+    folder): config.json, model.safetensors, generation config, tokenizer files, the LoRA
+    adapter where there is one, and the run's config. Loads with `from_pretrained`."""
+    return fetch_checkpoint(storage, name, dest)
 
 
 def checkpoint_preset(path: Path) -> str:
@@ -153,6 +301,15 @@ def load_training_model(path: Path) -> CausalLM:
     return CausalLM.from_pretrained(path)
 
 
+def _empty_training_model(config: Any) -> CausalLM:
+    """The training blocks with uninitialised weights (every one is loaded next)."""
+    with torch.device("meta"):
+        model = CausalLM(config)
+    model.to_empty(device="cpu")
+    model.reset_rope()
+    return model
+
+
 def load_model(path: Path, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
     """The checkpoint as transformers' model (generation, LoRA through peft)."""
     from transformers import AutoModelForCausalLM
@@ -168,15 +325,17 @@ def load_model(path: Path, dtype: torch.dtype = torch.float32) -> torch.nn.Modul
 
 
 class LocalCheckpoint:
-    """A fetched checkpoint in a temp dir that is removed on exit."""
+    """A fetched checkpoint (Hugging Face layout, `fetch_checkpoint`) in a temp dir that is
+    removed on exit."""
 
-    def __init__(self, storage: CheckpointStorage, name: str):
-        self.storage, self.name = storage, name
+    def __init__(self, storage: CheckpointStorage, name: str, *, weights: bool = True):
+        self.storage, self.name, self.weights = storage, name, weights
         self._tmp: str | None = None
 
     def __enter__(self) -> Path:
         self._tmp = tempfile.mkdtemp(prefix="ckpt-fetch-")
-        return fetch_checkpoint(self.storage, self.name, Path(self._tmp) / "checkpoint")
+        dest = Path(self._tmp) / "checkpoint"
+        return fetch_checkpoint(self.storage, self.name, dest, weights=self.weights)
 
     def __exit__(self, *exc: object) -> None:
         if self._tmp:
@@ -186,26 +345,6 @@ class LocalCheckpoint:
 # --- the training loop's checkpoints -----------------------------------------------------------
 
 
-def full_model_state(model: torch.nn.Module, runtime: Runtime) -> dict[str, torch.Tensor] | None:
-    """The consolidated weights for the HF export, gathered to CPU under DDP/FSDP (None in one
-    process: the raw model is exported as it is)."""
-    if not runtime.distributed:
-        return None
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-    opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    return get_model_state_dict(model, options=opts)
-
-
-def _staging_dir(runtime: Runtime) -> Path:
-    """A temp dir made by rank 0 and named to every rank: the ranks write their shards into
-    it. (One node, or a temp dir on a filesystem every node sees: TMPDIR.)"""
-    made = [tempfile.mkdtemp(prefix="ckpt-") if runtime.is_main else None]
-    if runtime.distributed:
-        dist.broadcast_object_list(made, src=0)
-    return Path(made[0])
-
-
 @contextlib.contextmanager
 def _single_process_quiet(runtime: Runtime) -> Iterator[None]:
     """dcp warns on every call that it runs in one process, which is what no_dist asks."""
@@ -213,6 +352,40 @@ def _single_process_quiet(runtime: Runtime) -> Iterator[None]:
         if not runtime.distributed:
             warnings.filterwarnings("ignore", message="torch.distributed is disabled")
         yield
+
+
+def _save_planner() -> Any:
+    """DCP's default save plan (deduplicated: a replicated tensor is written by one rank), with
+    each rank's tensors written smallest first. A rank of an FSDP2 run reads its own slices and
+    the replicated small tensors (AdamW's step counts) some other rank wrote: laid out together
+    at the start of that rank's file, they cost a chunk or two of reading instead of one
+    encrypted chunk per tensor, spread over the file."""
+    from torch.distributed.checkpoint import DefaultSavePlanner
+
+    class SmallFirst(DefaultSavePlanner):
+        def create_local_plan(self):  # noqa: ANN202 (DCP's signature)
+            plan = super().create_local_plan()
+            items = sorted(plan.items, key=lambda item: item.tensor_storage_size() or 0)
+            self.plan = dataclasses.replace(plan, items=items)
+            return self.plan
+
+    return SmallFirst()
+
+
+def save_model_shards(model: torch.nn.Module, out: Path, runtime: Runtime) -> None:
+    """Every rank writes its own shards of the weights (torch.distributed.checkpoint) into its
+    own folder `out`: FSDP2 ranks their slices, DDP's replicated tensors once over all ranks
+    (DCP's deduplicating save plan). Keys are parameter names: any world size loads them."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict
+
+    with _single_process_quiet(runtime), _dcp_errors():
+        dcp.save(
+            {"model": get_model_state_dict(model)},
+            checkpoint_id=str(out),
+            planner=_save_planner(),
+            no_dist=not runtime.distributed,
+        )
 
 
 def save_optimizer_shards(
@@ -225,24 +398,39 @@ def save_optimizer_shards(
     from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
 
     state = {"optimizer": get_optimizer_state_dict(model, optimizer)}
-    with _single_process_quiet(runtime):
-        dcp.save(state, checkpoint_id=str(out), no_dist=not runtime.distributed)
+    with _single_process_quiet(runtime), _dcp_errors():
+        dcp.save(
+            state, checkpoint_id=str(out), planner=_save_planner(), no_dist=not runtime.distributed
+        )
 
 
-def load_optimizer_shards(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer, shards: Path, runtime: Runtime
-) -> None:
-    """Read the optimizer state from `save_optimizer_shards`' files, resharded for this run."""
-    import torch.distributed.checkpoint as dcp
-    from torch.distributed.checkpoint.state_dict import (
-        get_optimizer_state_dict,
-        set_optimizer_state_dict,
-    )
+def _error_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
 
-    state = {"optimizer": get_optimizer_state_dict(model, optimizer)}  # this run's layout
-    with _single_process_quiet(runtime):
-        dcp.load(state, checkpoint_id=str(shards), no_dist=not runtime.distributed)
-    set_optimizer_state_dict(model, optimizer, state["optimizer"])
+
+def _put_parts(
+    storage: CheckpointStorage, name: str, out: Path, metadata: dict[str, Any], rt: Runtime
+) -> list[dict[str, Any]]:
+    """Every rank but 0 stores its own shard files as uncommitted objects of `name`; rank 0
+    gets every rank's entries (empty elsewhere). A failure on any rank fails every rank, and
+    whatever the others stored is removed."""
+    result: tuple[list[dict[str, Any]], str | None] = ([], None)
+    if not rt.is_main and out.is_dir() and any(p.is_file() for p in out.rglob("*")):
+        try:
+            result = (storage.put_part(name, out, metadata), None)
+        except Exception as exc:
+            result = ([], _error_line(exc))
+    gathered: list[Any] = [None] * rt.world_size
+    dist.all_gather_object(gathered, result)  # under the process group's timeout
+    failed = [(rank, err) for rank, (_, err) in enumerate(gathered) if err]
+    parts = [entry for entries, _ in gathered for entry in entries]
+    if failed:
+        if rt.is_main:
+            with contextlib.suppress(Exception):
+                storage.discard_parts(name, parts)
+        rank, err = failed[0]
+        raise IntegrityError(f"checkpoint {name}: rank {rank} could not store its shards: {err}")
+    return parts if rt.is_main else []
 
 
 def save_training_checkpoint(
@@ -257,88 +445,181 @@ def save_training_checkpoint(
 ) -> str:
     """Store step `step` of `job`.
 
-    Every rank writes its shards of the optimizer state into a shared staging dir; the weights
-    are consolidated for the HF export (a separate step: gathered to rank 0 under DDP/FSDP);
-    rank 0 adds the small training state (every rank's RNG, cursor, schedule) and puts the
-    directory, every shard file an encrypted object under the checkpoint's sealed manifest.
+    Every rank writes its shards of the weights and the optimizer state into a private temp
+    dir of its own and, under DDP/FSDP, stores them itself as encrypted objects of the
+    checkpoint; rank 0 adds the Hugging Face config and tokenizer, the small training state
+    (every rank's RNG, cursor, schedule) and the run's config, and commits everything under the
+    checkpoint's sealed manifest. Every wait is a collective under the process group's timeout.
+    LoRA jobs (`job.export_model`) store the merged export instead of weight shards.
     `data_state` is the data cursor after the last batch trained on (default: the job's)."""
     rt, cfg = job.runtime, job.config
     name = checkpoint_name(cfg.run_name, step)
-    staging = _staging_dir(rt)
-    out = staging / "checkpoint"
+    metadata = {
+        **cfg.checkpoint_metadata,
+        **job.metadata,
+        "kind": job.kind,
+        "run": cfg.run_name,
+        "preset": cfg.preset,
+        "step": step,
+        "tokens_seen": tokens_seen,
+        "val_loss": last.get("val_loss"),
+    }
+    sharded = job.export_model is None
+    local = Path(tempfile.mkdtemp(prefix="ckpt-"))  # this rank's own, private (0700)
+    out = local / "checkpoint"
     try:
+        if sharded:
+            save_model_shards(model, out / MODEL_DIR, rt)
         save_optimizer_shards(model, optimizer, out / SHARDS_DIR, rt)
-        model_sd = full_model_state(model, rt)
         rng = [capture_rng()]
+        parts: list[dict[str, Any]] = []
         if rt.distributed:
             gathered: list[Any] = [None] * rt.world_size
             dist.all_gather_object(gathered, rng[0])
             rng = gathered
+            parts = _put_parts(job.storage, name, out, metadata, rt)
+        failure: list[str | None] = [None]
         if rt.is_main:
-            export, export_sd = (
-                job.export_model() if job.export_model else (job.raw_model, model_sd)
-            )
-            export_hf(export, job.tokenizer, out, state_dict=export_sd)
-            if job.write_extra is not None:
-                job.write_extra(out)
-            training_state = {
-                "step": step,
-                "tokens_seen": tokens_seen,
-                "scheduler": scheduler.state_dict(),
-                "data": data_state if data_state is not None else job.data_state(),
-                "rng": rng,
-                "extra": job.extra_state(),
-                "world_size": rt.world_size,
-            }
-            torch.save(training_state, out / STATE_FILE)
-            (out / CONFIG_FILE).write_text(cfg.model_dump_json(indent=2))
-            job.storage.put_checkpoint(
-                name,
-                out,
-                {
-                    **cfg.checkpoint_metadata,
-                    **job.metadata,
-                    "kind": job.kind,
-                    "run": cfg.run_name,
-                    "preset": cfg.preset,
+            failure = ["rank 0 stopped before its commit"]  # until the commit returns
+            try:
+                if sharded:
+                    write_hf_config(job.raw_model, job.tokenizer, out)
+                else:
+                    export, export_sd = job.export_model()
+                    export_hf(export, job.tokenizer, out, state_dict=export_sd)
+                if job.write_extra is not None:
+                    job.write_extra(out)
+                training_state = {
                     "step": step,
                     "tokens_seen": tokens_seen,
-                    "val_loss": last.get("val_loss"),
-                },
-            )
+                    "scheduler": scheduler.state_dict(),
+                    "data": data_state if data_state is not None else job.data_state(),
+                    "rng": rng,
+                    "extra": job.extra_state(),
+                    "world_size": rt.world_size,
+                }
+                torch.save(training_state, out / STATE_FILE)
+                (out / CONFIG_FILE).write_text(cfg.model_dump_json(indent=2))
+                job.storage.put_checkpoint(name, out, metadata, parts=parts or None)
+                failure = [None]
+            except Exception as exc:
+                if parts:
+                    with contextlib.suppress(Exception):
+                        job.storage.discard_parts(name, parts)
+                failure = [_error_line(exc)]
+                raise
+            finally:
+                if rt.distributed:  # the others wait for the commit's outcome, not a barrier
+                    dist.broadcast_object_list(failure, src=0)
             print(f"checkpoint {name}", flush=True)
-        if rt.distributed:
-            dist.barrier()
+        else:
+            dist.broadcast_object_list(failure, src=0)
+            if failure[0]:
+                raise IntegrityError(f"checkpoint {name} was not committed: {failure[0]}")
     finally:
-        if rt.is_main:
-            shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(local, ignore_errors=True)
     return name
 
 
+def write_hf_config(model: torch.nn.Module, tokenizer: Any, out: Path) -> None:
+    """What the consolidated export needs besides the weights: config.json (LlamaForCausalLM),
+    generation_config.json and the tokenizer files."""
+    from transformers import GenerationConfig
+
+    config = model.config.__class__.from_dict(model.config.to_dict())
+    config.architectures = ["LlamaForCausalLM"]
+    config.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    _generation_config(GenerationConfig, model).save_pretrained(out)
+
+
 class ResumePoint:
-    """A fetched checkpoint to resume from: its small training state, and its directory (kept
-    until the optimizer shards are read) removed by `close`."""
+    """A checkpoint to resume from: its small files fetched (training state, configs, the
+    shards' DCP metadata), its shards read by byte ranges when they are loaded; the local
+    files are removed by `close`. `fetched` counts what this process read (files, bytes)."""
 
     def __init__(self, storage: CheckpointStorage, name: str, preset: str):
-        self.name = name
-        self._local = LocalCheckpoint(storage, name)
-        self.path = self._local.__enter__()
+        self.storage, self.name = storage, name
+        self.fetched: dict[str, int] = {}
+        self._tmp = tempfile.mkdtemp(prefix="ckpt-resume-")
+        self.path = Path(self._tmp) / "checkpoint"
         try:
+            if not storage.exists(name):
+                raise InputError(f"checkpoint not found in the store: {name}")
+            self.path.mkdir(mode=0o700)
+            _fetch_into(
+                storage,
+                name,
+                self.path,
+                lambda rel: not _is_shard(rel) and rel != HF_WEIGHTS,
+                self.fetched,
+            )
+            missing = [f for f in ("config.json", CONFIG_FILE) if not (self.path / f).is_file()]
+            if missing:
+                raise IntegrityError(
+                    f"checkpoint {name} is incomplete: missing {', '.join(missing)}"
+                )
             check_preset(self.path, name, preset)
             self.state = load_training_state(self.path)
         except BaseException:
             self.close()
             raise
 
+    @property
+    def sharded(self) -> bool:
+        """The weights are DCP shards (else the HF export holds them: older and LoRA ones)."""
+        return (self.path / MODEL_DIR / DCP_METADATA).is_file()
+
+    def training_model(self) -> CausalLM:
+        """The training blocks for this checkpoint: empty when the weights are shards (loaded
+        after the model is wrapped, by `resume_training`), else read from the HF export."""
+        if self.sharded:
+            from transformers import LlamaConfig
+
+            return _empty_training_model(LlamaConfig.from_pretrained(self.path))
+        if not (self.path / HF_WEIGHTS).is_file():
+            _fetch_into(self.storage, self.name, self.path, [HF_WEIGHTS], self.fetched)
+        return load_training_model(self.path)
+
+    def reader(self, subdir: str) -> Any:
+        return _StoreShardReader.make(
+            self.storage, self.name, self.path / subdir, subdir, self.fetched
+        )
+
     def close(self) -> None:
-        self._local.__exit__(None, None, None)
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def load_model_shards(model: torch.nn.Module, point: ResumePoint, runtime: Runtime) -> None:
+    """Read the weights from the checkpoint's shards into this run's (wrapped) model, in its
+    layout: FSDP2 ranks read their slices, DDP and one process full tensors."""
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, set_model_state_dict
+
+    state = {"model": get_model_state_dict(model)}  # this run's layout, filled in place
+    _dcp_load(state, point.reader(MODEL_DIR), runtime.distributed)
+    set_model_state_dict(model, state["model"])
+
+
+def load_optimizer_shards(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, point: ResumePoint, runtime: Runtime
+) -> None:
+    """Read the optimizer state from `save_optimizer_shards`' files, resharded for this run."""
+    from torch.distributed.checkpoint.state_dict import (
+        get_optimizer_state_dict,
+        set_optimizer_state_dict,
+    )
+
+    state = {"optimizer": get_optimizer_state_dict(model, optimizer)}  # this run's layout
+    _dcp_load(state, point.reader(SHARDS_DIR), runtime.distributed)
+    set_optimizer_state_dict(model, optimizer, state["optimizer"])
 
 
 def resume_training(
     job: Job, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
 ) -> tuple[str | None, int, int]:
-    """Restore the run's latest checkpoint, if it has one and `resume` is on: optimizer,
-    schedule, data cursor, extra state and this rank's RNG. Returns (name, step, tokens seen)."""
+    """Restore the run's latest checkpoint, if it has one and `resume` is on: weights (when
+    sharded), optimizer, schedule, data cursor, extra state and this rank's RNG. Returns
+    (name, step, tokens seen)."""
     cfg, rt = job.config, job.runtime
     point = job.resume  # fetched when the job was prepared: one fetch per rank
     job.resume = None
@@ -349,12 +630,19 @@ def resume_training(
         point = ResumePoint(job.storage, resume_from, cfg.preset)
     try:
         state = point.state
-        if (point.path / SHARDS_DIR).is_dir():
-            load_optimizer_shards(model, optimizer, point.path / SHARDS_DIR, rt)
+        if point.sharded:
+            load_model_shards(model, point, rt)
+        if (point.path / SHARDS_DIR / DCP_METADATA).is_file():
+            load_optimizer_shards(model, optimizer, point, rt)
         else:  # checkpoints before sharding: the full state inside training_state.pt
             load_optimizer_state(model, optimizer, state["optimizer"], job.raw_model)
     finally:
         point.close()
+    print(
+        f"resume rank {rt.rank}: read {point.fetched.get('bytes', 0)} bytes "
+        f"({point.fetched.get('files', 0)} file reads) of {point.name}",
+        flush=True,
+    )
     scheduler.load_state_dict(state["scheduler"])
     job.load_data_state(state["data"])
     job.load_extra_state(state.get("extra", {}))

@@ -17,7 +17,7 @@ import torch
 
 from corpusforge.core.errors import ConfigError
 from corpusforge.model.blocks import CausalLM
-from corpusforge.model.checkpoint import ResumePoint, latest_checkpoint, load_training_model
+from corpusforge.model.checkpoint import ResumePoint, latest_checkpoint
 from corpusforge.model.config import TrainConfig, build_llama_config, padded_vocab_size
 from corpusforge.model.data import TokenSource, WindowSampler, open_tokens, validation_batches
 from corpusforge.model.entry import cli
@@ -57,7 +57,7 @@ def prepare_pretrain(
     if resume_from:  # first: a checkpoint of another preset fails before any data is read
         resume = ResumePoint(storage, resume_from, config.preset)  # closed by resume_training
         try:
-            model = load_training_model(resume.path)
+            model = resume.training_model()  # weights: after wrapping, from the shards
         except BaseException:
             resume.close()
             raise

@@ -217,17 +217,19 @@ def prepare_sft(config: SFTConfig, storage: CheckpointStorage, runtime: Runtime)
     # adapters are saved under; full fine-tuning on the fused training blocks.
     load = load_model if config.lora else load_training_model
     weights_from = config.init_from if (config.lora or not resume_from) else resume_from
-    with LocalCheckpoint(storage, config.init_from) as path:
+    # a full fine-tune resuming its own run needs only the base's tokenizer and configs
+    base_weights = weights_from == config.init_from
+    with LocalCheckpoint(storage, config.init_from, weights=base_weights) as path:
         check_preset(path, config.init_from, config.preset)
         tokenizer = AutoTokenizer.from_pretrained(
             path, local_files_only=True, trust_remote_code=False
         )
-        model = load(path) if weights_from == config.init_from else None
+        model = load(path) if base_weights else None
     resume = None
     if model is None:  # a full fine-tune resuming: weights and state from one fetch
         resume = ResumePoint(storage, weights_from, config.preset)  # closed by resume_training
         try:
-            model = load(resume.path)
+            model = resume.training_model()  # full fine-tuning: weights from the shards
         except BaseException:
             resume.close()
             raise

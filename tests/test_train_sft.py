@@ -87,6 +87,25 @@ def test_full_finetune_lowers_val_loss_on_responses(base, tmp_path):
     assert listing == ["runs/sft-full/step-0000006", "runs/sft-full/step-0000012"]
 
 
+def test_full_finetune_resumes_bit_identically_from_its_sharded_checkpoint(base, tmp_path):
+    """Its own sharded checkpoint gives the weights (read after wrapping); the base is fetched
+    for its tokenizer and configs only."""
+    store, data, name, _ = base
+
+    def run(run_name: str, steps: int) -> dict[int, float]:
+        config = sft_config(
+            tmp_path, data, name, run_name=run_name, max_steps=steps, checkpoint_every=2
+        )
+        losses: dict[int, float] = {}
+        finetune(config, store, on_step=lambda r: losses.__setitem__(r["step"], r["loss"]))
+        return losses
+
+    straight = run("sft-straight", 4)
+    run("sft-resumed", 2)
+    resumed = run("sft-resumed", 4)  # same run name: resumes from step 2
+    assert sorted(resumed) == [3, 4] and resumed == {s: straight[s] for s in (3, 4)}
+
+
 def test_lora_merge_and_export_reproduces_adapter_logits(base, tmp_path):
     from transformers import AutoModelForCausalLM
 

@@ -247,6 +247,24 @@ def get(
     typer.echo(str(out))
 
 
+@store_app.command("export")
+def export(
+    name: str,
+    dest: Path,
+    workspace: WorkspaceOption = None,
+    token: TokenOption = None,
+    store_url: UrlOption = None,
+) -> None:
+    """Write the consolidated Hugging Face export of checkpoint NAME into DEST (a new or empty
+    folder): config.json, model.safetensors (gathered from the weight shards), tokenizer and
+    generation config; loads with from_pretrained. Files 0600."""
+    from corpusforge.model.checkpoint import export_checkpoint  # lazy: torch
+
+    with _one_line():
+        out = export_checkpoint(_open(workspace, token, store_url), name, dest)
+    typer.echo(str(out))
+
+
 @store_app.command("list")
 def list_(
     prefix: str = typer.Argument(""),

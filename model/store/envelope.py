@@ -301,3 +301,55 @@ def decrypt_stream(
     if expected_size is not None and size != expected_size:
         raise IntegrityError(f"{label}: {size} bytes where the manifest says {expected_size}")
     return {"size": size, "sha256": digest.hexdigest(), "chunks": index}
+
+
+class RangeReader:
+    """Byte ranges of one encrypted file, decrypting only the chunks that hold them.
+
+    Every chunk read is authenticated on its own (its tag binds the data key, the file id, its
+    index and whether it is the last chunk), and the caller supplies the plaintext size from
+    the verified manifest, so a range read can neither be served from another file or place
+    nor be cut short. What it cannot check is the whole-file sha256 (that needs every byte):
+    a full fetch does. `bytes_read` counts the encrypted bytes read."""
+
+    def __init__(self, src: BinaryIO, data_key: bytes, file_id: bytes, label: str, size: int):
+        self._src, self._label, self.size = src, label, size
+        self._header, self._chunk = _read_header(src, label)
+        self._aead = AESGCM(data_key)
+        self._file_id = file_id
+        self._chunks = max(1, -(-size // self._chunk))
+        self._last: tuple[int, bytes] | None = None  # adjacent ranges share a boundary chunk
+        self.bytes_read = HEADER.size
+
+    def _plain_chunk(self, index: int) -> bytes:
+        if self._last is not None and self._last[0] == index:
+            return self._last[1]
+        plain = min(self._chunk, self.size - index * self._chunk)
+        self._src.seek(HEADER.size + index * (self._chunk + TAG_BYTES))
+        block = self._src.read(plain + TAG_BYTES)
+        self.bytes_read += len(block)
+        if len(block) != plain + TAG_BYTES:
+            raise IntegrityError(f"{self._label}: truncated (ends before chunk {index} does)")
+        final = index == self._chunks - 1
+        try:
+            data = self._aead.decrypt(
+                _nonce(index), block, _aad(self._header, self._file_id, index, final)
+            )
+        except InvalidTag:
+            raise IntegrityError(
+                f"{self._label}: chunk {index} failed authentication (tampered, truncated, "
+                "reordered or from another file)"
+            ) from None
+        self._last = (index, data)
+        return data
+
+    def read(self, offset: int, length: int) -> bytes:
+        """`length` plaintext bytes from `offset`."""
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise IntegrityError(f"{self._label}: range {offset}+{length} is outside the file")
+        if length == 0:
+            return b""
+        first, last = offset // self._chunk, (offset + length - 1) // self._chunk
+        data = b"".join(self._plain_chunk(i) for i in range(first, last + 1))
+        start = offset - first * self._chunk
+        return data[start : start + length]

@@ -20,7 +20,7 @@ import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -40,7 +40,12 @@ from corpusforge.core.errors import (
 from corpusforge.core.hashing import canonical_json
 from corpusforge.core.workspace import Workspace
 from corpusforge.model.store import manifest as sealed_manifest
-from corpusforge.model.store.envelope import DEFAULT_CHUNK_BYTES, decrypt_stream, encrypt_stream
+from corpusforge.model.store.envelope import (
+    DEFAULT_CHUNK_BYTES,
+    RangeReader,
+    decrypt_stream,
+    encrypt_stream,
+)
 from corpusforge.model.store.keys import (
     ENV_MASTER_KEY,
     KEY_FILE_NAME,
@@ -361,7 +366,11 @@ class SecureCheckpointStore:
         return list(targets.values())
 
     # -- CheckpointStorage ----------------------------------------------------------------
-    def put_checkpoint(self, name: str, local_dir: Path, metadata: dict[str, Any]) -> str:
+    def _authorize_put(
+        self, name: str, metadata: Any
+    ) -> tuple[str, str, dict, str, str, Principal]:
+        """Name, metadata (as JSON data), classification and reason, and the principal allowed
+        to put it; every refusal recorded."""
         name = self._checked_name("put", name)
         obj = f"checkpoint:{name}"
         try:
@@ -372,35 +381,105 @@ class SecureCheckpointStore:
             if isinstance(exc, InputError):
                 raise
             raise InputError(f"checkpoint {name}: metadata is not JSON data ({exc})") from None
-        principal = self._authorize("put", obj, classification)
+        return name, obj, metadata, classification, why, self._authorize("put", obj, classification)
+
+    def _refuse_taken(self, principal: Principal, name: str, obj: str) -> None:
+        taken = self._guard(
+            principal, "put", obj, lambda: self.fs.exists(self._manifest_path(name))
+        )
+        if taken:
+            self._record(
+                "put",
+                obj,
+                "deny",
+                "checkpoint exists; checkpoints are immutable",
+                actor=principal.name,
+                token_id=principal.token_id,
+            )
+            raise InputError(f"checkpoint {name} already exists (checkpoints are immutable)")
+
+    def put_part(
+        self, name: str, local_dir: Path, metadata: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Encrypt every file of `local_dir` as objects of checkpoint `name`, not yet committed:
+        one process of a distributed job stores its own shards this way, in parallel with the
+        others, and hands the returned entries (paths, hashes, wrapped data keys; no secret)
+        to the process that commits them with `put_checkpoint(..., parts=...)`. Until then the
+        objects belong to no checkpoint: nothing lists, fetches or trusts them. Authorized and
+        audited as a put of `name` with the classification `metadata` implies."""
+        name, obj, metadata, classification, why, principal = self._authorize_put(name, metadata)
+        local_dir = Path(local_dir)
+        hide = {str(local_dir): "<checkpoint part dir>"}
+        files = self._guard(principal, "put", obj, lambda: _checkpoint_files(local_dir), hide)
+        with self._writers(exclusive=False):
+            self._refuse_taken(principal, name, obj)
+            self._allow(
+                principal,
+                "put",
+                obj,
+                f"part of a checkpoint, classification {classification}: {why}",
+                classification=classification,
+                part=True,
+                files=len(files),
+                bytes=sum(size for _, _, size in files),
+            )
+            written: list[str] = []
+            try:
+                self._remember_store()
+                return [self._encrypt_file(name, rel, path, written) for rel, path, _ in files]
+            except BaseException as exc:
+                self._discard_objects(name, written)
+                self._refuse(principal, "put", obj, exc, hide)
+                raise
+
+    def discard_parts(self, name: str, parts: list[dict[str, Any]]) -> None:
+        """Remove the objects of uncommitted parts (a distributed put that failed elsewhere).
+        Only objects no committed manifest of `name` lists are removed."""
+        name, obj, _, _, _, principal = self._authorize_put(name, {})
+        with self._writers(exclusive=False):
+            if self.fs.exists(self._manifest_path(name)):
+                return  # committed (by this put or another): its objects are not ours to drop
+            paths = [
+                self._object_path(name, e["file_id"])
+                for e in parts
+                if isinstance(e, dict) and _is_file_id(e.get("file_id"))
+            ]
+            self._discard_objects(name, paths)
+            self._allow(principal, "put", obj, "uncommitted parts removed", objects=len(paths))
+
+    def put_checkpoint(
+        self,
+        name: str,
+        local_dir: Path,
+        metadata: dict[str, Any],
+        parts: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """Store every file of `local_dir` and the objects of `parts` (entries returned by
+        `put_part` for this name) under one sealed manifest, atomically."""
+        name, obj, metadata, classification, why, principal = self._authorize_put(name, metadata)
         local_dir = Path(local_dir)
         hide = {str(local_dir): "<checkpoint dir>"}
         files = self._guard(principal, "put", obj, lambda: _checkpoint_files(local_dir), hide)
+        parts = list(parts or [])
         with self._writers(exclusive=False):
-            taken = self._guard(
-                principal, "put", obj, lambda: self.fs.exists(self._manifest_path(name))
-            )
-            if taken:
-                self._record(
-                    "put",
-                    obj,
-                    "deny",
-                    "checkpoint exists; checkpoints are immutable",
-                    actor=principal.name,
-                    token_id=principal.token_id,
-                )
-                raise InputError(f"checkpoint {name} already exists (checkpoints are immutable)")
+            self._refuse_taken(principal, name, obj)
+            try:
+                self._guard(principal, "put", obj, lambda: self._check_parts(name, parts, files))
+            except BaseException:
+                self.discard_parts(name, parts)
+                raise
             self._allow(
                 principal,
                 "put",
                 obj,
                 f"classification {classification}: {why}",
                 classification=classification,
-                files=len(files),
-                bytes=sum(size for _, _, size in files),
+                files=len(files) + len(parts),
+                bytes=sum(size for _, _, size in files) + sum(e["size"] for e in parts),
+                parts=len(parts) or None,
                 **_lineage_facts(metadata),
             )
-            written: list[str] = []
+            written: list[str] = [self._object_path(name, e["file_id"]) for e in parts]
             try:
                 self._remember_store()  # before the first object: rotation must find it
                 entries = [self._encrypt_file(name, rel, path, written) for rel, path, _ in files]
@@ -412,7 +491,7 @@ class SecureCheckpointStore:
                     "classification": classification,
                     "classification_reason": why,
                     "metadata": metadata,
-                    "files": entries,
+                    "files": sorted([*entries, *parts], key=lambda e: e["path"]),
                     "audit_head": self.audit.anchor(),  # the audit log's head, outside its db
                 }
                 self._commit_manifest(name, sealed_manifest.seal(body, self.keys))
@@ -435,7 +514,69 @@ class SecureCheckpointStore:
                 self._discard_objects(name, written)
                 self._refuse(principal, "put", obj, exc, hide)
                 raise
+            # A distributed put's commit clears what a died attempt of it left (a rerun
+            # reaches the same step name). Plain puts do not: there a concurrent put of the
+            # name may still be writing the objects its own failure will remove.
+            with contextlib.suppress(OSError):
+                stale = (
+                    self._sweep_uncommitted(name, {e["file_id"] for e in body["files"]})
+                    if parts
+                    else 0
+                )
+                if stale:
+                    self._allow(
+                        principal,
+                        "put",
+                        obj,
+                        "uncommitted objects of an earlier attempt removed",
+                        objects=stale,
+                    )
         return name
+
+    def _sweep_uncommitted(self, name: str, committed: set[str]) -> int:
+        """Remove the objects directly in `name`'s folder that its manifest does not list: parts
+        of an attempt that died before its commit (a crashed rank). Nothing can commit them any
+        more (the name is taken); a nested checkpoint's objects live in sub-folders."""
+        removed = 0
+        for entry in self.fs.ls(f"{self.root}/{name}", detail=True):
+            base = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+            file_id = base[1:-4] if base.startswith("@") and base.endswith(".enc") else None
+            if entry.get("type") == "file" and _is_file_id(file_id) and file_id not in committed:
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(entry["name"])
+                    removed += 1
+        return removed
+
+    def _check_parts(
+        self, name: str, parts: list[dict[str, Any]], files: list[tuple[str, Path, int]]
+    ) -> None:
+        """Parts to commit must be what `put_part` wrote for this very checkpoint: well-formed
+        entries, no path twice, a data key wrapped by this store's master key for this name and
+        object (which also refuses a part written for another checkpoint), and the object in
+        place. Their content is checked on every fetch (AES-GCM and the sealed sha256)."""
+        seen = {rel for rel, _, _ in files}
+        for entry in parts:
+            if not isinstance(entry, dict) or set(entry) != _ENTRY_KEYS:
+                raise IntegrityError(f"checkpoint {name}: a part entry is malformed")
+            rel = validate_relative_file(entry["path"])
+            label = f"checkpoint {name}: part {rel}"
+            if rel in seen:
+                raise IntegrityError(f"{label}: listed twice")
+            seen.add(rel)
+            if not _is_file_id(entry["file_id"]):
+                raise IntegrityError(f"{label}: malformed object id")
+            if not (isinstance(entry["size"], int) and isinstance(entry["sha256"], str)):
+                raise IntegrityError(f"{label}: malformed size or hash")
+            try:
+                self.keys.unwrap(
+                    entry["data_key"], sealed_manifest.key_context(name, entry["file_id"])
+                )
+            except Exception as exc:
+                raise IntegrityError(
+                    f"{label}: its data key was not wrapped for this checkpoint by this store"
+                ) from exc
+            if not self.fs.exists(self._object_path(name, entry["file_id"])):
+                raise IntegrityError(f"{label}: encrypted object is missing")
 
     def _encrypt_file(self, name: str, rel: str, path: Path, written: list[str]) -> dict[str, Any]:
         file_id = secrets.token_hex(16)
@@ -448,11 +589,20 @@ class SecureCheckpointStore:
         wrapped = self.keys.wrap(data_key, sealed_manifest.key_context(name, file_id))
         return {"path": rel, "file_id": file_id, **info, "data_key": wrapped}
 
-    def get_checkpoint(self, name: str, dest_dir: Path, mode: int = DEFAULT_FILE_MODE) -> Path:
+    def get_checkpoint(
+        self,
+        name: str,
+        dest_dir: Path,
+        mode: int = DEFAULT_FILE_MODE,
+        files: Collection[str] | Callable[[str], bool] | None = None,
+    ) -> Path:
         """Verify and decrypt `name` into `dest_dir`, which must not exist or be an empty
         folder: the files are written into a fresh private folder beside it and moved into
         place whole, so nothing planted in the destination (a symbolic link) is followed.
-        Files get `mode` (default 0600, owner only); folders the matching search bits."""
+        Files get `mode` (default 0600, owner only); folders the matching search bits.
+
+        `files` fetches only some of the checkpoint's files: relative paths (each must be in
+        the manifest) or a test on the path. The manifest is verified whole all the same."""
         name = self._checked_name("get", name)
         obj = f"checkpoint:{name}"
         self._authorize("get", obj)  # authenticated and allowed to get at all
@@ -460,6 +610,7 @@ class SecureCheckpointStore:
         body = self._guard(principal, "get", obj, lambda: self._read_manifest(name))
         classification = body["classification"]
         self._authorize("get", obj, classification)
+        selected = self._guard(principal, "get", obj, lambda: _select(body, files))
         dest = Path(os.path.abspath(dest_dir))
         hide = {str(dest): "<destination>", str(dest.parent): "<destination folder>"}
         staging = self._guard(principal, "get", obj, lambda: _staging_for(dest, mode), hide)
@@ -470,18 +621,27 @@ class SecureCheckpointStore:
                 obj,
                 f"clearance {principal.clearance} covers {classification}",
                 classification=classification,
-                files=len(body["files"]),
-                bytes=sum(f["size"] for f in body["files"]),
+                files=len(selected),
+                bytes=sum(f["size"] for f in selected),
+                of_files=len(body["files"]) if files is not None else None,
             )
-            self._guard(principal, "get", obj, lambda: self._decrypt_all(body, staging, mode), hide)
+            self._guard(
+                principal,
+                "get",
+                obj,
+                lambda: self._decrypt_all(body, selected, staging, mode),
+                hide,
+            )
             self._guard(principal, "get", obj, lambda: _move_into_place(staging, dest, mode), hide)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return dest
 
-    def _decrypt_all(self, body: dict[str, Any], staging: Path, mode: int) -> None:
+    def _decrypt_all(
+        self, body: dict[str, Any], entries: list[dict[str, Any]], staging: Path, mode: int
+    ) -> None:
         name = body["name"]
-        for entry in body["files"]:
+        for entry in entries:
             rel = validate_relative_file(entry["path"])
             label = f"checkpoint {name}: file {rel}"
             data_key = self.keys.unwrap(
@@ -496,6 +656,57 @@ class SecureCheckpointStore:
                 info = decrypt_stream(src, dst, data_key, file_id, label, entry["size"])
             if info["sha256"] != entry["sha256"] or info["size"] != entry["size"]:
                 raise IntegrityError(f"{label}: sha256 does not match the manifest")
+
+    @contextlib.contextmanager
+    def open_ranges(self, name: str, path: str) -> Iterator[RangeReader]:
+        """One file of checkpoint `name` for reading byte ranges: only the encrypted chunks
+        that hold them are read and decrypted (see `RangeReader`). A process that needs a few
+        pieces of a large shard file reads those, not the file. Authorized and audited as a
+        get of the checkpoint, naming the file."""
+        name = self._checked_name("get", name)
+        obj = f"checkpoint:{name}"
+        self._authorize("get", obj)
+        principal = self.principal
+        body = self._guard(principal, "get", obj, lambda: self._read_manifest(name))
+        classification = body["classification"]
+        self._authorize("get", obj, classification)
+        entry = self._guard(principal, "get", obj, lambda: _select(body, [path])[0])
+        rel = validate_relative_file(entry["path"])
+        label = f"checkpoint {name}: file {rel}"
+        self._allow(
+            principal,
+            "get",
+            obj,
+            f"clearance {principal.clearance} covers {classification}",
+            classification=classification,
+            file=rel,
+            ranges=True,
+        )
+
+        def open_() -> tuple[BinaryIO, RangeReader]:
+            data_key = self.keys.unwrap(
+                entry["data_key"], sealed_manifest.key_context(name, entry["file_id"])
+            )
+            try:
+                src = self._open_object(self._object_path(name, entry["file_id"]), "rb")
+            except FileNotFoundError:
+                raise IntegrityError(f"{label}: encrypted object is missing") from None
+            try:
+                return src, RangeReader(
+                    src, data_key, bytes.fromhex(entry["file_id"]), label, entry["size"]
+                )
+            except BaseException:
+                src.close()
+                raise
+
+        src, reader = self._guard(principal, "get", obj, open_)
+        try:
+            yield reader
+        except (CorpusforgeError, OSError) as exc:
+            self._refuse(principal, "get", obj, exc)
+            raise
+        finally:
+            src.close()
 
     def listing(self, prefix: str = "") -> dict[str, Any]:
         """`checkpoints` the clearance covers; `damaged`: checkpoints whose manifest cannot be
@@ -838,6 +1049,33 @@ def _summary(body: dict[str, Any], flags: list[dict[str, Any]]) -> dict[str, Any
         "bytes": sum(f["size"] for f in body["files"]),
         "affected": flags,
     }
+
+
+_ENTRY_KEYS = frozenset({"path", "file_id", "size", "sha256", "chunks", "data_key"})
+
+
+def _is_file_id(value: Any) -> bool:
+    return (
+        isinstance(value, str) and len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+    )
+
+
+def _select(
+    body: dict[str, Any], files: Collection[str] | Callable[[str], bool] | None
+) -> list[dict[str, Any]]:
+    """The manifest entries a get fetches."""
+    entries = body["files"]
+    if files is None:
+        return entries
+    if callable(files):
+        return [e for e in entries if files(e["path"])]
+    wanted = set(files)
+    chosen = [e for e in entries if e["path"] in wanted]
+    missing = wanted - {e["path"] for e in chosen}
+    if missing:
+        shown = ", ".join(sorted(missing)[:3])
+        raise InputError(f"checkpoint {body['name']} has no file {shown}")
+    return chosen
 
 
 def _reason(exc: BaseException) -> str:
