@@ -88,6 +88,34 @@ def test_layout_and_the_separate_hf_export(trained, tmp_path):
         assert (tmp_path / "cli" / name).read_bytes() == (out / name).read_bytes()
 
 
+def test_store_get_gives_the_design_layout_plus_the_resumable_state(trained, tmp_path):
+    """DESIGN.md: a fetched checkpoint is a Hugging Face folder that `from_pretrained` loads,
+    plus the resumable training state; `--raw` writes only what is stored."""
+    from transformers import AutoModelForCausalLM
+    from typer.testing import CliRunner
+
+    from corpusforge.cli import app
+
+    def get(dest: Path, *extra: str):
+        args = ["store", "get", NAME, str(dest), "--workspace", str(tmp_path / "ws"), *extra]
+        return CliRunner().invoke(app, args, env={"CORPUSFORGE_TOKEN": trained["token"]})
+
+    result = get(tmp_path / "got")
+    assert result.exit_code == 0, result.output
+    got = tmp_path / "got"
+    assert (got / "training_state.pt").is_file() and (got / "optimizer" / ".metadata").is_file()
+    assert (got / "model.safetensors").stat().st_mode & 0o077 == 0
+    exported = export_checkpoint(trained["store"], NAME, tmp_path / "hf")
+    assert (got / "model.safetensors").read_bytes() == (exported / "model.safetensors").read_bytes()
+    model = AutoModelForCausalLM.from_pretrained(got)
+    assert torch.isfinite(model(input_ids=torch.tensor([[1, 2, 3]])).logits).all()
+
+    result = get(tmp_path / "raw", "--raw")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "raw" / "model.safetensors").exists()
+    assert (tmp_path / "raw" / "model" / ".metadata").is_file()
+
+
 def test_a_checkpoint_of_the_previous_layout_resumes_to_the_same_losses(trained, tmp_path):
     """Before the weights were sharded, a checkpoint held them as model.safetensors."""
     store, config = trained["store"], trained["config"]

@@ -239,12 +239,32 @@ def get(
         help="octal mode of the decrypted files (folders get the matching search bits); "
         "default 600: only you can read them",
     ),
+    raw: bool = typer.Option(
+        False, "--raw", help="only the stored files: no consolidated model.safetensors"
+    ),
 ) -> None:
-    """Fetch, verify and decrypt checkpoint NAME into DEST (a new or empty folder)."""
+    """Fetch, verify and decrypt checkpoint NAME into DEST (a new or empty folder). A sharded
+    training checkpoint also gets its weights consolidated into model.safetensors, so DEST is a
+    Hugging Face folder (`from_pretrained` loads it) that still holds the resumable state;
+    `--raw` writes the stored files only."""
     file_mode = _mode(mode)
+    store = _open(workspace, token, store_url)
     with _one_line():
-        out = _open(workspace, token, store_url).get_checkpoint(name, dest, mode=file_mode)
+        out = Path(store.get_checkpoint(name, dest, mode=file_mode))
+        if not raw and _is_sharded_training_checkpoint(out):
+            from corpusforge.model.checkpoint import write_hf_weights  # lazy: torch
+
+            write_hf_weights(store, name, out)
+            (out / "model.safetensors").chmod(file_mode)
     typer.echo(str(out))
+
+
+def _is_sharded_training_checkpoint(path: Path) -> bool:
+    return (
+        (path / "model" / ".metadata").is_file()
+        and (path / "config.json").is_file()
+        and not (path / "model.safetensors").exists()
+    )
 
 
 @store_app.command("export")
