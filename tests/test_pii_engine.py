@@ -149,3 +149,40 @@ def test_ner_view_without_drops_is_the_text():
     text = "Jane Doe\nJohn Roe"
     view = ner_view(text)
     assert view.text == text and view.span_to_text(0, 8) == (0, 8)
+
+
+def _script_by_character_classes(text: str, sample: int = 4000) -> str:
+    """`script_of` as first written: every count by a regex over the sample."""
+    head = re.sub(r"\S*[@/]\S*", " ", text[:sample])
+    letters = len(re.findall(r"\p{L}", head))
+    junk = len(re.findall(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]", head))
+    if letters < max(8, len(head) // 10) or junk > len(head) // 50:
+        return "none"
+    return "latin" if len(re.findall(r"[A-Za-zÀ-ɏ]", head)) >= 0.6 * letters else "other"
+
+
+def test_script_of_ascii_shortcut_equals_the_character_classes():
+    import random
+
+    from corpusforge.pipeline.pii.detector import script_of
+
+    rng = random.Random(7)
+    texts = [
+        "",
+        "short",
+        "Meeting notes: ask Priya about the invoice, mail ops@example.net or see /srv/x.",
+        "\x00\x01\x02 binary \x7f header " * 12,
+        "12 34 56 78 90 11 12 13 14 15 a",
+        "Grüße aus Köln, Frau Weiß",  # not ASCII: the general path
+        "Привет, как дела? Hello",
+    ]
+    texts += [
+        "".join(rng.choice("aQz9 \n\t\x00\x08\x0e\x1f\x7f@/.-") for _ in range(rng.randint(0, 400)))
+        for _ in range(3000)
+    ]
+    kinds = set()
+    for text in texts:
+        got = script_of(text)
+        assert got == _script_by_character_classes(text), repr(text[:80])
+        kinds.add(got)
+    assert kinds == {"latin", "none", "other"}

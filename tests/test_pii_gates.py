@@ -148,3 +148,50 @@ def test_phone_candidates_equal_the_caseless_pattern(texts):
         assert [m.span() for m in _PHONE_CANDIDATE.finditer(text)] == want
         found += len(want)
     assert found > 100
+
+
+def _gates_in(cache_dir, monkeypatch) -> list[dict[int, int] | None]:
+    """A fresh set of gates (compiled or loaded under `cache_dir`) opened on sample texts."""
+    from corpusforge.pipeline.pii import gates as gates_module
+
+    monkeypatch.setenv("CORPUSFORGE_GATE_CACHE", str(cache_dir))
+    gates_module._compile.cache_clear()
+    shared = GateSet([r.gates for r in pattern_recognizers()])
+    samples = ["call 555-234-5678 or mail jane@example.org", "Dear Ms. Ödön,", "nothing"]
+    return [shared.open(t) for t in samples]
+
+
+def test_compiled_gates_are_reused_from_disk(tmp_path, monkeypatch):
+    from corpusforge.pipeline.pii import gates as gates_module
+
+    compiled = _gates_in(tmp_path, monkeypatch)
+    stored = sorted(tmp_path.glob("*.hsdb"))
+    assert len(stored) == 2  # the ASCII and the UTF-8 database
+    calls = []
+    real = gates_module.hyperscan.Database
+
+    def counting():
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(gates_module.hyperscan, "Database", counting)
+    assert _gates_in(tmp_path, monkeypatch) == compiled  # loaded: nothing compiled again
+    assert calls == []
+    # An altered file does not verify: compiled again (same answers) and replaced.
+    stored[0].write_bytes(stored[0].read_bytes()[:-10] + b"0123456789")
+    assert _gates_in(tmp_path, monkeypatch) == compiled
+    assert calls == [1]
+    calls.clear()
+    assert _gates_in(tmp_path, monkeypatch) == compiled
+    assert calls == []
+    # An empty setting keeps nothing on disk.
+    assert _gates_in("", monkeypatch) == compiled
+    assert calls == [1, 1]
+    gates_module._compile.cache_clear()
+
+
+def test_gate_cache_that_cannot_be_written_only_costs_a_compile(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert _gates_in(blocker / "sub", monkeypatch)[0]  # compiled, nothing stored, no error
+    assert not (blocker / "sub").exists()

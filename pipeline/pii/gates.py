@@ -11,13 +11,23 @@ ASCII classes, so wherever a pattern's class admits non-ASCII characters (\\d, \
 the gate admits every non-ASCII character (`NON_ASCII`). One gap remains: case-insensitive
 `regex` patterns match ASCII letters to İ, ſ and K (Kelvin), which a caseless gate would not;
 texts holding one of those run every pattern.
+
+Compiling the databases costs seconds of CPU, paid by every worker process of every command, so
+compiled databases are kept on disk (`gate_cache_dir()`), keyed by everything that shapes them,
+and loaded in milliseconds; a file that does not verify is compiled again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import platform
+import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from functools import cache
+from pathlib import Path
 
 try:  # x86-64 wheels only; without it every pattern runs (same results, slower)
     import hyperscan
@@ -92,13 +102,87 @@ def _compile(items: tuple[tuple[int, tuple[str, bool]], ...], mode: int = 0):
     gates = dict(items)
     order = sorted(gates)
     flags = mode | hyperscan.HS_FLAG_MULTILINE | hyperscan.HS_FLAG_SINGLEMATCH
+    spec = {
+        "expressions": [gates[k][0] for k in order],
+        "ids": order,
+        "flags": [flags | (hyperscan.HS_FLAG_CASELESS if gates[k][1] else 0) for k in order],
+    }
+    path = _cached_path(spec)
+    if path is not None and (db := _load(path)) is not None:
+        return db
     db = hyperscan.Database()
     db.compile(
-        expressions=[gates[k][0].encode() for k in order],
-        ids=order,
-        flags=[flags | (hyperscan.HS_FLAG_CASELESS if gates[k][1] else 0) for k in order],
+        expressions=[e.encode() for e in spec["expressions"]], ids=spec["ids"], flags=spec["flags"]
     )
+    if path is not None:
+        _store(path, db)
     return db
+
+
+def gate_cache_dir() -> Path:
+    """Where compiled gate databases are kept: `CORPUSFORGE_GATE_CACHE` (empty: nowhere), else
+    corpusforge/hyperscan in the user's cache directory (`XDG_CACHE_HOME`, else ~/.cache)."""
+    chosen = os.environ.get("CORPUSFORGE_GATE_CACHE")
+    if chosen is not None:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "corpusforge" / "hyperscan"
+
+
+def _cached_path(spec: dict) -> Path | None:
+    if not os.environ.get("CORPUSFORGE_GATE_CACHE", "unset"):
+        return None
+    # A database is compiled for this hyperscan and this CPU's instruction sets: both are keyed.
+    key = {**spec, "hyperscan": hyperscan.__version__, "cpu": _cpu_signature(), "format": 1}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    return gate_cache_dir() / f"{digest[:40]}.hsdb"
+
+
+@cache
+def _cpu_signature() -> str:
+    flags = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        pass
+    return f"{platform.machine()} {hashlib.sha256(flags.encode()).hexdigest()}"
+
+
+_DIGEST_BYTES = 32  # a stored database is its sha256, then its serialized bytes
+
+
+def _load(path: Path):
+    """The database stored at `path`, or None (absent, truncated, altered, or refused by
+    hyperscan, as for a CPU the key did not tell apart)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    digest, payload = data[:_DIGEST_BYTES], data[_DIGEST_BYTES:]
+    if not payload or hashlib.sha256(payload).digest() != digest:
+        return None
+    try:
+        return hyperscan.loadb(payload, hyperscan.HS_MODE_BLOCK)
+    except hyperscan.error:
+        return None
+
+
+def _store(path: Path, db) -> None:
+    """Write atomically (another process may load the same key meanwhile); a cache that cannot
+    be written is only a missed saving."""
+    payload = hyperscan.dumpb(db)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".hsdb")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(hashlib.sha256(payload).digest() + payload)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
 
 
 class GateSet:
