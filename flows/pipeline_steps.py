@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from corpusforge.core.errors import ConfigError
 from corpusforge.core.hashing import sha256_file
+from corpusforge.flows.pipeline_fingerprint import read_fingerprint
 from corpusforge.model.config import SFTConfig, TrainConfig
 from corpusforge.pipeline.ingest.stage import HUB_PREFIX, expand_inputs
 from corpusforge.pipeline.manifest import StageRun, read_manifest
@@ -300,12 +301,46 @@ def _run_eval(ctx: StepContext) -> dict[str, Any]:
     return run.finish()
 
 
+def _files_identity(path: Path) -> list[list[str]] | None:
+    """(relative name, sha256) of every file under `path` (or of the file itself): the
+    content identity of a folder of task files or documents, whatever the tasks read of it."""
+    if not path.exists():
+        return None  # the run itself says what is missing
+    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+    base = path if path.is_dir() else path.parent
+    return [[f.relative_to(base).as_posix(), sha256_file(f)] for f in files]
+
+
+def _harness_version() -> str | None:
+    """The installed lm-eval: its own task YAMLs (prompts, metrics) are part of every task."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lm_eval")
+    except PackageNotFoundError:
+        return None
+
+
 def _eval_identity(ctx: StepContext) -> Any:
-    return {
-        stage: read_manifest(ctx.stage_dir(stage)).get("checkpoint")
-        for stage in ("pretrain", "finetune")
-        if (ctx.stage_dir(stage) / "manifest.json").exists()
-    }
+    """The scored checkpoints (by the fingerprint of the stage that trained them: a retrained
+    checkpoint keeps its name), the val split scored, and the contents of the task files and
+    document sets: editing a task file reruns the stage, an untouched one does not."""
+    identity: dict[str, Any] = {}
+    for stage in ("pretrain", "finetune", "tokenize"):
+        out = ctx.stage_dir(stage)
+        if (out / "manifest.json").exists():
+            record = read_fingerprint(out) or {}
+            identity[stage] = {
+                "checkpoint": read_manifest(out).get("checkpoint"),
+                "fingerprint": record.get("fingerprint"),
+            }
+    section = ctx.config.eval
+    if section is not None:
+        if section.task_dir and section.tasks != []:
+            identity["task_files"] = _files_identity(Path(section.task_dir))
+            identity["lm_eval"] = _harness_version()
+        identity["data"] = [_files_identity(Path(d)) for d in section.data]
+    return identity
 
 
 STEPS: dict[str, Step] = {
