@@ -39,14 +39,12 @@ WORDS = (
 ).split()
 
 
-def pairs(seed: int) -> tuple[list[dict], list[dict]]:
-    """(train, held-out) preference rows; held-out combinations never appear in training."""
-    rng = random.Random(seed)
-    fmt = []
+def _format_pairs() -> list[dict]:
+    rows = []
     for w in WORDS:
         for case in ("capital", "small"):
             good, bad = (w.upper(), w) if case == "capital" else (w, w.upper())
-            fmt.append(
+            rows.append(
                 {
                     "prompt": f"Write the word {w} in {case} letters.",
                     "chosen": good,
@@ -54,11 +52,15 @@ def pairs(seed: int) -> tuple[list[dict], list[dict]]:
                     "kind": "format",
                 }
             )
-    arith = []
+    return rows
+
+
+def _arithmetic_pairs(rng: random.Random) -> list[dict]:
+    rows = []
     for a in range(1, 10):
         for b in range(1, 10):
             off = rng.choice([-2, -1, 1, 2]) if a + b > 2 else rng.choice([1, 2])
-            arith.append(
+            rows.append(
                 {
                     "prompt": f"What is {a} plus {b}?",
                     "chosen": str(a + b),
@@ -66,18 +68,35 @@ def pairs(seed: int) -> tuple[list[dict], list[dict]]:
                     "kind": "arithmetic",
                 }
             )
-    rows = fmt + arith
-    rng.shuffle(rows)
-    n_held = len(rows) // 5
-    return rows[n_held:], rows[:n_held]
+    return rows
 
 
-def sft_rows(train: list[dict], seed: int) -> list[dict]:
-    """The prompts with the chosen and the rejected answer equally often: the format of an
-    answer is learned, the preference is not."""
+def pairs(seed: int) -> dict[str, list[dict]]:
+    """train / val / held-out preference rows, split per kind (so each split has both): a
+    held-out or validation pair's (word, case) or (a, b) never appears in DPO training."""
     rng = random.Random(seed)
-    rows = [
-        {"prompt": r["prompt"], "response": r[k]} for r in train for k in ("chosen", "rejected")
+    split: dict[str, list[dict]] = {"train": [], "val": [], "held-out": []}
+    for rows in (_format_pairs(), _arithmetic_pairs(rng)):
+        rng.shuffle(rows)
+        n_held, n_val = len(rows) // 5, len(rows) // 8
+        split["held-out"] += rows[:n_held]
+        split["val"] += rows[n_held : n_held + n_val]
+        split["train"] += rows[n_held + n_val :]
+    for rows in split.values():
+        rng.shuffle(rows)
+    return split
+
+
+def sft_rows(seed: int) -> list[dict]:
+    """The instruction-tuning data. Arithmetic: every sum of the closed domain with its right
+    answer (the facts are taught; which pairs DPO sees is not). Format: every prompt with the
+    right and the wrong case equally often (the answer format is learned, the preference is not)."""
+    rng = random.Random(seed)
+    rows = [{"prompt": r["prompt"], "response": r["chosen"]} for r in _arithmetic_pairs(rng)]
+    rows += [
+        {"prompt": r["prompt"], "response": r[k]}
+        for r in _format_pairs()
+        for k in ("chosen", "rejected")
     ]
     rng.shuffle(rows)
     return rows
@@ -95,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--split",
+        choices=("held-out", "val"),
+        default="held-out",
+        help="pairs to report on: tune settings on val, report held-out",
+    )
     args = parser.parse_args(argv)
     books = Path(args.fixtures) / "books"
     if not books.is_dir():
@@ -114,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     from corpusforge.model.store import bootstrap_store, open_store
     from tests._train_helpers import book_paragraphs, token_shards
 
-    train, held = pairs(args.seed)
+    split = pairs(args.seed)
+    train, held = split["train"], split[args.split]
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-align-") as tmp:
         root = Path(tmp)
@@ -137,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         base = f"runs/base/step-{args.pretrain_steps:07d}"
         sft_file = root / "sft.jsonl"
-        sft_file.write_text("".join(json.dumps(r) + "\n" for r in sft_rows(train, args.seed)))
+        sft_file.write_text("".join(json.dumps(r) + "\n" for r in sft_rows(args.seed)))
         finetune(
             SFTConfig(
                 data=str(sft_file),
@@ -187,18 +213,20 @@ def main(argv: list[str] | None = None) -> int:
             policy_model = load_model(path)
         from corpusforge.model.align import preference_row
 
-        rows = [preference_row(r, "held-out", chat) for r in held]
+        rows = [preference_row(r, args.split, chat) for r in held]
         ref = completion_logps(ref_model, tok, rows)
         pol = completion_logps(policy_model, tok, rows)
     total = time.perf_counter() - t0
 
     print(
         f"tiny preset on CPU ({args.threads} thread(s)), torch {torch.__version__}; "
-        f"{len(train)} train / {len(held)} held-out pairs; pretrain {args.pretrain_steps} steps, "
+        f"{len(train)} train / {len(held)} {args.split} pairs; "
+        f"pretrain {args.pretrain_steps} steps, "
         f"SFT {args.sft_steps}, DPO {args.dpo_steps} (beta {args.beta}, lr {args.lr})"
     )
     print(
-        f"{'held-out pairs':<22}{'n':>4}  {'implicit reward acc':>28}  {'policy log-lik pref':>28}"
+        f"{args.split + ' pairs':<22}{'n':>4}  "
+        f"{'implicit reward acc':>28}  {'policy log-lik pref':>28}"
     )
     for kind in ("all", "format", "arithmetic"):
         idx = [i for i, r in enumerate(held) if kind == "all" or r["kind"] == kind]

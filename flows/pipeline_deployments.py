@@ -22,7 +22,7 @@ from corpusforge.flows.pipeline import corpus_to_model
 from corpusforge.flows.pipeline_config import PipelineConfig
 
 DATA_STAGES = ("ingest", "filter", "dedup", "pii", "tokenize")
-TRAIN_STAGES = ("pretrain", "finetune")
+TRAIN_STAGES = ("pretrain", "finetune", "align")
 DEFAULT_CRON = "0 2 * * *"
 
 

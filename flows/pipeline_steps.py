@@ -35,9 +35,11 @@ STAGES = (  # pipeline order
     "tokenize",
     "pretrain",
     "finetune",
+    "align",
     "eval",
 )
-OPTIONAL_STAGES = ("eval",)  # run only when configured (an `eval` section or named in `stages`)
+# Run only when configured (their section given, or named in `stages`).
+OPTIONAL_STAGES = ("align", "eval")
 
 
 @dataclass(frozen=True)
@@ -265,14 +267,49 @@ def _finetune_identity(ctx: StepContext) -> Any:
     return {**_upstream_identity("finetune")(ctx), "data": data, "data_sha256": digest}
 
 
+# ---- align -------------------------------------------------------------------------------------
+# Preference tuning (DPO) from the fine-tune stage's checkpoint, through the align flow: the
+# preference pairs pass through the PII stage (this pipeline's PII config) before the job sees them.
+
+
+def _run_align(ctx: StepContext) -> dict[str, Any]:
+    from corpusforge.flows.align import AlignParams, run_align  # lazy: Prefect
+    from corpusforge.model.config import AlignConfig
+
+    section = ctx.config.align
+    if section is None or not section.data:
+        raise ConfigError("align.data: the preference JSONL file is required")
+    base = read_manifest(ctx.upstream("align"))["checkpoint"]
+    out = ctx.stage_dir("align")
+    config = AlignConfig.model_validate({**section.model_dump(), "init_from": base})
+    summary = run_align(AlignParams(config=config, pii=ctx.config.pii, job_dir=str(out)))
+    manifest = _train_manifest(ctx, "align", config, summary)
+    return manifest
+
+
+def _align_identity(ctx: StepContext) -> Any:
+    section = ctx.config.align
+    data = section.data if section else None
+    digest = sha256_file(data) if data and Path(data).is_file() else None
+    upstream = ctx.upstream("align")
+    return {
+        "from": ctx.previous("align"),
+        "checkpoint": read_manifest(upstream).get("checkpoint"),
+        "fingerprint": (read_fingerprint(upstream) or {}).get("fingerprint"),
+        "pii": ctx.config.pii.model_dump(mode="json"),
+        "data": data,
+        "data_sha256": digest,
+    }
+
+
 # ---- eval ----------------------------------------------------------------------------------------
-# The final pretrain and fine-tune checkpoints, each scored (perplexity on the tokenize output's
-# val split, any configured document sets and benchmark tasks): before and after fine-tuning.
+# The final pretrain, fine-tune and align checkpoints, each scored (perplexity on the tokenize
+# output's val split, any configured document sets and benchmark tasks): before and after tuning.
 
 
 def _trained_checkpoints(ctx: StepContext) -> list[str]:
     names = []
-    for stage in ("pretrain", "finetune"):
+    for stage in ("pretrain", "finetune", "align"):
         out = ctx.stage_dir(stage)
         if (out / "manifest.json").exists():
             names.append(read_manifest(out)["checkpoint"])
@@ -326,7 +363,7 @@ def _eval_identity(ctx: StepContext) -> Any:
     checkpoint keeps its name), the val split scored, and the contents of the task files and
     document sets: editing a task file reruns the stage, an untouched one does not."""
     identity: dict[str, Any] = {}
-    for stage in ("pretrain", "finetune", "tokenize"):
+    for stage in ("pretrain", "finetune", "align", "tokenize"):
         out = ctx.stage_dir(stage)
         if (out / "manifest.json").exists():
             record = read_fingerprint(out) or {}
@@ -415,6 +452,14 @@ STEPS: dict[str, Step] = {
         run=_run_finetune,
         input_identity=_finetune_identity,
         code_modules=("corpusforge.model", "corpusforge.flows.train"),
+    ),
+    "align": Step(
+        name="align",
+        dirname="align",
+        module="corpusforge.flows.align",
+        run=_run_align,
+        input_identity=_align_identity,
+        code_modules=("corpusforge.model", "corpusforge.flows.align", "corpusforge.flows.train"),
     ),
     "eval": Step(
         name="eval",
