@@ -39,6 +39,9 @@ WORDS = (
 ).split()
 
 
+KINDS = ("format", "punctuation", "repeat", "parity", "arithmetic")
+
+
 def _format_pairs() -> list[dict]:
     rows = []
     for w in WORDS:
@@ -71,12 +74,56 @@ def _arithmetic_pairs(rng: random.Random) -> list[dict]:
     return rows
 
 
-def pairs(seed: int) -> dict[str, list[dict]]:
+def _word_pairs(kind: str, variants: dict[str, tuple[str, str]]) -> list[dict]:
+    """For every word and instruction variant: chosen/rejected as `str.format` templates."""
+    return [
+        {
+            "prompt": f"Write the word {w} {instruction}.",
+            "chosen": good.format(w=w),
+            "rejected": bad.format(w=w),
+            "kind": kind,
+        }
+        for w in WORDS
+        for instruction, (good, bad) in variants.items()
+    ]
+
+
+def _punctuation_pairs() -> list[dict]:
+    return _word_pairs(
+        "punctuation",
+        {
+            "followed by a full stop": ("{w}.", "{w}!"),
+            "followed by an exclamation mark": ("{w}!", "{w}."),
+        },
+    )
+
+
+def _repeat_pairs() -> list[dict]:
+    return _word_pairs("repeat", {"twice": ("{w} {w}", "{w}"), "once": ("{w}", "{w} {w}")})
+
+
+def _parity_pairs() -> list[dict]:
+    rows = []
+    for n in range(10, 100):
+        good, bad = ("even", "odd") if n % 2 == 0 else ("odd", "even")
+        rows.append(
+            {
+                "prompt": f"Is the number {n} even or odd?",
+                "chosen": good,
+                "rejected": bad,
+                "kind": "parity",
+            }
+        )
+    return rows
+
+
+def pairs(seed: int, arithmetic: bool = False) -> dict[str, list[dict]]:
     """train / val / held-out preference rows, split per kind (so each split has both): a
     held-out or validation pair's (word, case) or (a, b) never appears in DPO training."""
     rng = random.Random(seed)
     split: dict[str, list[dict]] = {"train": [], "val": [], "held-out": []}
-    for rows in (_format_pairs(), _arithmetic_pairs(rng)):
+    kinds = [_format_pairs(), _punctuation_pairs(), _repeat_pairs(), _parity_pairs()]
+    for rows in kinds + ([_arithmetic_pairs(rng)] if arithmetic else []):
         rng.shuffle(rows)
         n_held, n_val = len(rows) // 5, len(rows) // 8
         split["held-out"] += rows[:n_held]
@@ -87,17 +134,18 @@ def pairs(seed: int) -> dict[str, list[dict]]:
     return split
 
 
-def sft_rows(seed: int) -> list[dict]:
-    """The instruction-tuning data. Arithmetic: every sum of the closed domain with its right
-    answer (the facts are taught; which pairs DPO sees is not). Format: every prompt with the
-    right and the wrong case equally often (the answer format is learned, the preference is not)."""
+def sft_rows(seed: int, arithmetic: bool = False) -> list[dict]:
+    """The instruction-tuning data: every rule prompt with the right and the wrong answer equally
+    often (the answer format is learned, the preference is not); with `arithmetic`, every sum
+    of the closed domain with its right answer (the facts are taught, the pairs DPO sees not)."""
     rng = random.Random(seed)
-    rows = [{"prompt": r["prompt"], "response": r["chosen"]} for r in _arithmetic_pairs(rng)]
-    rows += [
+    rows = [
         {"prompt": r["prompt"], "response": r[k]}
-        for r in _format_pairs()
+        for r in _format_pairs() + _punctuation_pairs() + _repeat_pairs() + _parity_pairs()
         for k in ("chosen", "rejected")
     ]
+    if arithmetic:
+        rows += [{"prompt": r["prompt"], "response": r["chosen"]} for r in _arithmetic_pairs(rng)]
     rng.shuffle(rows)
     return rows
 
@@ -114,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--arithmetic",
+        action="store_true",
+        help="add the arithmetic pairs (sums of 1-9; the facts taught by SFT) to the task",
+    )
     parser.add_argument(
         "--split",
         choices=("held-out", "val"),
@@ -139,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     from corpusforge.model.store import bootstrap_store, open_store
     from tests._train_helpers import book_paragraphs, token_shards
 
-    split = pairs(args.seed)
+    split = pairs(args.seed, args.arithmetic)
     train, held = split["train"], split[args.split]
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-align-") as tmp:
@@ -163,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         base = f"runs/base/step-{args.pretrain_steps:07d}"
         sft_file = root / "sft.jsonl"
-        sft_file.write_text("".join(json.dumps(r) + "\n" for r in sft_rows(args.seed)))
+        sft_file.write_text("".join(json.dumps(r) + "\n" for r in sft_rows(args.seed, args.arithmetic)))
         finetune(
             SFTConfig(
                 data=str(sft_file),
@@ -228,8 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.split + ' pairs':<22}{'n':>4}  "
         f"{'implicit reward acc':>28}  {'policy log-lik pref':>28}"
     )
-    for kind in ("all", "format", "arithmetic"):
+    for kind in ("all", *KINDS):
         idx = [i for i, r in enumerate(held) if kind == "all" or r["kind"] == kind]
+        if not idx:
+            continue
         before = preference_accuracy(ref[idx], ref[idx], args.beta)
         after = preference_accuracy(pol[idx], ref[idx], args.beta)
         own_b, own_a = preference_accuracy(ref[idx]), preference_accuracy(pol[idx])
