@@ -216,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         base = f"runs/base/step-{args.pretrain_steps:07d}"
         sft_file = root / "sft.jsonl"
-        sft_file.write_text("".join(json.dumps(r) + "\n" for r in sft_rows(args.seed, args.arithmetic)))
+        sft_file.write_text(
+            "".join(json.dumps(r) + "\n" for r in sft_rows(args.seed, args.arithmetic))
+        )
         finetune(
             SFTConfig(
                 data=str(sft_file),
