@@ -1,19 +1,25 @@
 """DPO on CPU with the tiny preset: implicit-reward accuracy on held-out preference pairs before
 and after preference tuning, on a generated task whose preferred answer is checkable.
 
-    .venv/bin/python benchmarks/align.py [--dpo-steps 150] [--threads 1]
+    .venv/bin/python benchmarks/align.py [--split val] [--arithmetic] [--dpo-steps 150] [--seed 0]
 
-The task mixes two kinds of pairs:
-  * format: "Write the word W in capital letters." / "... in small letters.": the chosen answer
-    follows the stated format, the rejected one uses the other case;
-  * arithmetic: "What is a plus b?": the chosen answer is the sum, the rejected one is off by 1-2.
-Held-out pairs are (word, format) and (a, b) combinations the run never trains on.
+Every kind of pair has a rule that decides which answer is right, and that a model can apply to
+prompts it was never preference-tuned on:
+  * format:      "Write the word W in capital letters." / "... in small letters.": the word in
+                 the stated case is chosen, in the other case rejected;
+  * punctuation: "Write the word W followed by a full stop." / "... an exclamation mark.";
+  * repeat:      "Write the word W twice." / "... once.": "W W" against "W";
+  * parity:      "Is the number N even or odd?" (N = 10..99): the right word against the wrong one.
+With `--arithmetic` the task also has "What is a plus b?" (a, b = 1..9; the sum against one off
+by 1-2), whose facts SFT teaches on every sum, while DPO sees only the training pairs.
 
+Pairs are split per kind into train (DPO), val (for tuning settings: `--split val`) and held-out
+(the report): a val or held-out (word, instruction) or (number) never appears in DPO training.
 The base model is pretrained briefly on the Project Gutenberg fixtures (../shared/fixtures), then
-instruction-tuned on the same prompts with right and wrong answers in equal measure (it learns the
-answer format, not the preference), then DPO-tuned with `corpusforge.model.align` (TRL's
-DPOTrainer) through the encrypted store. Reported on the held-out pairs, with the SFT checkpoint as
-the reference: DPO's implicit reward accuracy (ties count half, so 0.5 before any update) and the
+instruction-tuned on every rule prompt with the right and the wrong answer in equal measure (it
+learns the answer format, not the preference), then DPO-tuned with `corpusforge.model.align`
+(TRL's DPOTrainer) through the encrypted store. Reported per kind, with the SFT checkpoint as the
+reference: DPO's implicit reward accuracy (ties count half, so 0.5 before any update) and the
 policy's own log-likelihood preference, before and after.
 """
 
