@@ -1,7 +1,7 @@
 """DPO on CPU with the tiny preset: implicit-reward accuracy on held-out preference pairs before
 and after preference tuning, on a generated task whose preferred answer is checkable.
 
-    .venv/bin/python benchmarks/align.py [--split val] [--arithmetic] [--dpo-steps 150] [--seed 0]
+    .venv/bin/python benchmarks/align.py [--split val] [--arithmetic] [--dpo-steps 300] [--seed 0]
 
 Every kind of pair has a rule that decides which answer is right, and that a model can apply to
 prompts it was never preference-tuned on:
@@ -163,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pretrain-steps", type=int, default=60)
     parser.add_argument("--sft-steps", type=int, default=60)
-    parser.add_argument("--dpo-steps", type=int, default=150)
-    parser.add_argument("--beta", type=float, default=0.1)
+    parser.add_argument("--dpo-steps", type=int, default=300)
+    parser.add_argument("--beta", type=float, default=0.5)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
