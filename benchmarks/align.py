@@ -1,19 +1,25 @@
 """DPO on CPU with the tiny preset: implicit-reward accuracy on held-out preference pairs before
 and after preference tuning, on a generated task whose preferred answer is checkable.
 
-    .venv/bin/python benchmarks/align.py [--dpo-steps 150] [--threads 1]
+    .venv/bin/python benchmarks/align.py [--split val] [--arithmetic] [--dpo-steps 300] [--seed 0]
 
-The task mixes two kinds of pairs:
-  * format: "Write the word W in capital letters." / "... in small letters.": the chosen answer
-    follows the stated format, the rejected one uses the other case;
-  * arithmetic: "What is a plus b?": the chosen answer is the sum, the rejected one is off by 1-2.
-Held-out pairs are (word, format) and (a, b) combinations the run never trains on.
+Every kind of pair has a rule that decides which answer is right, and that a model can apply to
+prompts it was never preference-tuned on:
+  * format:      "Write the word W in capital letters." / "... in small letters.": the word in
+                 the stated case is chosen, in the other case rejected;
+  * punctuation: "Write the word W followed by a full stop." / "... an exclamation mark.";
+  * repeat:      "Write the word W twice." / "... once.": "W W" against "W";
+  * parity:      "Is the number N even or odd?" (N = 10..99): the right word against the wrong one.
+With `--arithmetic` the task also has "What is a plus b?" (a, b = 1..9; the sum against one off
+by 1-2), whose facts SFT teaches on every sum, while DPO sees only the training pairs.
 
+Pairs are split per kind into train (DPO), val (for tuning settings: `--split val`) and held-out
+(the report): a val or held-out (word, instruction) or (number) never appears in DPO training.
 The base model is pretrained briefly on the Project Gutenberg fixtures (../shared/fixtures), then
-instruction-tuned on the same prompts with right and wrong answers in equal measure (it learns the
-answer format, not the preference), then DPO-tuned with `corpusforge.model.align` (TRL's
-DPOTrainer) through the encrypted store. Reported on the held-out pairs, with the SFT checkpoint as
-the reference: DPO's implicit reward accuracy (ties count half, so 0.5 before any update) and the
+instruction-tuned on every rule prompt with the right and the wrong answer in equal measure (it
+learns the answer format, not the preference), then DPO-tuned with `corpusforge.model.align`
+(TRL's DPOTrainer) through the encrypted store. Reported per kind, with the SFT checkpoint as the
+reference: DPO's implicit reward accuracy (ties count half, so 0.5 before any update) and the
 policy's own log-likelihood preference, before and after.
 """
 
@@ -39,14 +45,15 @@ WORDS = (
 ).split()
 
 
-def pairs(seed: int) -> tuple[list[dict], list[dict]]:
-    """(train, held-out) preference rows; held-out combinations never appear in training."""
-    rng = random.Random(seed)
-    fmt = []
+KINDS = ("format", "punctuation", "repeat", "parity", "arithmetic")
+
+
+def _format_pairs() -> list[dict]:
+    rows = []
     for w in WORDS:
         for case in ("capital", "small"):
             good, bad = (w.upper(), w) if case == "capital" else (w, w.upper())
-            fmt.append(
+            rows.append(
                 {
                     "prompt": f"Write the word {w} in {case} letters.",
                     "chosen": good,
@@ -54,11 +61,15 @@ def pairs(seed: int) -> tuple[list[dict], list[dict]]:
                     "kind": "format",
                 }
             )
-    arith = []
+    return rows
+
+
+def _arithmetic_pairs(rng: random.Random) -> list[dict]:
+    rows = []
     for a in range(1, 10):
         for b in range(1, 10):
             off = rng.choice([-2, -1, 1, 2]) if a + b > 2 else rng.choice([1, 2])
-            arith.append(
+            rows.append(
                 {
                     "prompt": f"What is {a} plus {b}?",
                     "chosen": str(a + b),
@@ -66,19 +77,81 @@ def pairs(seed: int) -> tuple[list[dict], list[dict]]:
                     "kind": "arithmetic",
                 }
             )
-    rows = fmt + arith
-    rng.shuffle(rows)
-    n_held = len(rows) // 5
-    return rows[n_held:], rows[:n_held]
+    return rows
 
 
-def sft_rows(train: list[dict], seed: int) -> list[dict]:
-    """The prompts with the chosen and the rejected answer equally often: the format of an
-    answer is learned, the preference is not."""
+def _word_pairs(kind: str, variants: dict[str, tuple[str, str]]) -> list[dict]:
+    """For every word and instruction variant: chosen/rejected as `str.format` templates."""
+    return [
+        {
+            "prompt": f"Write the word {w} {instruction}.",
+            "chosen": good.format(w=w),
+            "rejected": bad.format(w=w),
+            "kind": kind,
+        }
+        for w in WORDS
+        for instruction, (good, bad) in variants.items()
+    ]
+
+
+def _punctuation_pairs() -> list[dict]:
+    return _word_pairs(
+        "punctuation",
+        {
+            "followed by a full stop": ("{w}.", "{w}!"),
+            "followed by an exclamation mark": ("{w}!", "{w}."),
+        },
+    )
+
+
+def _repeat_pairs() -> list[dict]:
+    return _word_pairs("repeat", {"twice": ("{w} {w}", "{w}"), "once": ("{w}", "{w} {w}")})
+
+
+def _parity_pairs() -> list[dict]:
+    rows = []
+    for n in range(10, 100):
+        good, bad = ("even", "odd") if n % 2 == 0 else ("odd", "even")
+        rows.append(
+            {
+                "prompt": f"Is the number {n} even or odd?",
+                "chosen": good,
+                "rejected": bad,
+                "kind": "parity",
+            }
+        )
+    return rows
+
+
+def pairs(seed: int, arithmetic: bool = False) -> dict[str, list[dict]]:
+    """train / val / held-out preference rows, split per kind (so each split has both): a
+    held-out or validation pair's (word, case) or (a, b) never appears in DPO training."""
+    rng = random.Random(seed)
+    split: dict[str, list[dict]] = {"train": [], "val": [], "held-out": []}
+    kinds = [_format_pairs(), _punctuation_pairs(), _repeat_pairs(), _parity_pairs()]
+    for rows in kinds + ([_arithmetic_pairs(rng)] if arithmetic else []):
+        rng.shuffle(rows)
+        n_held, n_val = len(rows) // 5, len(rows) // 8
+        split["held-out"] += rows[:n_held]
+        split["val"] += rows[n_held : n_held + n_val]
+        split["train"] += rows[n_held + n_val :]
+    for rows in split.values():
+        rng.shuffle(rows)
+    return split
+
+
+def sft_rows(seed: int, arithmetic: bool = False) -> list[dict]:
+    """The instruction-tuning data: every rule prompt with the right and the wrong answer equally
+    often (the answer format is learned, the preference is not); with `arithmetic`, every sum
+    of the closed domain with its right answer (the facts are taught, the pairs DPO sees not)."""
     rng = random.Random(seed)
     rows = [
-        {"prompt": r["prompt"], "response": r[k]} for r in train for k in ("chosen", "rejected")
+        {"prompt": r["prompt"], "response": r[k]}
+        for r in _format_pairs() + _punctuation_pairs() + _repeat_pairs() + _parity_pairs()
+        for k in ("chosen", "rejected")
     ]
+    if arithmetic:
+        rows += [{"prompt": r["prompt"], "response": r["chosen"]} for r in _arithmetic_pairs(rng)]
     rng.shuffle(rows)
     return rows
 
@@ -90,11 +163,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pretrain-steps", type=int, default=60)
     parser.add_argument("--sft-steps", type=int, default=60)
-    parser.add_argument("--dpo-steps", type=int, default=150)
-    parser.add_argument("--beta", type=float, default=0.1)
+    parser.add_argument("--dpo-steps", type=int, default=300)
+    parser.add_argument("--beta", type=float, default=0.5)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--arithmetic",
+        action="store_true",
+        help="add the arithmetic pairs (sums of 1-9; the facts taught by SFT) to the task",
+    )
+    parser.add_argument(
+        "--split",
+        choices=("held-out", "val"),
+        default="held-out",
+        help="pairs to report on: tune settings on val, report held-out",
+    )
     args = parser.parse_args(argv)
     books = Path(args.fixtures) / "books"
     if not books.is_dir():
@@ -114,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     from corpusforge.model.store import bootstrap_store, open_store
     from tests._train_helpers import book_paragraphs, token_shards
 
-    train, held = pairs(args.seed)
+    split = pairs(args.seed, args.arithmetic)
+    train, held = split["train"], split[args.split]
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-align-") as tmp:
         root = Path(tmp)
@@ -137,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         base = f"runs/base/step-{args.pretrain_steps:07d}"
         sft_file = root / "sft.jsonl"
-        sft_file.write_text("".join(json.dumps(r) + "\n" for r in sft_rows(train, args.seed)))
+        sft_file.write_text(
+            "".join(json.dumps(r) + "\n" for r in sft_rows(args.seed, args.arithmetic))
+        )
         finetune(
             SFTConfig(
                 data=str(sft_file),
@@ -187,21 +274,25 @@ def main(argv: list[str] | None = None) -> int:
             policy_model = load_model(path)
         from corpusforge.model.align import preference_row
 
-        rows = [preference_row(r, "held-out", chat) for r in held]
+        rows = [preference_row(r, args.split, chat) for r in held]
         ref = completion_logps(ref_model, tok, rows)
         pol = completion_logps(policy_model, tok, rows)
     total = time.perf_counter() - t0
 
     print(
         f"tiny preset on CPU ({args.threads} thread(s)), torch {torch.__version__}; "
-        f"{len(train)} train / {len(held)} held-out pairs; pretrain {args.pretrain_steps} steps, "
+        f"{len(train)} train / {len(held)} {args.split} pairs; "
+        f"pretrain {args.pretrain_steps} steps, "
         f"SFT {args.sft_steps}, DPO {args.dpo_steps} (beta {args.beta}, lr {args.lr})"
     )
     print(
-        f"{'held-out pairs':<22}{'n':>4}  {'implicit reward acc':>28}  {'policy log-lik pref':>28}"
+        f"{args.split + ' pairs':<22}{'n':>4}  "
+        f"{'implicit reward acc':>28}  {'policy log-lik pref':>28}"
     )
-    for kind in ("all", "format", "arithmetic"):
+    for kind in ("all", *KINDS):
         idx = [i for i, r in enumerate(held) if kind == "all" or r["kind"] == kind]
+        if not idx:
+            continue
         before = preference_accuracy(ref[idx], ref[idx], args.beta)
         after = preference_accuracy(pol[idx], ref[idx], args.beta)
         own_b, own_a = preference_accuracy(ref[idx]), preference_accuracy(pol[idx])

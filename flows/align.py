@@ -21,7 +21,7 @@ from corpusforge.core.settings import StrictModel
 from corpusforge.core.workspace import Workspace
 from corpusforge.flows.common import audit
 from corpusforge.flows.train import publish_metrics, run_job, visible_gpus
-from corpusforge.model.align import AlignConfig
+from corpusforge.model.align import AlignConfig, held_out_count
 from corpusforge.pipeline.pii.config import PiiConfig
 
 ALIGN_MODULE = "corpusforge.model.align"
@@ -84,6 +84,7 @@ def align_flow(params: AlignParams) -> dict[str, Any]:
             "last_reward_accuracy": records[-1]["reward_accuracy"] if records else None,
             "pairs_in": pii["counts"].get("in", 0),
             "pairs_out": pii["counts"].get("out", 0),
+            "held_out_pairs": held_out_count(pii["counts"].get("out", 0), config.val_fraction),
         }
     )
     audit(

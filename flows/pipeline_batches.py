@@ -25,7 +25,7 @@ from corpusforge.pipeline.remote import is_remote, source_identity
 from corpusforge.pipeline.stage_io import StagedOutput
 
 LEDGER_NAME = "ingested.jsonl"
-TRAIN_STAGES = ("pretrain", "finetune")
+TRAIN_STAGES = ("pretrain", "finetune", "align")
 
 
 def _ledger(config: PipelineConfig) -> Path:
@@ -175,6 +175,8 @@ def corpus_config(config: PipelineConfig, train_stages: list[str]) -> PipelineCo
             "finetune": config.finetune.model_copy(
                 update={"run_name": f"{config.finetune.run_name}-{tag}"}
             ),
+            "align": config.align
+            and config.align.model_copy(update={"run_name": f"{config.align.run_name}-{tag}"}),
         }
     )
 

@@ -28,7 +28,7 @@ from corpusforge.flows.pipeline_steps import (
     STAGES,
     available_stages,
 )
-from corpusforge.model.config import FinetuneSection, PretrainSection
+from corpusforge.model.config import AlignSection, FinetuneSection, PretrainSection
 from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.filter.config import FilterConfig
 from corpusforge.pipeline.ingest.config import IngestConfig
@@ -42,7 +42,9 @@ from corpusforge.pipeline.remote import (
 )
 from corpusforge.pipeline.tokenize.config import TokenizeConfig
 
-StageName = Literal["ingest", "filter", "dedup", "pii", "tokenize", "pretrain", "finetune", "eval"]
+StageName = Literal[
+    "ingest", "filter", "dedup", "pii", "tokenize", "pretrain", "finetune", "align", "eval"
+]
 
 
 class EvalSection(StrictModel):
@@ -101,6 +103,12 @@ class PipelineConfig(StrictModel):
         description="corpusforge.model.config.SFTConfig fields; `data` is the SFT JSONL file, "
         "`init_from` the pretrain stage's final checkpoint",
     )
+    align: AlignSection | None = Field(
+        None,
+        description="preference tuning (DPO) of the fine-tuned checkpoint: "
+        "corpusforge.model.config.AlignConfig fields; `data` is the preference JSONL file "
+        "(optional stage; off when absent)",
+    )
     eval: EvalSection | None = Field(
         None, description="score the trained checkpoints (optional stage; off when absent)"
     )
@@ -119,6 +127,8 @@ class PipelineConfig(StrictModel):
             self.stages = [s for s in STAGES if s in self.stages]
         if "finetune" in self.selected_stages() and not self.finetune.data:
             raise ValueError("finetune.data: Field required (the instruction-tuning JSONL file)")
+        if "align" in self.selected_stages() and not (self.align and self.align.data):
+            raise ValueError("align.data: Field required (the preference JSONL file)")
         if is_remote(self.output):
             local_only = [s for s in self.selected_stages() if s in LOCAL_OUTPUT_STAGES]
             if local_only:
@@ -167,6 +177,8 @@ def check_inputs(config: PipelineConfig, where: str = "config") -> None:
         named.append(("tokenize.tokenizer_dir", config.tokenize.tokenizer_dir))
     if "finetune" in stages:
         named.append(("finetune.data", config.finetune.data))
+    if "align" in stages and config.align:
+        named.append(("align.data", config.align.data))
     for field, value in named:
         if not value or (is_url(value) and not is_remote(value)):
             continue
@@ -194,6 +206,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     finetune = out.get("finetune")
     if isinstance(finetune, dict) and isinstance(finetune.get("data"), str):
         out["finetune"] = {**finetune, "data": resolve(finetune["data"])}
+    align = out.get("align")
+    if isinstance(align, dict) and isinstance(align.get("data"), str):
+        out["align"] = {**align, "data": resolve(align["data"])}
     evaluation = out.get("eval")
     if isinstance(evaluation, dict):
         if isinstance(evaluation.get("task_dir"), str):

@@ -23,7 +23,7 @@ from corpusforge.flows.pipeline_config import PipelineConfig
 from corpusforge.pipeline.remote import is_remote
 
 DATA_STAGES = ("ingest", "filter", "dedup", "pii", "tokenize")
-TRAIN_STAGES = ("pretrain", "finetune")
+TRAIN_STAGES = ("pretrain", "finetune", "align")
 DEFAULT_CRON = "0 2 * * *"
 
 

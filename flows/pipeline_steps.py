@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from corpusforge.core.errors import ConfigError
 from corpusforge.core.hashing import sha256_file
+from corpusforge.flows.pipeline_fingerprint import read_fingerprint
 from corpusforge.model.config import SFTConfig, TrainConfig
 from corpusforge.pipeline.ingest.stage import HUB_PREFIX, expand_inputs
 from corpusforge.pipeline.manifest import MANIFEST_NAME, StageRun, read_manifest
@@ -42,12 +43,14 @@ STAGES = (  # pipeline order
     "tokenize",
     "pretrain",
     "finetune",
+    "align",
     "eval",
 )
-OPTIONAL_STAGES = ("eval",)  # run only when configured (an `eval` section or named in `stages`)
+# Run only when configured (their section given, or named in `stages`).
+OPTIONAL_STAGES = ("align", "eval")
 # Stages whose output folder is written with local file APIs (job folders, checkpoint
 # metadata); the data stages read and publish fsspec URLs as well (corpusforge.pipeline.remote).
-LOCAL_OUTPUT_STAGES = ("pretrain", "finetune", "eval")
+LOCAL_OUTPUT_STAGES = ("pretrain", "finetune", "align", "eval")
 
 
 @dataclass(frozen=True)
@@ -284,14 +287,49 @@ def _finetune_identity(ctx: StepContext) -> Any:
     return {**_upstream_identity("finetune")(ctx), "data": data, "data_sha256": digest}
 
 
+# ---- align -------------------------------------------------------------------------------------
+# Preference tuning (DPO) from the fine-tune stage's checkpoint, through the align flow: the
+# preference pairs pass through the PII stage (this pipeline's PII config) before the job sees them.
+
+
+def _run_align(ctx: StepContext) -> dict[str, Any]:
+    from corpusforge.flows.align import AlignParams, run_align  # lazy: Prefect
+    from corpusforge.model.config import AlignConfig
+
+    section = ctx.config.align
+    if section is None or not section.data:
+        raise ConfigError("align.data: the preference JSONL file is required")
+    base = read_manifest(ctx.upstream("align"))["checkpoint"]
+    out = ctx.stage_dir("align")
+    config = AlignConfig.model_validate({**section.model_dump(), "init_from": base})
+    summary = run_align(AlignParams(config=config, pii=ctx.config.pii, job_dir=str(out)))
+    manifest = _train_manifest(ctx, "align", config, summary)
+    return manifest
+
+
+def _align_identity(ctx: StepContext) -> Any:
+    section = ctx.config.align
+    data = section.data if section else None
+    digest = sha256_file(data) if data and Path(data).is_file() else None
+    upstream = ctx.upstream("align")
+    return {
+        "from": ctx.previous("align"),
+        "checkpoint": read_manifest(upstream).get("checkpoint"),
+        "fingerprint": (read_fingerprint(upstream) or {}).get("fingerprint"),
+        "pii": ctx.config.pii.model_dump(mode="json"),
+        "data": data,
+        "data_sha256": digest,
+    }
+
+
 # ---- eval ----------------------------------------------------------------------------------------
-# The final pretrain and fine-tune checkpoints, each scored (perplexity on the tokenize output's
-# val split, any configured document sets and benchmark tasks): before and after fine-tuning.
+# The final pretrain, fine-tune and align checkpoints, each scored (perplexity on the tokenize
+# output's val split, any configured document sets and benchmark tasks): before and after tuning.
 
 
 def _trained_checkpoints(ctx: StepContext) -> list[str]:
     names = []
-    for stage in ("pretrain", "finetune"):
+    for stage in ("pretrain", "finetune", "align"):
         out = ctx.stage_dir(stage)
         if (out / "manifest.json").exists():
             names.append(read_manifest(out)["checkpoint"])
@@ -320,12 +358,46 @@ def _run_eval(ctx: StepContext) -> dict[str, Any]:
     return run.finish()
 
 
+def _files_identity(path: Path) -> list[list[str]] | None:
+    """(relative name, sha256) of every file under `path` (or of the file itself): the
+    content identity of a folder of task files or documents, whatever the tasks read of it."""
+    if not path.exists():
+        return None  # the run itself says what is missing
+    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+    base = path if path.is_dir() else path.parent
+    return [[f.relative_to(base).as_posix(), sha256_file(f)] for f in files]
+
+
+def _harness_version() -> str | None:
+    """The installed lm-eval: its own task YAMLs (prompts, metrics) are part of every task."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lm_eval")
+    except PackageNotFoundError:
+        return None
+
+
 def _eval_identity(ctx: StepContext) -> Any:
-    return {
-        stage: read_manifest(ctx.stage_dir(stage)).get("checkpoint")
-        for stage in ("pretrain", "finetune")
-        if (ctx.stage_dir(stage) / "manifest.json").exists()
-    }
+    """The scored checkpoints (by the fingerprint of the stage that trained them: a retrained
+    checkpoint keeps its name), the val split scored, and the contents of the task files and
+    document sets: editing a task file reruns the stage, an untouched one does not."""
+    identity: dict[str, Any] = {}
+    for stage in ("pretrain", "finetune", "align", "tokenize"):
+        out = ctx.stage_dir(stage)
+        if (out / "manifest.json").exists():
+            record = read_fingerprint(out) or {}
+            identity[stage] = {
+                "checkpoint": read_manifest(out).get("checkpoint"),
+                "fingerprint": record.get("fingerprint"),
+            }
+    section = ctx.config.eval
+    if section is not None:
+        if section.task_dir and section.tasks != []:
+            identity["task_files"] = _files_identity(Path(section.task_dir))
+            identity["lm_eval"] = _harness_version()
+        identity["data"] = [_files_identity(Path(d)) for d in section.data]
+    return identity
 
 
 STEPS: dict[str, Step] = {
@@ -400,6 +472,14 @@ STEPS: dict[str, Step] = {
         run=_run_finetune,
         input_identity=_finetune_identity,
         code_modules=("corpusforge.model", "corpusforge.flows.train"),
+    ),
+    "align": Step(
+        name="align",
+        dirname="align",
+        module="corpusforge.flows.align",
+        run=_run_align,
+        input_identity=_align_identity,
+        code_modules=("corpusforge.model", "corpusforge.flows.align", "corpusforge.flows.train"),
     ),
     "eval": Step(
         name="eval",

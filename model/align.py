@@ -28,15 +28,13 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field
 
 from corpusforge.core.errors import ConfigError, InputError
 from corpusforge.core.hashing import sha256_file
-from corpusforge.core.settings import StrictModel
 from corpusforge.model.checkpoint import (
     CONFIG_FILE,
     LocalCheckpoint,
@@ -46,7 +44,7 @@ from corpusforge.model.checkpoint import (
     latest_checkpoint,
     load_model,
 )
-from corpusforge.model.config import LoraSettings, PresetName, StorageName, StoreArgs
+from corpusforge.model.config import AlignConfig
 from corpusforge.model.entry import cli
 from corpusforge.model.storage import CheckpointStorage
 
@@ -55,43 +53,6 @@ TRAINER_DIR = "trainer"
 # The Trainer's resumable state; its `training_args.bin` (a pickle) is never stored.
 TRAINER_STATE_FILES = ("optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json")
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
-
-
-class AlignConfig(StrictModel):
-    """One preference-tuning run from a stored (fine-tuned) checkpoint."""
-
-    data: str = Field(..., description="preference JSONL (PII-scrubbed)")
-    init_from: str = Field(..., description="checkpoint name in the store to start from")
-    run_name: str = Field("align", pattern=r"^[A-Za-z0-9._-]+$")
-    method: Literal["dpo", "reward"] = Field("dpo", description="dpo, or a reward model")
-    preset: PresetName | None = Field(None, description="set from the starting checkpoint")
-    beta: float = Field(0.1, gt=0, description="DPO temperature (strength of the KL anchor)")
-    loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid"
-    lr: float = Field(5e-6, gt=0)
-    warmup_steps: int = Field(0, ge=0)
-    weight_decay: float = Field(0.0, ge=0)
-    micro_batch_size: int = Field(8, ge=1, description="preference pairs per micro-batch")
-    grad_accum_steps: int = Field(1, ge=1)
-    max_steps: int = Field(100, ge=1)
-    max_length: int | None = Field(None, ge=8, description="tokens per sequence; default model's")
-    val_fraction: float = Field(0.1, gt=0, lt=1, description="pairs held out for evaluation")
-    eval_every: int = Field(50, ge=1)
-    checkpoint_every: int = Field(50, ge=1)
-    log_every: int = Field(10, ge=1)
-    seed: int = 1337
-    lora: LoraSettings | None = None
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    cpu_threads: int | None = Field(None, ge=1)
-    resume: bool = True
-    metrics_path: str | None = None
-    storage: StorageName = "store"
-    storage_args: StoreArgs = Field(default_factory=StoreArgs)
-    checkpoint_metadata: dict[str, Any] = Field(
-        default_factory=dict, description="stored with every checkpoint, e.g. pii_scrubbed"
-    )
-    data_sha256: str | None = Field(
-        None, description="sha256 of the preference file before PII scrubbing (lineage)"
-    )
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -180,9 +141,14 @@ def read_preferences(path: str | Path, chat: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def held_out_count(pairs: int, val_fraction: float) -> int:
+    """How many of `pairs` preference pairs `split_pairs` holds out for evaluation."""
+    return max(1, round(pairs * val_fraction))
+
+
 def split_pairs(rows: list[dict], val_fraction: float, seed: int) -> tuple[list, list]:
     order = np.random.default_rng([seed, 11]).permutation(len(rows))
-    n_val = max(1, round(len(rows) * val_fraction))
+    n_val = held_out_count(len(rows), val_fraction)
     if len(rows) - n_val < 1:
         raise InputError(f"preference file has {len(rows)} rows: too few to hold out validation")
     val = {int(i) for i in order[:n_val]}

@@ -240,3 +240,47 @@ class FinetuneSection(SFTConfig):
 
     data: str | None = Field(None, description="prompt/response or chat `messages` JSONL file")
     init_from: str | None = Field(None, description="set by the pipeline: pretrain's checkpoint")
+
+
+class AlignConfig(StrictModel):
+    """One preference-tuning run from a stored (fine-tuned) checkpoint."""
+
+    data: str = Field(..., description="preference JSONL (PII-scrubbed)")
+    init_from: str = Field(..., description="checkpoint name in the store to start from")
+    run_name: str = Field("align", pattern=r"^[A-Za-z0-9._-]+$")
+    method: Literal["dpo", "reward"] = Field("dpo", description="dpo, or a reward model")
+    preset: PresetName | None = Field(None, description="set from the starting checkpoint")
+    beta: float = Field(0.1, gt=0, description="DPO temperature (strength of the KL anchor)")
+    loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid"
+    lr: float = Field(5e-6, gt=0)
+    warmup_steps: int = Field(0, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    micro_batch_size: int = Field(8, ge=1, description="preference pairs per micro-batch")
+    grad_accum_steps: int = Field(1, ge=1)
+    max_steps: int = Field(100, ge=1)
+    max_length: int | None = Field(None, ge=8, description="tokens per sequence; default model's")
+    val_fraction: float = Field(0.1, gt=0, lt=1, description="pairs held out for evaluation")
+    eval_every: int = Field(50, ge=1)
+    checkpoint_every: int = Field(50, ge=1)
+    log_every: int = Field(10, ge=1)
+    seed: int = 1337
+    lora: LoraSettings | None = None
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    cpu_threads: int | None = Field(None, ge=1)
+    resume: bool = True
+    metrics_path: str | None = None
+    storage: StorageName = "store"
+    storage_args: StoreArgs = Field(default_factory=StoreArgs)
+    checkpoint_metadata: dict[str, Any] = Field(
+        default_factory=dict, description="stored with every checkpoint, e.g. pii_scrubbed"
+    )
+    data_sha256: str | None = Field(
+        None, description="sha256 of the preference file before PII scrubbing (lineage)"
+    )
+
+
+class AlignSection(AlignConfig):
+    """`AlignConfig` as a pipeline section: `init_from` is the fine-tune stage's checkpoint."""
+
+    data: str | None = Field(None, description="preference JSONL: prompt/chosen/rejected or chat")
+    init_from: str | None = Field(None, description="set by the pipeline: finetune's checkpoint")

@@ -292,3 +292,66 @@ def test_reward_model_is_trained_and_stored(base):
     with LocalCheckpoint(store, "runs/reward/step-0000002") as path:
         model = AutoModelForSequenceClassification.from_pretrained(path)
     assert model.config.num_labels == 1
+
+
+def test_demo_config_adds_the_align_stage_only_with_preferences(tmp_path):
+    from corpusforge.demo.prefs import preference_rows, write_preferences
+    from corpusforge.flows.demo import demo_config
+
+    plain = demo_config(tmp_path / "runs", tmp_path / "sample")
+    assert plain.align is None and "align" not in plain.selected_stages()
+    prefs = write_preferences(tmp_path / "sample", seed=0)
+    aligned = demo_config(tmp_path / "runs", tmp_path / "sample", prefs)
+    stages = aligned.selected_stages()
+    assert stages == [*plain.selected_stages()[:-1], "align", "eval"]
+    assert aligned.model_dump(exclude={"align"}) == plain.model_dump(exclude={"align"})
+    rows = [json.loads(line) for line in prefs.read_text().splitlines()]
+    assert rows == preference_rows(0) and len(rows) == 96
+    for r in rows:  # checkable: the chosen answer is the word in the asked case
+        word = r["prompt"].split("Write the word ")[1].split()[0]
+        asked = word.upper() if "capital letters" in r["prompt"] else word
+        assert r["chosen"] == asked and r["rejected"] != asked
+        assert r["rejected"].lower() == word
+    assert sum(r["prompt"].startswith("I am ") for r in rows) == 12
+
+
+def test_demo_align_stage_runs_dpo_on_scrubbed_pairs_through_the_flow(
+    prefect_harness, base, monkeypatch, tmp_path
+):
+    from corpusforge.demo.prefs import write_preferences
+    from corpusforge.flows.demo import demo_config
+    from corpusforge.flows.pipeline import _run_stage
+    from corpusforge.flows.pipeline_steps import StepContext
+    from corpusforge.pipeline.manifest import StageRun
+
+    monkeypatch.setenv("CORPUSFORGE_WORKSPACE", str(base["root"] / "ws"))
+    monkeypatch.setenv("CORPUSFORGE_TOKEN", base["tokens"]["svc:trainer"])
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the job subprocess: see one_torch_thread
+    prefs = write_preferences(tmp_path / "sample", seed=0)
+    demo = demo_config(tmp_path / "runs", tmp_path / "sample", prefs)
+    short = {"max_steps": 4, "eval_every": 4, "checkpoint_every": 4}  # the demo runs 40
+    config = demo.model_copy(
+        update={"stages": ["align"], "align": demo.align.model_copy(update=short)}
+    )
+    ctx = StepContext(config=config, root=config.output_root())
+    run = StageRun("finetune", ctx.stage_dir("finetune"), {}, inputs=[], hash_inputs=False)
+    run.extra["checkpoint"] = BASE  # as if fine-tuning had produced it
+    run.finish()
+
+    first = _run_stage("align", config, force=False)
+    assert first["status"] == "ran"
+    manifest = first["manifest"]
+    assert manifest["checkpoint"] == "runs/demo-align/step-0000004"
+    assert manifest["summary"]["pairs_in"] == 96 and manifest["summary"]["held_out_pairs"] == 19
+    scrubbed = (ctx.stage_dir("align") / "preferences.scrubbed.jsonl").read_text()
+    raw = [json.loads(line) for line in prefs.read_text().splitlines()]
+    for r in raw:
+        if r["prompt"].startswith("I am "):
+            email = r["prompt"].split("(")[1].split(")")[0]
+            name = r["prompt"][len("I am ") :].split(" (")[0]
+            assert email not in scrubbed and name not in scrubbed
+    assert "<|email|>" in scrubbed
+    meta = base["store"].info(manifest["checkpoint"])["metadata"]
+    assert meta["parent_checkpoint"] == BASE and meta["pii_scrubbed"] is True
+    assert meta["preference_data_sha256"] == sha256_file(prefs)
+    assert _run_stage("align", config, force=False)["status"] == "skipped"

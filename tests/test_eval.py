@@ -19,6 +19,7 @@ from corpusforge.core.hashing import sha256_file
 from corpusforge.model.checkpoint import LocalCheckpoint, load_model
 from corpusforge.model.evaluate import (
     EvalConfig,
+    combined_sha256,
     evaluate_checkpoint,
     prepare_tasks,
     score_sequences,
@@ -326,3 +327,47 @@ def test_pipeline_eval_stage_scores_the_trained_checkpoints(prefect_harness, env
     scored = manifest["evaluations"][NAME]["perplexity"]["val_split"]
     assert scored["tokens"] == 500 and scored["perplexity"] > 1
     assert read_manifest(ctx.stage_dir("eval"))["counts"]["checkpoints"] == 1
+
+
+def test_pipeline_eval_stage_reruns_when_a_task_file_changes(
+    prefect_harness, env, monkeypatch, tmp_path
+):
+    import shutil
+
+    from corpusforge.flows.pipeline import _run_stage
+    from corpusforge.flows.pipeline_config import parse_config
+    from corpusforge.flows.pipeline_steps import StepContext
+    from corpusforge.pipeline.manifest import StageRun
+
+    monkeypatch.setenv("CORPUSFORGE_WORKSPACE", str(env["ws"]))
+    monkeypatch.setenv("CORPUSFORGE_TOKEN", env["evaluator_token"])
+    tasks = shutil.copytree(env["tasks"], tmp_path / "tasks")
+    out = tmp_path / "pipeline"
+    config = parse_config(
+        {
+            "inputs": [str(env["docs"])],
+            "output": str(out),
+            "stages": ["eval"],
+            "eval": {"task_dir": str(tasks), "tasks": ["arc_easy"], "limit": 2, "max_tokens": 50},
+        }
+    )
+    ctx = StepContext(config=config, root=config.output_root())
+    run = StageRun("pretrain", ctx.stage_dir("pretrain"), {}, inputs=[], hash_inputs=False)
+    run.extra["checkpoint"] = NAME
+    run.finish()
+
+    def arc_sha(info):
+        return info["manifest"]["evaluations"][NAME]["tasks"]["arc_easy"]["data_sha256"]
+
+    first = _run_stage("eval", config, force=False)
+    assert first["status"] == "ran"
+    again = _run_stage("eval", config, force=False)
+    assert again["status"] == "skipped" and again["fingerprint"] == first["fingerprint"]
+    arc = tasks / "arc_easy" / "test.jsonl"
+    arc.write_text(arc.read_text().replace("What do bees make?", "What do bees produce?"))
+    edited = _run_stage("eval", config, force=False)
+    assert edited["status"] == "ran" and edited["fingerprint"] != first["fingerprint"]
+    assert arc_sha(edited) == combined_sha256([arc], tasks) != arc_sha(first)
+    assert _run_stage("eval", config, force=False)["status"] == "skipped"
+    shutil.copy(arc, tasks / "arc_easy" / "train.jsonl")  # a new file: the few-shot split
+    assert _run_stage("eval", config, force=False)["status"] == "ran"

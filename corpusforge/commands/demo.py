@@ -21,9 +21,13 @@ Report = Callable[[str], None]
 def demo(
     workspace: WorkspaceOption = None,
     seed: int = typer.Option(0, help="seed of the sample corpus and of sampling"),
+    with_align: bool = typer.Option(
+        False, "--with-align", help="add preference tuning (DPO) after fine-tuning"
+    ),
 ) -> None:
     """Sample corpus -> ingest -> filter -> dedup -> PII -> tokenize -> pretrain -> fine-tune ->
-    generate, then the model's lineage and a compliance report."""
+    generate, then the model's lineage and a compliance report; `--with-align` adds DPO on
+    PII-scrubbed preference pairs after fine-tuning."""
     from rich.console import Console
 
     console = Console()
@@ -37,7 +41,12 @@ def demo(
     (ws.root / _MARKER).write_text("created by corpusforge demo\n")
 
     t0 = time.perf_counter()
-    result = run_demo(ws, seed=seed, report=lambda msg: console.print(f"[bold cyan]>[/] {msg}"))
+    result = run_demo(
+        ws,
+        seed=seed,
+        report=lambda msg: console.print(f"[bold cyan]>[/] {msg}"),
+        with_align=with_align,
+    )
     seconds = time.perf_counter() - t0
 
     from corpusforge.core.audit import AuditLog  # lazy: SQLAlchemy (CLI start-up)
@@ -50,6 +59,14 @@ def demo(
         console.print(f"{stage:<12} {result['outputs'][stage]}  ({shown})")
     for stage, (first, last) in result["val_loss"].items():
         console.print(f"{stage:<12} validation loss {first:.2f} -> {last:.2f}")
+    if aligned := result.get("align"):
+        first, last = aligned["reward_accuracy"]
+        console.print(
+            f"{'align':<12} DPO reward accuracy {first:.2f} -> {last:.2f} on "
+            f"{aligned['held_out_pairs']} held-out pairs (TRL's count: a tie is a miss, so 0 "
+            f"before any update); {aligned['pairs_out']} of {aligned['pairs_in']} pairs kept "
+            f"by the PII stage; {aligned['checkpoint']}"
+        )
     for name, ppl in result.get("perplexity", {}).items():
         console.print(f"{'perplexity':<12} {ppl:.1f} on the val split: {name}")
     console.print(f"checkpoint   {result['checkpoint']} (encrypted store: {ws.store_dir})")
@@ -77,9 +94,12 @@ def demo(
     )
 
 
-def run_demo(ws: Workspace, seed: int = 0, report: Report = print) -> dict[str, Any]:
-    """sample -> `corpus-to-model` -> a sampled completion from the fine-tuned model, read back
-    through the access-controlled store -> the model's lineage and a compliance report."""
+def run_demo(
+    ws: Workspace, seed: int = 0, report: Report = print, with_align: bool = False
+) -> dict[str, Any]:
+    """sample -> `corpus-to-model` (with the align stage when `with_align`) -> a sampled
+    completion from the fine-tuned model, read back through the access-controlled store -> the
+    model's lineage and a compliance report."""
     # lazy: Prefect, torch, transformers and spaCy load only when the demo runs (CLI start-up)
     from corpusforge.core.audit import AuditLog
     from corpusforge.flows.demo import DEMO_PROMPT, demo_config
@@ -97,12 +117,18 @@ def run_demo(ws: Workspace, seed: int = 0, report: Report = print) -> dict[str, 
     runs, sample = ws.runs_dir, ws.runs_dir / "sample"
     report("sample: writing the embedded corpus (WARC, Gutenberg, MediaWiki, instructions)")
     write_sample(sample, seed=seed)
+    preferences = None
+    if with_align:
+        from corpusforge.demo.prefs import write_preferences
+
+        report("sample: writing preference pairs (some prompts carry fake personal data)")
+        preferences = write_preferences(sample, seed=seed)
 
     report("store: creating the master key, an admin and the trainer's service identity")
     tokens = bootstrap_store(ws)
     os.environ["CORPUSFORGE_TOKEN"] = tokens["svc:trainer"]  # the training job's identity
 
-    config = demo_config(runs, sample)
+    config = demo_config(runs, sample, preferences)
     result = run_pipeline(config, reporter=lambda stage, event, info: report(f"{stage}: {event}"))
     stages = result["stages"]
     final = read_manifest(runs / "finetune")["checkpoint"]
@@ -121,7 +147,22 @@ def run_demo(ws: Workspace, seed: int = 0, report: Report = print) -> dict[str, 
 
     publish_report_link(compliance["html"])
     evaluated = stages["eval"]["manifest"].get("evaluations", {}) if "eval" in stages else {}
+    aligned = None
+    if "align" in stages:
+        manifest = stages["align"]["manifest"]
+        summary = manifest.get("summary", {})
+        aligned = {
+            "checkpoint": manifest["checkpoint"],
+            "reward_accuracy": (
+                summary.get("first_reward_accuracy"),
+                summary.get("last_reward_accuracy"),
+            ),
+            "held_out_pairs": summary.get("held_out_pairs"),
+            "pairs_in": summary.get("pairs_in"),
+            "pairs_out": summary.get("pairs_out"),
+        }
     return {
+        "align": aligned,
         "stages": {name: r["manifest"].get("counts", {}) for name, r in stages.items()},
         "perplexity": {
             name: e["perplexity"]["val_split"]["perplexity"]
