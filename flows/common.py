@@ -24,7 +24,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from corpusforge.core.audit import open_audit_log
 from corpusforge.core.processes import die_with_parent_signal
 from corpusforge.core.workspace import Workspace
-from corpusforge.flows.workers import LocalWorkersTaskRunner, prestart
+from corpusforge.flows.workers import computing_on_workers, prestart
 
 
 def share_api_with_workers() -> None:
@@ -78,11 +78,18 @@ def _servers_die_with_this_process():
         subprocess.Popen = original  # type: ignore[misc]
 
 
-def task_runner_for(address: str | None = None, workers: int | None = None) -> TaskRunner:
+def task_runner_for(
+    address: str | None = None, workers: int | None = None, *, single_unit: bool = False
+) -> TaskRunner:
     """Where a data stage's tasks run: by default on threads that hand their compute to this
     process's warm worker processes (`corpusforge.flows.workers`); `processes` is the same;
-    `threads` keeps the compute in the threads; `dask://HOST:PORT` runs tasks on a Dask cluster."""
-    if not address or address == "processes":
+    `threads` keeps the compute in the threads; `dask://HOST:PORT` runs tasks on a Dask cluster.
+
+    `single_unit`: the input is one unit, so every step runs in this process (see
+    `corpusforge.flows.stage_driver`) and starting the workers would only cost CPU; they still
+    start on demand if a task asks for them."""
+    local = not address or address == "processes"
+    if local and not single_unit:
         prestart(workers)  # first: while no thread runs, the workers are plain forks
     share_api_with_workers()
     if address and address.startswith(("dask://", "tcp://")):
@@ -92,7 +99,34 @@ def task_runner_for(address: str | None = None, workers: int | None = None) -> T
     if address == "threads":
         return ThreadPoolTaskRunner(max_workers=workers or os.cpu_count() or 1)
 
-    return LocalWorkersTaskRunner(max_workers=workers or os.cpu_count() or 1)
+    return LocalWorkersTaskRunner(
+        max_workers=workers or os.cpu_count() or 1, prestart_workers=not single_unit
+    )
+
+
+class LocalWorkersTaskRunner(ThreadPoolTaskRunner):
+    """Tasks on threads, their compute (see `corpusforge.flows.workers.compute`) on the warm
+    worker processes."""
+
+    def __init__(self, max_workers: int | None = None, prestart_workers: bool = True):
+        workers = max_workers or os.cpu_count() or 1
+        # Twice as many task threads as workers: while one task of a worker's share is being
+        # recorded by Prefect, the next one's compute is already queued, so no worker idles.
+        super().__init__(max_workers=2 * workers)
+        self._workers = workers
+        self._prestart = prestart_workers
+
+    def duplicate(self) -> LocalWorkersTaskRunner:
+        return type(self)(max_workers=self._workers, prestart_workers=self._prestart)
+
+    def __enter__(self):
+        if self._prestart:
+            prestart(self._workers)  # tasks compute here until the workers run (compute_each)
+        return super().__enter__()
+
+    def submit(self, *args: Any, **kwargs: Any):
+        with computing_on_workers(self._workers):
+            return super().submit(*args, **kwargs)
 
 
 def retry_on_io_error(task, task_run, state) -> bool:

@@ -34,6 +34,7 @@ from corpusforge.pipeline.remote import (
     count_units,
     describe,
     read_output_bytes,
+    single_unit,
 )
 
 _AUDIT_IDS_PER_ENTRY = 500
@@ -76,7 +77,11 @@ def run_dedup(params: DedupParams) -> dict[str, Any]:
     check_output(params.output, "dedup", overwrite=params.overwrite)
     check_worker_paths(params.task_runner, [params.input])
     shards = count_units(params.input)
-    runner = task_runner_for(params.task_runner, workers=min(shards, os.cpu_count() or 1))
+    runner = task_runner_for(
+        params.task_runner,
+        workers=min(shards, os.cpu_count() or 1),
+        single_unit=single_unit(params.input),
+    )
     return dedup_flow.with_options(task_runner=runner)(params)
 
 

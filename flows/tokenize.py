@@ -24,7 +24,7 @@ from corpusforge.flows.common import (
 )
 from corpusforge.flows.dask_paths import check_worker_paths
 from corpusforge.flows.stage_driver import run_stage_job
-from corpusforge.pipeline.remote import audit_object, check_output, count_units
+from corpusforge.pipeline.remote import audit_object, check_output, count_units, single_unit
 from corpusforge.pipeline.tokenize.config import TokenizeConfig
 from corpusforge.pipeline.tokenize.stage import tokenize_job
 
@@ -67,9 +67,8 @@ def run_tokenize(params: TokenizeParams) -> dict[str, Any]:
     check_worker_paths(params.task_runner, [params.input])
     n = count_units(params.input)
     workers = min(n, params.config.workers or os.cpu_count() or 1)
-    return tokenize_flow.with_options(task_runner=task_runner_for(params.task_runner, workers))(
-        params
-    )
+    runner = task_runner_for(params.task_runner, workers, single_unit=single_unit(params.input))
+    return tokenize_flow.with_options(task_runner=runner)(params)
 
 
 def lineage_summary(manifest: dict[str, Any]) -> list[dict[str, Any]]:
