@@ -18,9 +18,11 @@ from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAdd
 from corpusforge.flows.common import (
     audit,
     audit_each,
+    flow_heartbeats,
     markdown_table,
     publish_markdown,
     publish_table,
+    run_command_flow,
     stage_cache_dir,
     task_runner_for,
 )
@@ -67,8 +69,9 @@ def dedup_flow(params: DedupParams) -> dict[str, Any]:
         overwrite=params.overwrite,
         allow_incomplete=params.allow_incomplete,
     )
-    manifest = run_stage_job(job)
-    _record(manifest, params.output, params)
+    with flow_heartbeats():
+        manifest = run_stage_job(job)
+        _record(manifest, params.output, params)
     return manifest
 
 
@@ -82,7 +85,7 @@ def run_dedup(params: DedupParams) -> dict[str, Any]:
         workers=min(shards, os.cpu_count() or 1),
         single_unit=single_unit(params.input),
     )
-    return dedup_flow.with_options(task_runner=runner)(params)
+    return run_command_flow(dedup_flow.with_options(task_runner=runner), params)
 
 
 def _record(manifest: dict[str, Any], out: str, params: DedupParams) -> None:

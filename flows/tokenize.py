@@ -16,9 +16,11 @@ from pydantic import Field
 from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     audit,
+    flow_heartbeats,
     markdown_table,
     publish_markdown,
     publish_table,
+    run_command_flow,
     stage_cache_dir,
     task_runner_for,
 )
@@ -56,8 +58,9 @@ def tokenize_flow(params: TokenizeParams) -> dict[str, Any]:
         overwrite=params.overwrite,
         allow_incomplete=params.allow_incomplete,
     )
-    manifest = run_stage_job(job)
-    _record(manifest, params.output)
+    with flow_heartbeats():
+        manifest = run_stage_job(job)
+        _record(manifest, params.output)
     return manifest
 
 
@@ -68,7 +71,7 @@ def run_tokenize(params: TokenizeParams) -> dict[str, Any]:
     n = count_units(params.input)
     workers = min(n, params.config.workers or os.cpu_count() or 1)
     runner = task_runner_for(params.task_runner, workers, single_unit=single_unit(params.input))
-    return tokenize_flow.with_options(task_runner=runner)(params)
+    return run_command_flow(tokenize_flow.with_options(task_runner=runner), params)
 
 
 def lineage_summary(manifest: dict[str, Any]) -> list[dict[str, Any]]:
