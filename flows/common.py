@@ -137,8 +137,9 @@ _heartbeat_s: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 
 
 def run_command_flow(flow_fn: Any, params: Any) -> Any:
-    """Run a stage flow for a command: the same flow run, with its heartbeats sent by
-    `flow_heartbeats` instead of Prefect's engine. Prefect's heartbeat thread sleeps in
+    """Run a stage flow (`run_dedup`, `run_tokenize`: the commands and the pipeline's steps):
+    the same flow run, with its heartbeats sent by `flow_heartbeats` instead of Prefect's
+    engine. Prefect's heartbeat thread sleeps in
     one-second steps and the engine waits for it when the run ends, which added 0-1 s (0.8 s
     on a 20-document dedup or tokenize) to every command after its work was done; this
     thread waits on an event, so it stops at once. The events are the same

@@ -73,7 +73,7 @@ def test_command_flows_send_their_heartbeats_and_stop_them_at_once(prefect_harne
     assert sent[0]["resource"]["prefect.resource.id"] == f"prefect.flow-run.{seen['run_id']}"
     assert [r["prefect.resource.role"] for r in sent[0]["related"]][:1] == ["flow"]
 
-    # run directly (a pipeline's subflow, a deployment): the engine sends them, not this
+    # a flow run not started through run_command_flow: the engine sends them, not this
     sent.clear()
     seen = beating_flow("direct")
     assert seen["engine_period"] == period and seen["threads"] == 0 and sent == []
