@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import re
 import subprocess
@@ -24,7 +25,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from corpusforge.core.audit import open_audit_log
 from corpusforge.core.processes import die_with_parent_signal
 from corpusforge.core.workspace import Workspace
-from corpusforge.flows.workers import LocalWorkersTaskRunner, prestart
+from corpusforge.flows.workers import computing_on_workers, prestart
 
 
 def share_api_with_workers() -> None:
@@ -78,11 +79,18 @@ def _servers_die_with_this_process():
         subprocess.Popen = original  # type: ignore[misc]
 
 
-def task_runner_for(address: str | None = None, workers: int | None = None) -> TaskRunner:
+def task_runner_for(
+    address: str | None = None, workers: int | None = None, *, single_unit: bool = False
+) -> TaskRunner:
     """Where a data stage's tasks run: by default on threads that hand their compute to this
     process's warm worker processes (`corpusforge.flows.workers`); `processes` is the same;
-    `threads` keeps the compute in the threads; `dask://HOST:PORT` runs tasks on a Dask cluster."""
-    if not address or address == "processes":
+    `threads` keeps the compute in the threads; `dask://HOST:PORT` runs tasks on a Dask cluster.
+
+    `single_unit`: the input is one unit, so every step runs in this process (see
+    `corpusforge.flows.stage_driver`) and starting the workers would only cost CPU; they still
+    start on demand if a task asks for them."""
+    local = not address or address == "processes"
+    if local and not single_unit:
         prestart(workers)  # first: while no thread runs, the workers are plain forks
     share_api_with_workers()
     if address and address.startswith(("dask://", "tcp://")):
@@ -92,7 +100,128 @@ def task_runner_for(address: str | None = None, workers: int | None = None) -> T
     if address == "threads":
         return ThreadPoolTaskRunner(max_workers=workers or os.cpu_count() or 1)
 
-    return LocalWorkersTaskRunner(max_workers=workers or os.cpu_count() or 1)
+    return LocalWorkersTaskRunner(
+        max_workers=workers or os.cpu_count() or 1, prestart_workers=not single_unit
+    )
+
+
+class LocalWorkersTaskRunner(ThreadPoolTaskRunner):
+    """Tasks on threads, their compute (see `corpusforge.flows.workers.compute`) on the warm
+    worker processes."""
+
+    def __init__(self, max_workers: int | None = None, prestart_workers: bool = True):
+        workers = max_workers or os.cpu_count() or 1
+        # Twice as many task threads as workers: while one task of a worker's share is being
+        # recorded by Prefect, the next one's compute is already queued, so no worker idles.
+        super().__init__(max_workers=2 * workers)
+        self._workers = workers
+        self._prestart = prestart_workers
+
+    def duplicate(self) -> LocalWorkersTaskRunner:
+        return type(self)(max_workers=self._workers, prestart_workers=self._prestart)
+
+    def __enter__(self):
+        if self._prestart:
+            prestart(self._workers)  # tasks compute here until the workers run (compute_each)
+        return super().__enter__()
+
+    def submit(self, *args: Any, **kwargs: Any):
+        with computing_on_workers(self._workers):
+            return super().submit(*args, **kwargs)
+
+
+# The heartbeat period of a flow run whose heartbeats this module sends (see run_command_flow).
+_heartbeat_s: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "corpusforge_heartbeat_s", default=None
+)
+
+
+def run_command_flow(flow_fn: Any, params: Any) -> Any:
+    """Run a stage flow (`run_dedup`, `run_tokenize`: the commands and the pipeline's steps):
+    the same flow run, with its heartbeats sent by `flow_heartbeats` instead of Prefect's
+    engine. Prefect's heartbeat thread sleeps in
+    one-second steps and the engine waits for it when the run ends, which added 0-1 s (0.8 s
+    on a 20-document dedup or tokenize) to every command after its work was done; this
+    thread waits on an event, so it stops at once. The events are the same
+    (`prefect.flow-run.heartbeat`, at the start and then every
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds while the run lasts)."""
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    period = get_current_settings().flows.heartbeat_frequency
+    if period is None:
+        return flow_fn(params)
+    token = _heartbeat_s.set(period)
+    try:
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            return flow_fn(params)
+    finally:
+        _heartbeat_s.reset(token)
+
+
+@contextlib.contextmanager
+def flow_heartbeats():
+    """Inside a flow run started by `run_command_flow`: send its heartbeats (as Prefect's
+    engine would) until the block ends; elsewhere nothing (the engine sends them)."""
+    period = _heartbeat_s.get()
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    if period is None or ctx is None or ctx.flow_run is None:
+        yield
+        return
+    from prefect import __version__
+    from prefect.events import emit_event
+    from prefect.events.related import tags_as_related_resources
+    from prefect.events.schemas.events import RelatedResource
+
+    run = ctx.flow_run
+    resource = {
+        "prefect.resource.id": f"prefect.flow-run.{run.id}",
+        "prefect.resource.name": run.name or "",
+        "prefect.version": __version__,
+    }
+    related: list[RelatedResource] = []
+    if run.flow_id:
+        related.append(
+            RelatedResource.model_validate(
+                {
+                    "prefect.resource.id": f"prefect.flow.{run.flow_id}",
+                    "prefect.resource.role": "flow",
+                    "prefect.resource.name": ctx.flow.name if ctx.flow else "",
+                }
+            )
+        )
+    if run.deployment_id:
+        related.append(
+            RelatedResource.model_validate(
+                {
+                    "prefect.resource.id": f"prefect.deployment.{run.deployment_id}",
+                    "prefect.resource.role": "deployment",
+                }
+            )
+        )
+    related += tags_as_related_resources(set(run.tags or []))
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # as the engine: a missed beat is no failure
+                emit_event(event="prefect.flow-run.heartbeat", resource=resource, related=related)
+            if stop.wait(period):
+                return
+
+    thread = threading.Thread(
+        target=contextvars.copy_context().run, args=(beat,), name="flow-heartbeats", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()  # the thread ends at once; nothing waits for it
 
 
 def retry_on_io_error(task, task_run, state) -> bool:

@@ -18,9 +18,11 @@ from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAdd
 from corpusforge.flows.common import (
     audit,
     audit_each,
+    flow_heartbeats,
     markdown_table,
     publish_markdown,
     publish_table,
+    run_command_flow,
     stage_cache_dir,
     task_runner_for,
 )
@@ -34,6 +36,7 @@ from corpusforge.pipeline.remote import (
     count_units,
     describe,
     read_output_bytes,
+    single_unit,
 )
 
 _AUDIT_IDS_PER_ENTRY = 500
@@ -66,8 +69,9 @@ def dedup_flow(params: DedupParams) -> dict[str, Any]:
         overwrite=params.overwrite,
         allow_incomplete=params.allow_incomplete,
     )
-    manifest = run_stage_job(job)
-    _record(manifest, params.output, params)
+    with flow_heartbeats():
+        manifest = run_stage_job(job)
+        _record(manifest, params.output, params)
     return manifest
 
 
@@ -76,8 +80,12 @@ def run_dedup(params: DedupParams) -> dict[str, Any]:
     check_output(params.output, "dedup", overwrite=params.overwrite)
     check_worker_paths(params.task_runner, [params.input])
     shards = count_units(params.input)
-    runner = task_runner_for(params.task_runner, workers=min(shards, os.cpu_count() or 1))
-    return dedup_flow.with_options(task_runner=runner)(params)
+    runner = task_runner_for(
+        params.task_runner,
+        workers=min(shards, os.cpu_count() or 1),
+        single_unit=single_unit(params.input),
+    )
+    return run_command_flow(dedup_flow.with_options(task_runner=runner), params)
 
 
 def _record(manifest: dict[str, Any], out: str, params: DedupParams) -> None:

@@ -39,9 +39,13 @@ TASKS_PER_WORKER = 2
     task_run_name="{stage}-{step}-{first}",
     cache_policy=NO_CACHE,
 )
-def units_task(stage: str, step: str, first: str, fn, calls: list[tuple]) -> list[Any]:
+def units_task(
+    stage: str, step: str, first: str, fn, calls: list[tuple], here: bool = False
+) -> list[Any]:
     """A batch of units of one step (each cached on its own, so a retry redoes only the
-    unfinished ones)."""
+    unfinished ones); with `here`, computed in the task itself instead of on the workers."""
+    if here:
+        return [fn(*args) for args in calls]
     return compute_each(fn, calls)
 
 
@@ -68,9 +72,18 @@ def _map_units(stage: str, request: Units, workers: int) -> list[Any]:
     progress = Progress(
         total, f"{stage}: {request.step}, {total} units", key=f"{stage}-{request.step}"
     )
+    # A step of one unit cannot run in parallel: it runs in the task (in this process, which
+    # has the stage loaded), as run_local does; a worker would first repeat the stage's
+    # start-up (its libraries, compiled kernels) for it, which costs more than a small unit.
+    here = total == 1
     futures = [
         units_task.submit(
-            stage, request.step, request.names[g[0]], request.fn, [request.calls[i] for i in g]
+            stage,
+            request.step,
+            request.names[g[0]],
+            request.fn,
+            [request.calls[i] for i in g],
+            here=here,
         )
         for g in groups
     ]

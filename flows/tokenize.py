@@ -16,15 +16,17 @@ from pydantic import Field
 from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     audit,
+    flow_heartbeats,
     markdown_table,
     publish_markdown,
     publish_table,
+    run_command_flow,
     stage_cache_dir,
     task_runner_for,
 )
 from corpusforge.flows.dask_paths import check_worker_paths
 from corpusforge.flows.stage_driver import run_stage_job
-from corpusforge.pipeline.remote import audit_object, check_output, count_units
+from corpusforge.pipeline.remote import audit_object, check_output, count_units, single_unit
 from corpusforge.pipeline.tokenize.config import TokenizeConfig
 from corpusforge.pipeline.tokenize.stage import tokenize_job
 
@@ -56,8 +58,9 @@ def tokenize_flow(params: TokenizeParams) -> dict[str, Any]:
         overwrite=params.overwrite,
         allow_incomplete=params.allow_incomplete,
     )
-    manifest = run_stage_job(job)
-    _record(manifest, params.output)
+    with flow_heartbeats():
+        manifest = run_stage_job(job)
+        _record(manifest, params.output)
     return manifest
 
 
@@ -67,9 +70,8 @@ def run_tokenize(params: TokenizeParams) -> dict[str, Any]:
     check_worker_paths(params.task_runner, [params.input])
     n = count_units(params.input)
     workers = min(n, params.config.workers or os.cpu_count() or 1)
-    return tokenize_flow.with_options(task_runner=task_runner_for(params.task_runner, workers))(
-        params
-    )
+    runner = task_runner_for(params.task_runner, workers, single_unit=single_unit(params.input))
+    return run_command_flow(tokenize_flow.with_options(task_runner=runner), params)
 
 
 def lineage_summary(manifest: dict[str, Any]) -> list[dict[str, Any]]:

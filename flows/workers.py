@@ -17,16 +17,15 @@ that imports the stage modules itself (seconds of CPU) and never imports Prefect
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextvars import ContextVar
 from typing import Any, TypeVar
-
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from corpusforge.core.processes import exit_with_parent
 
@@ -51,9 +50,11 @@ class WorkerCrashed(OSError):
     """A worker process died (killed, out of memory); the task may be retried on a new one."""
 
 
-def warm_pool(workers: int) -> ProcessPoolExecutor:
+def warm_pool(
+    workers: int, warm_up: Callable[[], None] | None = None, wait: bool = True
+) -> ProcessPoolExecutor:
     """This process's pool of at least `workers` processes, started now (blocking until they
-    run) if it is not running."""
+    run, unless `wait` is false) if it is not running; each new worker first runs `warm_up`."""
     global _pool, _pool_size
     workers = max(workers, os.cpu_count() or 1)  # one size for every stage: no restarts
     with _lock:
@@ -62,9 +63,12 @@ def warm_pool(workers: int) -> ProcessPoolExecutor:
                 return _pool
             _pool.shutdown(wait=False, cancel_futures=True)
             _pool, _pool_size = None, 0
-        pool = ProcessPoolExecutor(workers, mp_context=_start_method(), initializer=_worker_setup)
+        pool = ProcessPoolExecutor(
+            workers, mp_context=_start_method(), initializer=_worker_setup, initargs=(warm_up,)
+        )
         try:
-            for f in [pool.submit(int) for _ in range(workers)]:  # each submit starts a worker
+            started = [pool.submit(int) for _ in range(workers)]  # each submit starts a worker
+            for f in started if wait else ():
                 f.result()
         except BaseException:
             # Workers already forked still unpickle their queues' semaphores: let them exit
@@ -91,11 +95,13 @@ def ready_pool(workers: int) -> ProcessPoolExecutor | None:
     return pool if pool is not None and size >= workers else None
 
 
-def _worker_setup() -> None:
+def _worker_setup(warm_up: Callable[[], None] | None = None) -> None:
     """One thread each for libraries with thread pools: the processes are the parallelism.
     A worker exits when this process is gone (killed too: see corpusforge.core.processes)."""
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     exit_with_parent()
+    if warm_up is not None:
+        warm_up()
 
 
 def _settings() -> dict[str, str]:
@@ -111,6 +117,17 @@ def _with_settings(settings: dict[str, str], fn: Callable[..., T], *args: Any) -
         del os.environ[name]
     os.environ.update(settings)
     return fn(*args)
+
+
+def start_early(workers: int | None = None, warm_up: Callable[[], None] | None = None) -> None:
+    """Fork the workers now and return without waiting: each runs `warm_up` (loads the stage's
+    libraries and compiled kernels) while this process goes on importing Prefect and creating
+    its flow run, so the two start-ups overlap instead of following each other. A command
+    calls it before it imports its flow; only while this process runs no other thread (the
+    workers are then plain forks), otherwise `prestart` starts them later as usual."""
+    n = workers or os.cpu_count() or 1
+    if ready_pool(n) is None and threading.active_count() == 1:
+        warm_pool(n, warm_up, wait=False)
 
 
 def prestart(workers: int | None = None) -> None:
@@ -232,26 +249,12 @@ def on_warm_workers(fn: Callable[..., T], calls: list[tuple[Any, ...]]) -> list[
         _target.reset(token)
 
 
-class LocalWorkersTaskRunner(ThreadPoolTaskRunner):
-    """Tasks on threads, their compute (see `compute`) on the warm worker processes."""
-
-    def __init__(self, max_workers: int | None = None):
-        workers = max_workers or os.cpu_count() or 1
-        # Twice as many task threads as workers: while one task of a worker's share is being
-        # recorded by Prefect, the next one's compute is already queued, so no worker idles.
-        super().__init__(max_workers=2 * workers)
-        self._workers = workers
-
-    def duplicate(self) -> LocalWorkersTaskRunner:
-        return type(self)(max_workers=self._workers)
-
-    def __enter__(self):
-        prestart(self._workers)  # tasks compute here until the workers run (compute_each)
-        return super().__enter__()
-
-    def submit(self, *args: Any, **kwargs: Any):
-        token = _target.set(self._workers)
-        try:
-            return super().submit(*args, **kwargs)
-        finally:
-            _target.reset(token)
+@contextlib.contextmanager
+def computing_on_workers(workers: int) -> Iterator[None]:
+    """Tasks submitted inside send their compute (`compute`, `compute_each`) to `workers` of
+    the warm workers (the task runner of `corpusforge.flows.common` submits this way)."""
+    token = _target.set(workers)
+    try:
+        yield
+    finally:
+        _target.reset(token)

@@ -230,6 +230,18 @@ def count_units(location: str | Path) -> int:
     return len(list_shards(location))
 
 
+def single_unit(location: str | Path) -> bool:
+    """Whether a stage reads `location` as one unit (one small local shard): every step then
+    has one unit, which the drivers run in their own process, so no worker pool is needed."""
+    if is_remote(location):
+        return False
+    from corpusforge.pipeline.documents import list_shards
+    from corpusforge.pipeline.stage_io import unit_count
+
+    shards = list_shards(location)
+    return len(shards) == 1 and unit_count(shards[0].stat().st_size) == 1
+
+
 def io_threads() -> set[threading.Thread]:
     """fsspec's event-loop thread and its executor's threads (name resolution): idle between
     calls, and replaced in a forked child (fsspec resets its loop after a fork)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import typer
 
 from corpusforge.commands._common import (
@@ -14,6 +16,7 @@ from corpusforge.commands._common import (
     flows_imported,
     use_workspace,
 )
+from corpusforge.pipeline.remote import single_unit
 
 
 def dedup(
@@ -45,10 +48,7 @@ def dedup(
     """Remove exact and near duplicates; write kept shards, clusters.parquet and a manifest."""
     check_task_runner(task_runner)
     use_workspace(workspace)
-    from corpusforge.flows.dedup import DedupParams, run_dedup  # lazy: Prefect
     from corpusforge.pipeline.dedup.config import DedupConfig  # lazy: numba, pyarrow
-
-    flows_imported()
 
     config = build_config(
         DedupConfig,
@@ -60,6 +60,15 @@ def dedup(
         keep=keep,
         prefer_sources=prefer_source,
     )
+    if task_runner in (None, "processes") and not single_unit(input_path):
+        # The workers load the dedup kernels while this process imports Prefect below.
+        from corpusforge.flows.workers import start_early
+        from corpusforge.pipeline.dedup.signatures import warm_up
+
+        start_early(warm_up=partial(warm_up, config))
+    from corpusforge.flows.dedup import DedupParams, run_dedup  # lazy: Prefect
+
+    flows_imported()
     manifest = run_dedup(
         DedupParams(
             input=str(input_path),

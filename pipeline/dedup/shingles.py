@@ -16,7 +16,6 @@ one `np.intersect1d` on stored hashes, and MinHash never sees a shingle twice.
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
 
 import numpy as np
 
@@ -72,9 +71,21 @@ def _normalize_unicode(text: str) -> str:
     return out[:m].tobytes().decode("utf-32-le", "surrogatepass")
 
 
-@cache
+_POWERS: tuple[np.ndarray, np.ndarray] | None = None
+
+
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """p**i and p**-i mod 2**64 for i < n (n a power of two, cached: batches reuse them)."""
+    """p**i and p**-i mod 2**64 for i < n (n a power of two). The largest table computed so far
+    is kept and smaller ones are its prefixes (the same values), so a process computes each
+    power once, not once per size its batches happen to need."""
+    global _POWERS
+    if _POWERS is None or _POWERS[0].size < n:
+        _POWERS = _compute_powers(n)
+    pw, ipw = _POWERS
+    return pw[:n], ipw[:n]
+
+
+def _compute_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     inv = pow(int(_BASE), -1, 1 << 64)
     with np.errstate(over="ignore"):
         pw = np.full(n, _BASE, dtype=np.uint64)
