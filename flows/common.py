@@ -137,7 +137,7 @@ _heartbeat_s: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 
 
 def run_command_flow(flow_fn: Any, params: Any) -> Any:
-    """Run a stage flow (`run_dedup`, `run_tokenize`: the commands and the pipeline's steps):
+    """Run a stage flow (`run_stage_flow`: the stage commands and the pipeline's steps):
     the same flow run, with its heartbeats sent by `flow_heartbeats` instead of Prefect's
     engine. Prefect's heartbeat thread sleeps in
     one-second steps and the engine waits for it when the run ends, which added 0-1 s (0.8 s

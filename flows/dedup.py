@@ -5,7 +5,6 @@ entries (removed ids in chunks) and artifacts."""
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import Any
 
 import pyarrow as pa
@@ -18,25 +17,19 @@ from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAdd
 from corpusforge.flows.common import (
     audit,
     audit_each,
-    flow_heartbeats,
     markdown_table,
     publish_markdown,
     publish_table,
-    run_command_flow,
     stage_cache_dir,
-    task_runner_for,
 )
-from corpusforge.flows.dask_paths import check_worker_paths
-from corpusforge.flows.stage_driver import run_stage_job
+from corpusforge.flows.stage_driver import run_and_record, run_stage_flow
 from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.dedup.stage import CLUSTERS_NAME, dedup_job
 from corpusforge.pipeline.remote import (
     audit_object,
-    check_output,
     count_units,
     describe,
     read_output_bytes,
-    single_unit,
 )
 
 _AUDIT_IDS_PER_ENTRY = 500
@@ -69,23 +62,18 @@ def dedup_flow(params: DedupParams) -> dict[str, Any]:
         overwrite=params.overwrite,
         allow_incomplete=params.allow_incomplete,
     )
-    with flow_heartbeats():
-        manifest = run_stage_job(job)
-        _record(manifest, params.output, params)
-    return manifest
+    return run_and_record(job, lambda manifest: _record(manifest, params.output, params))
 
 
 def run_dedup(params: DedupParams) -> dict[str, Any]:
     """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
-    check_output(params.output, "dedup", overwrite=params.overwrite)
-    check_worker_paths(params.task_runner, [params.input])
-    shards = count_units(params.input)
-    runner = task_runner_for(
-        params.task_runner,
-        workers=min(shards, os.cpu_count() or 1),
-        single_unit=single_unit(params.input),
+    return run_stage_flow(
+        dedup_flow,
+        params,
+        stage="dedup",
+        inputs=[params.input],
+        units=lambda: count_units(params.input),
     )
-    return run_command_flow(dedup_flow.with_options(task_runner=runner), params)
 
 
 def _record(manifest: dict[str, Any], out: str, params: DedupParams) -> None:

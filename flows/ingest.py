@@ -22,13 +22,11 @@ from corpusforge.flows.common import (
     publish_markdown,
     publish_table,
     stage_cache_dir,
-    task_runner_for,
 )
-from corpusforge.flows.dask_paths import check_worker_paths
-from corpusforge.flows.stage_driver import run_stage_job
+from corpusforge.flows.stage_driver import run_and_record, run_stage_flow
 from corpusforge.pipeline.ingest.config import IngestConfig
 from corpusforge.pipeline.ingest.stage import expand_inputs, ingest_job
-from corpusforge.pipeline.remote import audit_object, check_output, is_remote
+from corpusforge.pipeline.remote import audit_object, is_remote
 from corpusforge.pipeline.stage_io import unit_count
 
 
@@ -53,21 +51,23 @@ def ingest_flow(params: IngestParams) -> dict[str, Any]:
         stage_cache_dir("ingest"),
         overwrite=params.overwrite,
     )
-    manifest = run_stage_job(job)
-    _record(manifest, params.output)
-    return manifest
+    return run_and_record(job, lambda manifest: _record(manifest, params.output))
 
 
 def run_ingest(params: IngestParams) -> dict[str, Any]:
     """Run the flow on the local worker processes (one per unit: a file, or a part of a
     large WARC file; up to the cores), on threads, or on Dask."""
-    check_output(params.output, "ingest", overwrite=params.overwrite)
     local = [i for i in params.inputs if not is_remote(i)]
     files = expand_inputs(local) + [i for i in params.inputs if is_remote(i)]
-    check_worker_paths(params.task_runner, files)
-    units = sum(unit_count(os.path.getsize(f)) if os.path.isfile(f) else 1 for f in files)
-    runner = task_runner_for(params.task_runner, workers=min(units, os.cpu_count() or 1))
-    return ingest_flow.with_options(task_runner=runner)(params)
+    return run_stage_flow(
+        ingest_flow,
+        params,
+        stage="ingest",
+        inputs=files,
+        units=lambda: sum(
+            unit_count(os.path.getsize(f)) if os.path.isfile(f) else 1 for f in files
+        ),
+    )
 
 
 def _record(manifest: dict[str, Any], output: str) -> None:

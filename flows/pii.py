@@ -3,7 +3,6 @@ artifacts. A rerun reuses every shard whose result is cached (same shard, config
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from prefect import flow
@@ -17,13 +16,11 @@ from corpusforge.flows.common import (
     publish_markdown,
     publish_table,
     stage_cache_dir,
-    task_runner_for,
 )
-from corpusforge.flows.dask_paths import check_worker_paths
-from corpusforge.flows.stage_driver import run_stage_job
+from corpusforge.flows.stage_driver import run_and_record, run_stage_flow
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.stage import pii_job
-from corpusforge.pipeline.remote import audit_object, check_output, count_units
+from corpusforge.pipeline.remote import audit_object, count_units
 
 
 class PiiParams(StrictModel):
@@ -50,18 +47,19 @@ def pii_flow(params: PiiParams) -> dict[str, Any]:
         overwrite=params.overwrite,
         allow_incomplete=params.allow_incomplete,
     )
-    manifest = run_stage_job(job, params.workers)
-    _record(manifest, params.output)
-    return manifest
+    return run_and_record(job, lambda manifest: _record(manifest, params.output), params.workers)
 
 
 def run_pii(params: PiiParams) -> dict[str, Any]:
     """Run the flow on local worker processes (one per shard, up to the cores) or on Dask."""
-    check_output(params.output, "pii", overwrite=params.overwrite)
-    check_worker_paths(params.task_runner, [params.input])
-    workers = params.workers or min(count_units(params.input), os.cpu_count() or 1)
-    runner = task_runner_for(params.task_runner, workers=workers)
-    return pii_flow.with_options(task_runner=runner)(params)
+    return run_stage_flow(
+        pii_flow,
+        params,
+        stage="pii",
+        inputs=[params.input],
+        units=lambda: count_units(params.input),
+        workers=params.workers,
+    )
 
 
 def _record(manifest: dict[str, Any], output: str) -> None:

@@ -11,7 +11,7 @@ cached units, so Prefect's result caching is off.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from prefect import task
@@ -19,8 +19,16 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
 from corpusforge.core.progress import StepProgress
-from corpusforge.flows.common import Progress, retry_on_io_error
+from corpusforge.flows.common import (
+    Progress,
+    flow_heartbeats,
+    retry_on_io_error,
+    run_command_flow,
+    task_runner_for,
+)
+from corpusforge.flows.dask_paths import check_worker_paths
 from corpusforge.flows.workers import compute_each
+from corpusforge.pipeline.remote import check_output
 from corpusforge.pipeline.stage import Request, Single, StageJob, Units, drive
 
 # A task's share of a step: about this much input, and TASKS_PER_WORKER tasks per worker when
@@ -64,6 +72,39 @@ def run_stage_job(job: StageJob, workers: int | None = None) -> dict[str, Any]:
         return _map_units(job.stage, request, workers)
 
     return drive(job, run_request)
+
+
+def run_stage_flow(
+    stage_flow: Any,
+    params: Any,
+    *,
+    stage: str,
+    inputs: Sequence[str],
+    units: Callable[[], int],
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """How every data-stage command and pipeline step launches its flow: refuse an output that
+    is foreign or finished (before any work), check that Dask workers can see the inputs, size
+    the local workers by the input's units (up to `workers`, default the cores; none at all for
+    one small shard, whose steps run in this process), and run the flow with the command's
+    heartbeats (`run_command_flow`). `units` is called after those checks."""
+    check_output(params.output, stage, overwrite=params.overwrite)
+    check_worker_paths(params.task_runner, list(inputs))
+    n = units()
+    count = min(n, workers or os.cpu_count() or 1)
+    runner = task_runner_for(params.task_runner, workers=count, single_unit=n == 1)
+    return run_command_flow(stage_flow.with_options(task_runner=runner), params)
+
+
+def run_and_record(
+    job: StageJob, record: Callable[[dict[str, Any]], None], workers: int | None = None
+) -> dict[str, Any]:
+    """A stage flow's body: run `job` on the driver, then `record` its manifest (audit entries,
+    artifacts), with the heartbeats of a run started by `run_stage_flow`."""
+    with flow_heartbeats():
+        manifest = run_stage_job(job, workers)
+        record(manifest)
+    return manifest
 
 
 def _map_units(stage: str, request: Units, workers: int) -> list[Any]:

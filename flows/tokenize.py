@@ -7,7 +7,6 @@ keyed by input sha256, tokenizer hash, settings and code version; a rerun reuses
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from prefect import flow
@@ -16,17 +15,13 @@ from pydantic import Field
 from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     audit,
-    flow_heartbeats,
     markdown_table,
     publish_markdown,
     publish_table,
-    run_command_flow,
     stage_cache_dir,
-    task_runner_for,
 )
-from corpusforge.flows.dask_paths import check_worker_paths
-from corpusforge.flows.stage_driver import run_stage_job
-from corpusforge.pipeline.remote import audit_object, check_output, count_units, single_unit
+from corpusforge.flows.stage_driver import run_and_record, run_stage_flow
+from corpusforge.pipeline.remote import audit_object, count_units
 from corpusforge.pipeline.tokenize.config import TokenizeConfig
 from corpusforge.pipeline.tokenize.stage import tokenize_job
 
@@ -58,20 +53,19 @@ def tokenize_flow(params: TokenizeParams) -> dict[str, Any]:
         overwrite=params.overwrite,
         allow_incomplete=params.allow_incomplete,
     )
-    with flow_heartbeats():
-        manifest = run_stage_job(job)
-        _record(manifest, params.output)
-    return manifest
+    return run_and_record(job, lambda manifest: _record(manifest, params.output))
 
 
 def run_tokenize(params: TokenizeParams) -> dict[str, Any]:
     """Run the flow on local worker processes (up to the cores) or on Dask."""
-    check_output(params.output, "tokenize", overwrite=params.overwrite)
-    check_worker_paths(params.task_runner, [params.input])
-    n = count_units(params.input)
-    workers = min(n, params.config.workers or os.cpu_count() or 1)
-    runner = task_runner_for(params.task_runner, workers, single_unit=single_unit(params.input))
-    return run_command_flow(tokenize_flow.with_options(task_runner=runner), params)
+    return run_stage_flow(
+        tokenize_flow,
+        params,
+        stage="tokenize",
+        inputs=[params.input],
+        units=lambda: count_units(params.input),
+        workers=params.config.workers,
+    )
 
 
 def lineage_summary(manifest: dict[str, Any]) -> list[dict[str, Any]]:

@@ -221,25 +221,20 @@ def read_rejects(location: str | Path) -> list[dict[str, Any]]:
 
 
 def count_units(location: str | Path) -> int:
-    """How many input shards `location` holds (a URL: unknown without listing it, so the
-    cores), for sizing a worker pool."""
+    """How many units a stage reads from `location` (a shard, or a byte range or row-group run
+    of a large one; a URL: unknown without listing it, so the cores), for sizing a worker pool."""
     if is_remote(location):
         return os.cpu_count() or 1
     from corpusforge.pipeline.documents import list_shards
+    from corpusforge.pipeline.stage_io import unit_count
 
-    return len(list_shards(location))
+    return sum(unit_count(shard.stat().st_size) for shard in list_shards(location))
 
 
 def single_unit(location: str | Path) -> bool:
     """Whether a stage reads `location` as one unit (one small local shard): every step then
     has one unit, which the drivers run in their own process, so no worker pool is needed."""
-    if is_remote(location):
-        return False
-    from corpusforge.pipeline.documents import list_shards
-    from corpusforge.pipeline.stage_io import unit_count
-
-    shards = list_shards(location)
-    return len(shards) == 1 and unit_count(shards[0].stat().st_size) == 1
+    return not is_remote(location) and count_units(location) == 1
 
 
 def io_threads() -> set[threading.Thread]:
