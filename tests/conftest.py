@@ -102,3 +102,27 @@ def moto_s3():
 
     yield make
     server.stop()
+
+
+@pytest.fixture
+def s3_env(moto_s3, monkeypatch):
+    """`connect(bucket, key_id, secret) -> boto3 client`: the AWS environment a user sets for an
+    S3-compatible endpoint (endpoint URL, credentials, region), pointing at moto's server."""
+    import logging
+
+    import boto3
+
+    def connect(bucket: str, key_id: str, secret: str):
+        endpoint = moto_s3(bucket)
+        # the in-process server's request log would go to whatever handler is current
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": key_id,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            monkeypatch.setenv(name, value)
+        return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+    return connect

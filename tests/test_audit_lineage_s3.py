@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import secrets
 
-import boto3
 import pytest
 from typer.testing import CliRunner
 
@@ -24,17 +22,8 @@ BUCKET = "lineagedata"
 
 
 @pytest.fixture
-def s3(moto_s3, monkeypatch):
-    endpoint = moto_s3(BUCKET)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    for name, value in {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "AKIALINEAGETESTKEY01",
-        "AWS_SECRET_ACCESS_KEY": "lineage-secret-never-shown",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+def s3(s3_env):
+    return s3_env(BUCKET, "AKIALINEAGETESTKEY01", "lineage-secret-never-shown")
 
 
 @pytest.fixture

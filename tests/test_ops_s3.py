@@ -5,11 +5,9 @@ environment (AWS_ENDPOINT_URL, credentials, region)."""
 from __future__ import annotations
 
 import json
-import logging
 import random
 from pathlib import Path
 
-import boto3
 import pytest
 from test_stage_outputs_recorded import RECORDED, _digest
 
@@ -32,19 +30,9 @@ SECRET = "s3-stage-secret-value-never-shown"
 
 
 @pytest.fixture
-def s3(moto_s3, monkeypatch):
+def s3(s3_env):
     """The AWS environment a user sets for an S3-compatible endpoint, and a boto3 client."""
-    endpoint = moto_s3(BUCKET)
-    # the in-process server's request log would go to whatever handler is current
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    for name, value in {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET,
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    return s3_env(BUCKET, KEY_ID, SECRET)
 
 
 def _upload(client, local: Path, prefix: str) -> None:

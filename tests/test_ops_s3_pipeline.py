@@ -5,10 +5,8 @@ endpoint (moto's server), fingerprints kept beside the manifests in the bucket."
 from __future__ import annotations
 
 import json
-import logging
 import random
 
-import boto3
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -25,17 +23,8 @@ WORDS = "harbour lantern ferry crew evening road tide rope anchor gull pier mast
 
 
 @pytest.fixture
-def s3(moto_s3, monkeypatch):
-    endpoint = moto_s3(BUCKET)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    for name, value in {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "AKIAPIPELINETESTKEY1",
-        "AWS_SECRET_ACCESS_KEY": "pipeline-secret-never-shown",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+def s3(s3_env):
+    return s3_env(BUCKET, "AKIAPIPELINETESTKEY1", "pipeline-secret-never-shown")
 
 
 def _keys(client, prefix: str) -> set[str]:
