@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
+from corpusforge.core.settings import LocalPathOrUrl
 from corpusforge.flows.common import (
     audit,
     audit_each,
@@ -22,7 +22,7 @@ from corpusforge.flows.common import (
     publish_table,
     stage_cache_dir,
 )
-from corpusforge.flows.stage_driver import run_and_record, run_stage_flow
+from corpusforge.flows.stage_driver import ShardStageParams, run_and_record, run_stage_flow
 from corpusforge.pipeline.dedup.config import DedupConfig
 from corpusforge.pipeline.dedup.stage import CLUSTERS_NAME, dedup_job
 from corpusforge.pipeline.remote import (
@@ -35,19 +35,10 @@ from corpusforge.pipeline.remote import (
 _AUDIT_IDS_PER_ENTRY = 500
 
 
-class DedupParams(StrictModel):
-    input: LocalPathOrUrl = Field(..., description="directory of shards, .parquet or .jsonl file")
-    output: LocalPathOrUrl = Field(..., description="output directory for the kept documents")
+class DedupParams(ShardStageParams):
     config: DedupConfig = Field(default_factory=DedupConfig)
     index: LocalPathOrUrl | None = Field(
         None, description="persistent index directory (incremental dedup)"
-    )
-    overwrite: bool = Field(False, description="replace an earlier dedup output in `output`")
-    allow_incomplete: bool = Field(
-        False, description="read an input directory without a complete manifest (recorded)"
-    )
-    task_runner: TaskRunnerAddress | None = Field(
-        None, description="dask://HOST:PORT, threads, or processes"
     )
 
 

@@ -11,7 +11,6 @@ from typing import Any
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     audit,
     audit_each,
@@ -20,24 +19,15 @@ from corpusforge.flows.common import (
     publish_table,
     stage_cache_dir,
 )
-from corpusforge.flows.stage_driver import run_and_record, run_stage_flow
+from corpusforge.flows.stage_driver import ShardStageParams, run_and_record, run_stage_flow
 from corpusforge.pipeline.filter.config import FilterConfig
 from corpusforge.pipeline.filter.stage import filter_job
 from corpusforge.pipeline.remote import audit_object, count_units
 
 
-class FilterParams(StrictModel):
-    input: LocalPathOrUrl = Field(..., description="document shards: directory, .parquet or .jsonl")
-    output: LocalPathOrUrl = Field(..., description="output directory for the kept documents")
+class FilterParams(ShardStageParams):
     config: FilterConfig = Field(default_factory=FilterConfig)
-    task_runner: TaskRunnerAddress | None = Field(
-        None, description="dask://HOST:PORT, threads, or processes"
-    )
     workers: int | None = Field(None, ge=1, description="worker processes (default: cores)")
-    overwrite: bool = Field(False, description="replace an earlier filter output in `output`")
-    allow_incomplete: bool = Field(
-        False, description="read an input directory without a complete manifest (recorded)"
-    )
 
 
 @flow(name="filter", log_prints=True)

@@ -14,7 +14,7 @@ from typing import Any
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
+from corpusforge.core.settings import LocalPathOrUrl
 from corpusforge.flows.common import (
     audit,
     audit_each,
@@ -23,23 +23,18 @@ from corpusforge.flows.common import (
     publish_table,
     stage_cache_dir,
 )
-from corpusforge.flows.stage_driver import run_and_record, run_stage_flow
+from corpusforge.flows.stage_driver import StageParams, run_and_record, run_stage_flow
 from corpusforge.pipeline.ingest.config import IngestConfig
 from corpusforge.pipeline.ingest.stage import expand_inputs, ingest_job
 from corpusforge.pipeline.remote import audit_object, is_remote
 from corpusforge.pipeline.stage_io import unit_count
 
 
-class IngestParams(StrictModel):
+class IngestParams(StageParams):
     inputs: list[LocalPathOrUrl] = Field(
         ..., min_length=1, description="files, directories or hf://ids"
     )
-    output: LocalPathOrUrl = Field(..., description="output directory for document shards")
     config: IngestConfig = Field(default_factory=IngestConfig)
-    task_runner: TaskRunnerAddress | None = Field(
-        None, description="dask://HOST:PORT, threads, or processes"
-    )
-    overwrite: bool = Field(False, description="replace an earlier ingest output in `output`")
 
 
 @flow(name="ingest", log_prints=True)

@@ -8,7 +8,6 @@ from typing import Any
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     audit,
     audit_each,
@@ -17,24 +16,15 @@ from corpusforge.flows.common import (
     publish_table,
     stage_cache_dir,
 )
-from corpusforge.flows.stage_driver import run_and_record, run_stage_flow
+from corpusforge.flows.stage_driver import ShardStageParams, run_and_record, run_stage_flow
 from corpusforge.pipeline.pii.config import PiiConfig
 from corpusforge.pipeline.pii.stage import pii_job
 from corpusforge.pipeline.remote import audit_object, count_units
 
 
-class PiiParams(StrictModel):
-    input: LocalPathOrUrl = Field(..., description="document shards: directory, .parquet or .jsonl")
-    output: LocalPathOrUrl = Field(..., description="output directory for scrubbed shards")
+class PiiParams(ShardStageParams):
     config: PiiConfig = Field(default_factory=PiiConfig)
-    task_runner: TaskRunnerAddress | None = Field(
-        None, description="dask://HOST:PORT, threads, or processes"
-    )
     workers: int | None = Field(None, ge=1, description="worker processes (default: cores)")
-    overwrite: bool = Field(False, description="replace an earlier pii output in `output`")
-    allow_incomplete: bool = Field(
-        False, description="read an input directory without a complete manifest (recorded)"
-    )
 
 
 @flow(name="pii", log_prints=True)

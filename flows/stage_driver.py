@@ -17,8 +17,10 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
+from pydantic import Field
 
 from corpusforge.core.progress import StepProgress
+from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     Progress,
     flow_heartbeats,
@@ -72,6 +74,26 @@ def run_stage_job(job: StageJob, workers: int | None = None) -> dict[str, Any]:
         return _map_units(job.stage, request, workers)
 
     return drive(job, run_request)
+
+
+class StageParams(StrictModel):
+    """What every data-stage flow takes besides its inputs and its config (what
+    `run_stage_flow` reads)."""
+
+    output: LocalPathOrUrl = Field(..., description="the stage's output directory (or URL)")
+    task_runner: TaskRunnerAddress | None = Field(
+        None, description="dask://HOST:PORT, threads, or processes"
+    )
+    overwrite: bool = Field(False, description="replace an earlier output of this stage")
+
+
+class ShardStageParams(StageParams):
+    """A stage that reads document shards (the output of an earlier stage, or a dataset)."""
+
+    input: LocalPathOrUrl = Field(..., description="document shards: directory, .parquet or .jsonl")
+    allow_incomplete: bool = Field(
+        False, description="read an input directory without a complete manifest (recorded)"
+    )
 
 
 def run_stage_flow(

@@ -12,7 +12,6 @@ from typing import Any
 from prefect import flow
 from pydantic import Field
 
-from corpusforge.core.settings import LocalPathOrUrl, StrictModel, TaskRunnerAddress
 from corpusforge.flows.common import (
     audit,
     markdown_table,
@@ -20,27 +19,14 @@ from corpusforge.flows.common import (
     publish_table,
     stage_cache_dir,
 )
-from corpusforge.flows.stage_driver import run_and_record, run_stage_flow
+from corpusforge.flows.stage_driver import ShardStageParams, run_and_record, run_stage_flow
 from corpusforge.pipeline.remote import audit_object, count_units
 from corpusforge.pipeline.tokenize.config import TokenizeConfig
 from corpusforge.pipeline.tokenize.stage import tokenize_job
 
 
-class TokenizeParams(StrictModel):
-    input: LocalPathOrUrl = Field(
-        ..., description="document shards: a directory, .parquet or .jsonl"
-    )
-    output: LocalPathOrUrl = Field(
-        ..., description="output directory: tokenizer/, train/, val/, manifest"
-    )
+class TokenizeParams(ShardStageParams):
     config: TokenizeConfig = Field(default_factory=TokenizeConfig)
-    task_runner: TaskRunnerAddress | None = Field(
-        None, description="dask://HOST:PORT, threads, or processes"
-    )
-    overwrite: bool = Field(False, description="replace an earlier tokenize output in `output`")
-    allow_incomplete: bool = Field(
-        False, description="read an input directory without a complete manifest (recorded)"
-    )
 
 
 @flow(name="tokenize", log_prints=True)
